@@ -1,0 +1,38 @@
+# The optional CUDA backend (-DADVMOE_CUDA=AUTO|ON|OFF). With AUTO it is built when the CUDA
+# toolkit (FindCUDAToolkit) and cuDNN 9 (cudnn.h + libcudnn.so.9) are both found.
+set(ADVMOE_WITH_CUDA OFF)
+if(NOT ADVMOE_CUDA STREQUAL "OFF")
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  find_package(CUDAToolkit QUIET)
+  find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  find_library(CUDNN_LIBRARY NAMES libcudnn.so.9 cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND CUDNN_INCLUDE_DIR AND CUDNN_LIBRARY)
+    set(ADVMOE_WITH_CUDA ON)
+  elseif(ADVMOE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "ADVMOE_CUDA=ON but CUDA (${CMAKE_CUDA_COMPILER}) or cuDNN "
+                        "(${CUDNN_INCLUDE_DIR}, ${CUDNN_LIBRARY}) was not found")
+  endif()
+endif()
+
+if(ADVMOE_WITH_CUDA)
+  enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 17)
+  # sm_90 machine code for H100/H200 plus PTX so newer GPUs can JIT-compile.
+  set(CMAKE_CUDA_ARCHITECTURES 90-real 90-virtual)
+  message(STATUS "advmoe: CUDA backend ON (cuDNN ${CUDNN_LIBRARY})")
+else()
+  message(STATUS "advmoe: CUDA backend OFF")
+endif()
+
+function(advmoe_add_cuda_backend target)
+  if(ADVMOE_WITH_CUDA)
+    target_sources(${target} PRIVATE ops/cuda/cuda_backend.cu)
+    target_compile_definitions(${target} PUBLIC ADVMOE_WITH_CUDA)
+    target_include_directories(${target} PRIVATE ${CUDNN_INCLUDE_DIR})
+    target_link_libraries(${target} PUBLIC CUDA::cudart_static CUDA::cublas ${CUDNN_LIBRARY})
+  endif()
+endfunction()

@@ -1,0 +1,48 @@
+// Attribute structs of the ops that have attributes; a Node holds one of them in a variant.
+// Shapes stored here (result_shape) let backward nodes know a size their inputs do not carry.
+#pragma once
+
+#include <variant>
+
+#include "runtime/shape.h"
+
+namespace advmoe {
+
+struct NoAttrs {};
+
+struct ConvAttrs {
+  int stride = 1;
+  int padding = 0;
+  Shape result_shape;  // backward nodes: shape of dx (backward_data) or dw (backward_weights)
+};
+
+struct PoolAttrs {
+  int kernel = 2;
+  int stride = 2;
+  int padding = 0;
+  Shape result_shape;  // backward nodes: shape of dx
+};
+
+struct BatchNormAttrs {
+  double eps = 1e-5;
+  double momentum = 0.1;  // PyTorch convention: running = (1 - m) * running + m * batch
+};
+
+struct ScaleAttrs {
+  double alpha = 1.0;
+};
+
+// Reshape, broadcast and fill: the shape to produce; fill also uses `value`, broadcast `scale`.
+struct ShapeAttrs {
+  Shape shape;
+  double value = 0.0;
+};
+
+struct KlBackwardAttrs {
+  int wrt = 0;  // 0: gradient w.r.t. log_p, 1: w.r.t. log_q
+};
+
+using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
+                           KlBackwardAttrs>;
+
+}  // namespace advmoe

@@ -1,0 +1,29 @@
+// make_backend: the one place that knows every backend class.
+#include "ops/backends.h"
+
+#include "ops/cpu/onednn_backend.h"
+#include "runtime/error.h"
+
+namespace advmoe {
+
+#ifdef ADVMOE_WITH_CUDA
+std::shared_ptr<Backend> make_cuda_backend();  // ops/cuda/cuda_backend.cu
+bool cuda_built() { return true; }
+#else
+bool cuda_built() { return false; }
+#endif
+
+std::shared_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "reference") return std::make_shared<HostBackend>("reference");
+  if (name == "onednn" || name == "cpu") return std::make_shared<OnednnBackend>();
+  if (name == "cuda") {
+#ifdef ADVMOE_WITH_CUDA
+    return make_cuda_backend();
+#else
+    ADVMOE_FAIL("this advmoe was built without CUDA (configure with -DADVMOE_CUDA=ON)");
+#endif
+  }
+  ADVMOE_FAIL("unknown backend '" << name << "' (expected reference, onednn/cpu or cuda)");
+}
+
+}  // namespace advmoe

@@ -1,0 +1,23 @@
+// Batch normalization over all axes but the last (channels): [N, H, W, C] or [N, C].
+// Inputs x, gamma [C], beta [C], running_mean [C], running_var [C] (Buffers); outputs y and the
+// statistics used (saved_mean, saved_var). Train mode normalizes with the batch's biased variance
+// and updates the running stats in place, PyTorch style (momentum, unbiased variance); eval mode
+// normalizes with the running stats. Both modes are differentiable (attacks use eval mode).
+#pragma once
+
+#include <string>
+
+#include "graph/graph.h"
+#include "ops/attrs.h"
+
+namespace advmoe {
+
+Val batch_norm(Val x, Val gamma, Val beta, Val running_mean, Val running_var,
+               BatchNormAttrs attrs = {}, const std::string& name = "");
+Val batch_norm_backward_data(Val dy, Val x, Val gamma, Val saved_mean, Val saved_var,
+                             BatchNormAttrs attrs, const std::string& name = "");
+// Returns {dgamma, dbeta}.
+std::vector<Val> batch_norm_backward_params(Val dy, Val x, Val saved_mean, Val saved_var,
+                                            BatchNormAttrs attrs, const std::string& name = "");
+
+}  // namespace advmoe

@@ -1,0 +1,96 @@
+// Pooling on oneDNN: max forward, average forward/backward, global average forward
+// (reduction_mean). Max-pool backward and global-average backward use the shared OpenMP loops
+// (ops/reference/pooling_loops.h): argmax recomputation needs no oneDNN workspace.
+#include "ops/cpu/onednn_backend.h"
+#include "ops/geometry.h"
+#include "ops/reference/pooling_loops.h"
+
+namespace advmoe {
+
+namespace {
+
+using namespace dnnl;
+
+struct PoolDescs {
+  memory::desc src, dst;
+  memory::dims strides, kernel, pad_l, pad_r;
+};
+
+PoolDescs pool_descs(const PoolGeometry& g) {
+  PoolDescs d{nhwc_desc(Shape{g.n, g.h, g.w, g.c}), nhwc_desc(Shape{g.n, g.ho, g.wo, g.c}),
+              {g.stride, g.stride}, {g.k, g.k}, {g.pad, g.pad},
+              // Right padding that makes oneDNN's output size equal our floor-mode size.
+              {(g.ho - 1) * g.stride + g.k - g.h - g.pad, (g.wo - 1) * g.stride + g.k - g.w - g.pad}};
+  return d;
+}
+
+pooling_forward::primitive_desc pool_forward_pd(const PoolDescs& d, algorithm algo, prop_kind prop,
+                                                const engine& e) {
+  return pooling_forward::primitive_desc(
+      pooling_forward::desc(prop, algo, d.src, d.dst, d.strides, d.kernel, d.pad_l, d.pad_r),
+      user_scratchpad(), e);
+}
+
+class PoolForward : public OnednnKernel {
+ public:
+  PoolForward(const KernelArgs& a, algorithm algo) : OnednnKernel(a) {
+    PoolDescs d = pool_descs(PoolGeometry::make(a.inputs[0].shape(), std::get<PoolAttrs>(a.node.attrs)));
+    // forward_inference: max pooling then keeps no workspace (its backward recomputes argmax).
+    auto pd = pool_forward_pd(d, algo, prop_kind::forward_inference, backend_.engine());
+    add_primitive(pooling_forward(pd),
+                  {{DNNL_ARG_SRC, wrap(a.inputs[0], d.src)}, {DNNL_ARG_DST, wrap(a.outputs[0], d.dst)}},
+                  pd.scratchpad_desc());
+  }
+};
+
+class AvgPoolBackward : public OnednnKernel {
+ public:
+  explicit AvgPoolBackward(const KernelArgs& a) : OnednnKernel(a) {
+    PoolDescs d = pool_descs(PoolGeometry::make(a.outputs[0].shape(), std::get<PoolAttrs>(a.node.attrs)));
+    auto algo = algorithm::pooling_avg_include_padding;
+    auto hint = pool_forward_pd(d, algo, prop_kind::forward_training, backend_.engine());
+    pooling_backward::primitive_desc pd(
+        pooling_backward::desc(algo, d.src, d.dst, d.strides, d.kernel, d.pad_l, d.pad_r),
+        user_scratchpad(), backend_.engine(), hint);
+    add_primitive(pooling_backward(pd),
+                  {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], d.dst)},
+                   {DNNL_ARG_DIFF_SRC, wrap(a.outputs[0], d.src)}},
+                  pd.scratchpad_desc());
+  }
+};
+
+class GlobalAvgPool : public OnednnKernel {
+ public:
+  explicit GlobalAvgPool(const KernelArgs& a) : OnednnKernel(a) {
+    const Shape& x = a.inputs[0].shape();
+    memory::desc src = nhwc_desc(x), dst = nhwc_desc(Shape{x[0], 1, 1, x[3]});
+    reduction::primitive_desc pd(reduction::desc(algorithm::reduction_mean, src, dst, 0.f, 0.f),
+                                 user_scratchpad(), backend_.engine());
+    add_primitive(reduction(pd),
+                  {{DNNL_ARG_SRC, wrap(a.inputs[0], src)}, {DNNL_ARG_DST, wrap(a.outputs[0], dst)}},
+                  pd.scratchpad_desc());
+  }
+};
+
+}  // namespace
+
+void register_onednn_pooling(KernelRegistry& r) {
+  r.add("onednn", Op::MaxPool, [](const KernelArgs& a) {
+    return std::make_unique<PoolForward>(a, algorithm::pooling_max);
+  });
+  r.add("onednn", Op::AvgPool, [](const KernelArgs& a) {
+    return std::make_unique<PoolForward>(a, algorithm::pooling_avg_include_padding);
+  });
+  r.add("onednn", Op::AvgPoolBackward,
+        [](const KernelArgs& a) { return std::make_unique<AvgPoolBackward>(a); });
+  r.add("onednn", Op::GlobalAvgPool,
+        [](const KernelArgs& a) { return std::make_unique<GlobalAvgPool>(a); });
+  r.add("onednn", Op::MaxPoolBackward, [](const KernelArgs& a) {
+    return make_max_pool_backward_kernel(a, /*parallel=*/true);
+  });
+  r.add("onednn", Op::GlobalAvgPoolBackward, [](const KernelArgs& a) {
+    return make_global_avg_pool_kernel(a, /*forward=*/false, /*parallel=*/true);
+  });
+}
+
+}  // namespace advmoe
