@@ -1,0 +1,126 @@
+// idx parsing with zlib's gz* functions, which read gzip and plain files alike.
+#include "datasets/idx_reader.h"
+
+#include <zlib.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "runtime/error.h"
+
+namespace advmoe {
+
+namespace {
+
+constexpr uint32_t kImagesMagic = 0x00000803, kLabelsMagic = 0x00000801;
+
+class GzFile {
+ public:
+  explicit GzFile(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb")) {
+    ADVMOE_CHECK(file_ != nullptr, "cannot open '" << path << "'");
+  }
+  ~GzFile() { gzclose(file_); }
+
+  // Reads exactly `bytes` bytes; `what` names the part of the file for the error message.
+  void read(void* out, size_t bytes, const std::string& what) {
+    size_t done = 0;
+    while (done < bytes) {
+      unsigned chunk = static_cast<unsigned>(std::min<size_t>(bytes - done, 1u << 30));
+      int got = gzread(file_, static_cast<char*>(out) + done, chunk);
+      if (got < 0) {
+        int code = 0;
+        ADVMOE_FAIL("'" << path_ << "' is corrupted while reading " << what << ": "
+                        << gzerror(file_, &code));
+      }
+      ADVMOE_CHECK(got > 0, "'" << path_ << "' is truncated: expected " << bytes << " bytes of "
+                                << what << ", got " << done);
+      done += static_cast<size_t>(got);
+    }
+  }
+  uint32_t read_u32(const std::string& what) {
+    unsigned char b[4];
+    read(b, 4, what);
+    return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+  }
+  void expect_end() {
+    char extra;
+    int got = gzread(file_, &extra, 1);
+    ADVMOE_CHECK(got == 0, "'" << path_ << "' has "
+                               << (got < 0 ? "a corrupted gzip stream" : "unexpected bytes")
+                               << " after the data its header announces");
+  }
+
+ private:
+  std::string path_;
+  gzFile file_;
+};
+
+void expect_magic(const std::string& path, uint32_t magic, uint32_t expected, const char* kind) {
+  ADVMOE_CHECK(magic == expected, "'" << path << "' is not an idx " << kind << " file: magic 0x"
+                                      << std::hex << magic << ", expected 0x" << expected);
+}
+
+// "train-images-idx3-ubyte" -> the .gz file if present, else the plain one.
+std::string find_file(const std::string& dir, const std::string& base) {
+  for (const std::string& candidate : {dir + "/" + base + ".gz", dir + "/" + base})
+    if (std::filesystem::exists(candidate)) return candidate;
+  ADVMOE_FAIL("missing dataset file: neither '" << dir << "/" << base << ".gz' nor '" << dir << "/"
+                                                << base << "' exists");
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  GzFile file(path);
+  expect_magic(path, file.read_u32("the header"), kImagesMagic, "images");
+  IdxImages out;
+  out.count = file.read_u32("the header");
+  out.rows = file.read_u32("the header");
+  out.cols = file.read_u32("the header");
+  ADVMOE_CHECK(out.rows > 0 && out.cols > 0 && out.rows <= 4096 && out.cols <= 4096,
+               "'" << path << "' announces implausible image size " << out.rows << "x" << out.cols);
+  out.pixels.resize(static_cast<size_t>(out.count * out.rows * out.cols));
+  file.read(out.pixels.data(), out.pixels.size(),
+            "pixel data (" + std::to_string(out.count) + " images of " + std::to_string(out.rows) +
+                "x" + std::to_string(out.cols) + ")");
+  file.expect_end();
+  return out;
+}
+
+std::vector<uint8_t> read_idx_labels(const std::string& path) {
+  GzFile file(path);
+  expect_magic(path, file.read_u32("the header"), kLabelsMagic, "labels");
+  std::vector<uint8_t> labels(file.read_u32("the header"));
+  file.read(labels.data(), labels.size(), "labels (" + std::to_string(labels.size()) + ")");
+  file.expect_end();
+  return labels;
+}
+
+Dataset load_idx_dataset(const std::string& dir, const std::string& split, const std::string& name,
+                         int classes) {
+  ADVMOE_CHECK(split == "train" || split == "test", "unknown split '" << split << "'");
+  std::string prefix = split == "train" ? "train" : "t10k";
+  std::string images_path = find_file(dir, prefix + "-images-idx3-ubyte");
+  std::string labels_path = find_file(dir, prefix + "-labels-idx1-ubyte");
+  IdxImages images = read_idx_images(images_path);
+  std::vector<uint8_t> labels = read_idx_labels(labels_path);
+  ADVMOE_CHECK(static_cast<int64_t>(labels.size()) == images.count,
+               "'" << labels_path << "' has " << labels.size() << " labels but '" << images_path
+                   << "' has " << images.count << " images");
+
+  Dataset d;
+  d.name = name + "/" + split;
+  d.num_classes = classes;
+  d.images = Tensor::zeros(Shape{images.count, images.rows, images.cols, 1}, DType::F32);
+  float* px = d.images.data<float>();
+  for (size_t i = 0; i < images.pixels.size(); ++i) px[i] = images.pixels[i] / 255.0f;
+  d.labels.resize(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    ADVMOE_CHECK(labels[i] < classes, "'" << labels_path << "': label " << int{labels[i]}
+                                          << " of example " << i << " is not below " << classes);
+    d.labels[i] = labels[i];
+  }
+  return d;
+}
+
+}  // namespace advmoe

@@ -1,0 +1,37 @@
+// Dataset lookup by name, and Dataset::head.
+#include "datasets/registry.h"
+
+#include <cstring>
+
+#include "datasets/idx_reader.h"
+#include "runtime/error.h"
+
+namespace advmoe {
+
+Dataset Dataset::head(int64_t n) const {
+  if (n <= 0 || n >= size()) return *this;
+  Dataset out;
+  out.name = name;
+  out.num_classes = num_classes;
+  Shape s = images.shape();
+  out.images = Tensor::zeros(Shape{n, s[1], s[2], s[3]}, DType::F32);
+  std::memcpy(out.images.raw(), images.raw(), out.images.bytes());
+  out.labels.assign(labels.begin(), labels.begin() + n);
+  return out;
+}
+
+std::string default_data_dir(const std::string& name) {
+  if (name == "fashion-mnist") return kFashionMnistDir;
+  if (name == "mnist") return "/usr/share/datasets/mnist";
+  ADVMOE_FAIL("unknown dataset '" << name << "' (expected fashion-mnist or mnist)");
+}
+
+Dataset load_dataset(const std::string& name, const std::string& dir, const std::string& split,
+                     int64_t limit) {
+  std::string root = dir.empty() ? default_data_dir(name) : dir;
+  if (name == "fashion-mnist" || name == "mnist")
+    return load_idx_dataset(root, split, name).head(limit);
+  ADVMOE_FAIL("unknown dataset '" << name << "' (expected fashion-mnist or mnist)");
+}
+
+}  // namespace advmoe

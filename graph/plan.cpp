@@ -91,7 +91,7 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
     for (ValueId v : n.outputs) args.outputs.push_back(bound[static_cast<size_t>(v)]);
     try {
       plan->kernels_.push_back(registry.find(backend.name(), n.op)(args));
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // advmoe::Error or a oneDNN/CUDA library error
       ADVMOE_FAIL("compile: node '" << n.name << "' (" << op_def(n.op).name << "): " << e.what());
     }
     plan->ops_.push_back(n.op);

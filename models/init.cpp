@@ -1,0 +1,27 @@
+// Parameter initialization from the run's seed.
+#include "models/registry.h"
+#include "runtime/error.h"
+#include "runtime/rng.h"
+
+namespace advmoe {
+
+void initialize_parameters(const Model& model, Variables& variables, uint64_t seed) {
+  const Graph& g = *model.graph;
+  for (ValueId v = 0; v < g.num_values(); ++v) {
+    const ValueInfo& info = g.value(v);
+    if (info.role != Role::Param && info.role != Role::Buffer) continue;
+    auto it = model.inits.find(info.name);
+    ADVMOE_CHECK(it != model.inits.end(), "no initialization recorded for '" << info.name << "'");
+    Tensor host = Tensor::zeros(info.shape, info.dtype);
+    RandomStream stream(seed, stable_hash(info.name));
+    switch (it->second.kind) {
+      case InitKind::KaimingNormalFanOut:
+      case InitKind::Normal: stream.fill_normal(host, 0.0, it->second.stddev); break;
+      case InitKind::Zeros: break;
+      case InitKind::Ones: host.fill(1.0); break;
+    }
+    variables.set(info.name, host);
+  }
+}
+
+}  // namespace advmoe

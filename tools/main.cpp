@@ -1,0 +1,46 @@
+// The advmoe command: dispatches to subcommands (train, bench) and turns errors into messages
+// and exit codes (2: bad usage or input, 1: failure while running).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "runtime/error.h"
+#include "tools/options.h"
+
+namespace {
+
+void print_usage() {
+  std::cout << "usage: advmoe <command> [options]\n\n"
+               "commands:\n"
+               "  train   train a model and evaluate it on the test set\n"
+               "  bench   measure training/inference images/s and plan memory\n\n"
+               "advmoe <command> --help shows the options of a command.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage();
+    return args.empty() ? 2 : 0;
+  }
+  std::string command = args[0];
+  args.erase(args.begin());
+  try {
+    if (command == "train") return advmoe::cmd_train(args);
+    if (command == "bench") return advmoe::cmd_bench(args);
+    std::cerr << "advmoe: unknown command '" << command << "'\n";
+    print_usage();
+    return 2;
+  } catch (const advmoe::UsageError& e) {
+    std::cerr << e.message << "\n";
+    return 2;
+  } catch (const advmoe::Error& e) {
+    std::cerr << "advmoe " << command << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "advmoe " << command << ": failed: " << e.what() << "\n";
+    return 1;
+  }
+}

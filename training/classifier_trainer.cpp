@@ -1,0 +1,90 @@
+// The standard training loop.
+#include "training/classifier_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "datasets/batcher.h"
+#include "graph/autodiff.h"
+#include "models/registry.h"
+#include "ops/losses.h"
+#include "training/evaluate.h"
+
+namespace advmoe {
+
+ClassifierTrainer::ClassifierTrainer(Model& model, Backend& backend, TrainConfig config)
+    : model_(model), config_(config), variables_(backend) {
+  Graph& g = *model.graph;
+  Val loss = softmax_cross_entropy(model.logits, model.labels, "cross_entropy");
+  g.mark_loss(loss.id, "loss");
+  std::vector<ValueId> params = g.params();
+  Gradients grads = autodiff(g, loss.id, params);
+
+  initialize_parameters(model, variables_, config.seed);
+  CompileOptions train{Mode::Train, {loss.id, model.logits.id}};
+  for (ValueId p : params) train.targets.push_back(grads[p]);
+  train_plan_ = compile(g, variables_, train);
+  eval_plan_ = compile(g, variables_, CompileOptions{Mode::Eval, {model.logits.id}});
+
+  std::vector<std::string> names;
+  for (ValueId p : params) names.push_back(g.value(p).name);
+  sgd_ = std::make_unique<Sgd>(variables_, names, config.sgd);
+  schedule_ = LrSchedule{config.schedule, config.lr, 1};
+}
+
+EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Progress* progress) {
+  auto start = std::chrono::steady_clock::now();
+  Backend& backend = variables_.backend();
+  const Tensor& images = variables_.get("images");
+  const Tensor& labels = variables_.get("labels");
+  const Tensor& logits = variables_.get("logits");
+  const Tensor& loss = variables_.get("loss");
+  int64_t batch = images.shape()[0];
+  int64_t steps = train.size() / batch;
+  ADVMOE_CHECK(steps > 0, "training set " << train.name << " has " << train.size()
+                                          << " examples, fewer than one batch of " << batch);
+  Tensor host_images = Tensor::zeros(images.shape(), DType::F32);
+  Tensor host_labels = Tensor::zeros(labels.shape(), DType::I32);
+  Tensor host_logits = Tensor::zeros(logits.shape(), DType::F32);
+  Tensor host_loss = Tensor::zeros(loss.shape(), loss.dtype());
+
+  std::vector<int64_t> order = epoch_order(config_.seed, epoch, train.size());
+  if (!config_.shuffle) std::iota(order.begin(), order.end(), 0);
+
+  EpochMetrics m;
+  m.epoch = epoch;
+  int64_t correct = 0;
+  double loss_sum = 0, logit_loss = 0;  // logit_loss: unused, the plan's loss is reported
+  for (int64_t step = 0; step < steps; ++step) {
+    gather_batch(train, order, step * batch, host_images, host_labels);
+    backend.copy(images, host_images);
+    backend.copy(labels, host_labels);
+    train_plan_->run();
+    backend.copy(host_loss, loss);
+    double value = host_loss.item(0);
+    ADVMOE_CHECK(std::isfinite(value), "training diverged: loss is " << value << " at epoch "
+                                                                     << epoch << ", step " << step + 1
+                                                                     << " (global step "
+                                                                     << global_step_ + 1 << ")");
+    sgd_->step(schedule_.at(global_step_));
+    ++global_step_;
+    backend.copy(host_logits, logits);
+    score_logits(host_logits, host_labels, batch, &correct, &logit_loss);
+    loss_sum += value;
+    if (progress)
+      progress->update(step + 1, epoch, config_.epochs, loss_sum / (step + 1),
+                       static_cast<double>(correct) / ((step + 1) * batch), batch);
+  }
+  m.train_loss = loss_sum / steps;
+  m.train_accuracy = static_cast<double>(correct) / (steps * batch);
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  m.images_per_second = steps * batch / m.seconds;
+  return m;
+}
+
+EvalResult ClassifierTrainer::evaluate(const Dataset& data) {
+  return evaluate_classifier(*eval_plan_, variables_, data);
+}
+
+}  // namespace advmoe

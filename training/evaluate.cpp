@@ -1,0 +1,58 @@
+// Batched clean evaluation.
+#include "training/evaluate.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "datasets/batcher.h"
+
+namespace advmoe {
+
+void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int64_t* correct,
+                  double* loss_sum) {
+  int64_t k = logits.shape()[1];
+  const float* z = logits.data<float>();
+  const int32_t* y = labels.data<int32_t>();
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = z + i * k;
+    int64_t best = 0;
+    double m = row[0];
+    for (int64_t j = 1; j < k; ++j) {
+      if (row[j] > row[best]) best = j;
+      m = std::max(m, static_cast<double>(row[j]));
+    }
+    double s = 0;
+    for (int64_t j = 0; j < k; ++j) s += std::exp(row[j] - m);
+    *loss_sum += m + std::log(s) - row[y[i]];
+    *correct += best == y[i];
+  }
+}
+
+EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data) {
+  const Tensor& images = variables.get("images");
+  const Tensor& logits = variables.get("logits");
+  Backend& backend = variables.backend();
+  int64_t batch = images.shape()[0];
+  Tensor host_images = Tensor::zeros(images.shape(), DType::F32);
+  Tensor host_labels = Tensor::zeros(Shape{batch}, DType::I32);
+  Tensor host_logits = Tensor::zeros(logits.shape(), DType::F32);
+  std::vector<int64_t> order(static_cast<size_t>(data.size()));
+  std::iota(order.begin(), order.end(), 0);
+
+  EvalResult result;
+  int64_t correct = 0;
+  double loss_sum = 0;
+  for (int64_t first = 0; first < data.size(); first += batch) {
+    int64_t rows = gather_batch(data, order, first, host_images, host_labels);
+    backend.copy(images, host_images);
+    plan.run();
+    backend.copy(host_logits, logits);
+    score_logits(host_logits, host_labels, rows, &correct, &loss_sum);
+    result.examples += rows;
+  }
+  result.accuracy = result.examples ? static_cast<double>(correct) / result.examples : 0;
+  result.loss = result.examples ? loss_sum / result.examples : 0;
+  return result;
+}
+
+}  // namespace advmoe

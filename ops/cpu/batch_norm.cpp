@@ -72,8 +72,10 @@ class BatchNormBackwardData : public OnednnKernel {
     batch_normalization_forward::primitive_desc hint(
         batch_normalization_forward::desc(prop_kind::forward_training, data, eps, flags),
         user_scratchpad(), backend_.engine());
+    // oneDNN 2.6 has no backward_data kernel with a scale; prop `backward` computes dgamma too,
+    // into a buffer we discard (the params node owns dgamma, so attacks can skip it).
     batch_normalization_backward::primitive_desc pd(
-        batch_normalization_backward::desc(prop_kind::backward_data, data, data, eps, flags),
+        batch_normalization_backward::desc(prop_kind::backward, data, data, eps, flags),
         user_scratchpad(), backend_.engine(), hint);
     memory::desc vec = flat_desc(a.inputs[2].numel());
     add_primitive(batch_normalization_backward(pd),
@@ -82,7 +84,8 @@ class BatchNormBackwardData : public OnednnKernel {
                    {DNNL_ARG_SCALE, wrap(a.inputs[2], vec)},
                    {DNNL_ARG_MEAN, wrap(a.inputs[3], vec)},
                    {DNNL_ARG_VARIANCE, wrap(a.inputs[4], vec)},
-                   {DNNL_ARG_DIFF_SRC, wrap(a.outputs[0], data)}},
+                   {DNNL_ARG_DIFF_SRC, wrap(a.outputs[0], data)},
+                   {DNNL_ARG_DIFF_SCALE, owned(vec)}},
                   pd.scratchpad_desc());
   }
 };

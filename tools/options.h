@@ -1,0 +1,29 @@
+// Command-line plumbing shared by the subcommands: Boost.Program_options parsing with clear
+// errors (exit code 2), and option groups several commands use.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+namespace advmoe {
+
+namespace po = boost::program_options;
+
+// Thrown for bad usage; main() prints the message and exits with code 2.
+struct UsageError {
+  std::string message;
+};
+
+// Parses `args` (without the subcommand) into `vm`; `--help` prints usage and returns false.
+bool parse_command(const std::string& command, const std::string& summary,
+                   const po::options_description& options, const std::vector<std::string>& args,
+                   po::variables_map& vm);
+
+// Sets the OpenMP/oneDNN thread count when threads > 0.
+void set_threads(int threads);
+
+int cmd_train(const std::vector<std::string>& args);
+int cmd_bench(const std::vector<std::string>& args);
+
+}  // namespace advmoe

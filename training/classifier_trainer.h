@@ -1,0 +1,62 @@
+// Standard (non-adversarial) training of a classifier as a graph program: one train-mode Plan
+// (forward, cross-entropy, gradients of every parameter) and one eval-mode Plan (logits), both
+// over the same Variables, plus SGD with a per-step learning-rate schedule.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "graph/plan.h"
+#include "models/model.h"
+#include "training/lr_schedule.h"
+#include "training/progress.h"
+#include "training/evaluate.h"
+#include "training/sgd.h"
+
+namespace advmoe {
+
+struct TrainConfig {
+  int epochs = 1;
+  double lr = 0.05;
+  std::string schedule = "cosine";
+  SgdConfig sgd;
+  uint64_t seed = 0;
+  bool shuffle = true;
+};
+
+struct EpochMetrics {
+  int epoch = 0;
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;
+  double seconds = 0, images_per_second = 0;
+};
+
+class ClassifierTrainer {
+ public:
+  // Adds the loss and its gradients to model.graph, compiles both Plans and initializes the
+  // parameters from config.seed.
+  ClassifierTrainer(Model& model, Backend& backend, TrainConfig config);
+
+  // One pass over `train` (last partial batch dropped); throws naming the step if the loss is
+  // not finite. `steps_per_epoch` sizes the schedule; `progress` may be null.
+  EpochMetrics train_epoch(const Dataset& train, int epoch, Progress* progress);
+  EvalResult evaluate(const Dataset& data);
+
+  Variables& variables() { return variables_; }
+  Plan& train_plan() { return *train_plan_; }
+  Plan& eval_plan() { return *eval_plan_; }
+  int64_t global_step() const { return global_step_; }
+  void set_total_steps(int64_t steps) { schedule_.total_steps = steps; }
+
+ private:
+  Model& model_;
+  TrainConfig config_;
+  Variables variables_;
+  std::unique_ptr<Plan> train_plan_, eval_plan_;
+  std::unique_ptr<Sgd> sgd_;
+  LrSchedule schedule_;
+  int64_t global_step_ = 0;
+};
+
+}  // namespace advmoe
