@@ -8,8 +8,7 @@ namespace advmoe {
 void HostBackend::copy(const Tensor& dst, const Tensor& src) {
   ADVMOE_CHECK(dst.device().kind == DeviceKind::CPU && src.device().kind == DeviceKind::CPU,
                "backend '" << name_ << "' copies host tensors only");
-  Tensor target = dst;
-  target.copy_from(src);
+  dst.copy_from(src);
 }
 
 }  // namespace advmoe

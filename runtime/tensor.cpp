@@ -44,7 +44,7 @@ Tensor Tensor::clone() const {
   return out;
 }
 
-void Tensor::copy_from(const Tensor& src) {
+void Tensor::copy_from(const Tensor& src) const {
   ADVMOE_CHECK(src.numel() == numel(), "copy " << src.describe() << " into " << describe()
                                                << ": element counts differ");
   if (src.dtype() == dtype_) {
@@ -62,7 +62,7 @@ void Tensor::copy_from(const Tensor& src) {
   }
 }
 
-void Tensor::fill(double value) {
+void Tensor::fill(double value) const {
   for (int64_t i = 0; i < numel(); ++i) {
     switch (dtype_) {
       case DType::F32: data<float>()[i] = static_cast<float>(value); break;

@@ -40,6 +40,8 @@ class Storage {
   std::function<void(void*)> deleter_;
 };
 
+// Like a pointer, a const Tensor still gives write access to its elements: constness is about
+// which storage and shape it views, not the values stored there.
 class Tensor {
  public:
   Tensor() = default;
@@ -72,8 +74,8 @@ class Tensor {
   // Deep copy on the host.
   Tensor clone() const;
   // Copies values from `src` (same shape; converts between f32 and f64).
-  void copy_from(const Tensor& src);
-  void fill(double value);
+  void copy_from(const Tensor& src) const;
+  void fill(double value) const;
   double item(int64_t index) const;  // element as double, for tests and logging
   std::string describe() const;      // "f32[128, 10]"
 

@@ -1,0 +1,75 @@
+// Memory planner: placement rules, peak below the unshared sum, and plans that give identical
+// results when run twice.
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+
+#include "graph/autodiff.h"
+#include "graph/memory_planner.h"
+#include "graph/plan.h"
+#include "models/registry.h"
+#include "ops/backends.h"
+#include "ops/losses.h"
+#include "../helpers.h"
+
+using namespace advmoe;
+using namespace advmoe::testing;
+
+BOOST_AUTO_TEST_SUITE(planner)
+
+BOOST_AUTO_TEST_CASE(disjoint_lifetimes_share_and_overlapping_do_not) {
+  MemoryLayout m = plan_memory({{1000, 0, 1}, {1000, 2, 3}, {500, 1, 2}});
+  BOOST_TEST(m.offsets[0] == m.offsets[1]);  // [0,1] and [2,3] never live together
+  BOOST_TEST((m.offsets[2] >= m.offsets[0] + 1024 || m.offsets[2] + 512 <= m.offsets[0]));
+  BOOST_TEST(m.arena_bytes == 1024u + 512u);
+  BOOST_TEST(m.total_bytes == 1024u + 1024u + 512u);
+  for (size_t off : m.offsets) BOOST_TEST(off % 64 == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(no_two_live_buffers_overlap) {
+  std::vector<BufferRequest> r;
+  for (int i = 0; i < 40; ++i) r.push_back({static_cast<size_t>(100 + (i * 37) % 900), i % 13, i % 13 + i % 5});
+  MemoryLayout m = plan_memory(r);
+  for (size_t i = 0; i < r.size(); ++i)
+    for (size_t j = i + 1; j < r.size(); ++j) {
+      bool live_together = r[i].first_use <= r[j].last_use && r[j].first_use <= r[i].last_use;
+      bool apart = m.offsets[i] + r[i].bytes <= m.offsets[j] || m.offsets[j] + r[j].bytes <= m.offsets[i];
+      BOOST_TEST((!live_together || apart), "buffers " << i << " and " << j << " overlap");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(training_plan_peak_is_below_unshared_and_runs_reproduce) {
+  ModelConfig mc;
+  mc.batch = 16;
+  Model model = build_model(mc);
+  Graph& g = *model.graph;
+  Val loss = softmax_cross_entropy(model.logits, model.labels);
+  g.mark_loss(loss.id, "loss");
+  autodiff(g, loss.id, g.params());
+  auto backend = make_backend("onednn");
+  Variables vars(*backend);
+  initialize_parameters(model, vars, 11);
+  auto train = compile(g, vars, {Mode::Train, {}});
+  auto eval = compile(g, vars, {Mode::Eval, {model.logits.id}});
+  BOOST_TEST(train->memory().arena_bytes < train->memory().unshared_bytes);
+  BOOST_TEST(train->memory().arena_bytes * 2 < train->memory().unshared_bytes);
+  BOOST_TEST(eval->memory().arena_bytes < eval->memory().unshared_bytes);
+
+  vars.set("images", random_tensor(vars.get("images").shape(), DType::F32, 8, 0, 1));
+  for (int64_t i = 0; i < 16; ++i) vars.get("labels").data<int32_t>()[i] = static_cast<int32_t>(i % 10);
+  std::vector<std::string> outputs = {"loss", "logits"};
+  for (ValueId p : g.params()) outputs.push_back(grad_name(g.value(p).name));
+  std::vector<Tensor> first;
+  train->run();
+  for (const auto& name : outputs) first.push_back(vars.get(name).clone());
+  train->run();  // BN running stats change, but train-mode outputs do not depend on them
+  for (size_t i = 0; i < outputs.size(); ++i)
+    BOOST_TEST(std::memcmp(first[i].raw(), vars.get(outputs[i]).raw(), first[i].bytes()) == 0,
+               outputs[i] << " differs between two runs");
+  eval->run();
+  Tensor logits = vars.get("logits").clone();
+  eval->run();
+  BOOST_TEST(std::memcmp(logits.raw(), vars.get("logits").raw(), logits.bytes()) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

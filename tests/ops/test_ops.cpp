@@ -1,0 +1,213 @@
+// Runs every entry of the op table (op_cases.cpp) in two modes of checking:
+//  - gradcheck: f64 on the reference kernels, analytic gradients of L = sum(y * R) for random R
+//    against central differences, relative error <= 1e-6, for every float input and parameter;
+//  - parity: f32 oneDNN/OpenMP kernels against the reference kernels, relative error <= 1e-5, for
+//    the output, every gradient and the BN running statistics;
+// each in train and eval mode where the op differs.
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <iostream>
+
+#include "../helpers.h"
+#include "graph/autodiff.h"
+#include "graph/plan.h"
+#include "ops/backends.h"
+#include "ops/basic.h"
+#include "ops/batch_norm.h"
+#include "ops/losses.h"
+#include "ops/op_cases.h"
+#include "ops/op_registry.h"
+
+using namespace advmoe;
+using namespace advmoe::testing;
+
+namespace {
+
+struct Built {
+  std::unique_ptr<Graph> graph;
+  ValueId loss;
+  std::vector<ValueId> targets;  // float inputs and params
+};
+
+// y = case(g); L = sum(y * R) with R an input "projection"; gradients of L w.r.t. all float
+// inputs and parameters.
+Built build(const OpCase& c, DType dtype) {
+  Built b{std::make_unique<Graph>(dtype), kNoValue, {}};
+  Graph& g = *b.graph;
+  Val y = c.build(g);
+  g.mark_output(y.id, "y");
+  Val projection{&g, g.input("projection", y.shape())};
+  Val loss = sum(y * projection);
+  g.mark_loss(loss.id, "loss");
+  b.loss = loss.id;
+  for (ValueId v = 0; v < g.num_values(); ++v) {
+    const ValueInfo& info = g.value(v);
+    if ((info.role == Role::Input || info.role == Role::Param) && is_floating(info.dtype) &&
+        info.name != "projection")
+      b.targets.push_back(v);
+  }
+  autodiff(g, b.loss, b.targets);
+  return b;
+}
+
+// Same values for the same name, whatever the backend or dtype.
+void fill_inputs(const Graph& g, Variables& vars) {
+  for (ValueId v = 0; v < g.num_values(); ++v) {
+    const ValueInfo& info = g.value(v);
+    if (info.role != Role::Input && info.role != Role::Param && info.role != Role::Buffer) continue;
+    Tensor host = Tensor::zeros(info.shape, info.dtype);
+    if (info.dtype == DType::I32) {
+      for (int64_t i = 0; i < host.numel(); ++i) host.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3) % 5);
+    } else {
+      bool variance = info.name.size() >= 3 && info.name.substr(info.name.size() - 3) == "var";
+      RandomStream(2024, stable_hash(info.name))
+          .fill_uniform(host, variance ? 0.5 : -1.0, variance ? 1.5 : 1.0);
+    }
+    vars.set(info.name, host);
+  }
+}
+
+std::string mode_name(Mode m) { return m == Mode::Train ? "train" : "eval"; }
+
+std::vector<std::string> gradcheck_names() {
+  std::vector<std::string> names;
+  for (const OpCase& c : op_cases())
+    if (c.gradcheck) names.push_back(c.name);
+  return names;
+}
+
+std::vector<std::string> all_names() {
+  std::vector<std::string> names;
+  for (const OpCase& c : op_cases()) names.push_back(c.name);
+  return names;
+}
+
+const OpCase& find_case(const std::string& name) {
+  for (const OpCase& c : op_cases())
+    if (c.name == name) return c;
+  throw Error("no op case " + name);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ops)
+
+BOOST_AUTO_TEST_CASE(every_op_has_reference_and_onednn_kernels) {
+  KernelRegistry& r = KernelRegistry::instance();
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) {
+    Op op = static_cast<Op>(i);
+    BOOST_TEST(r.has("reference", op), op_def(op).name << " lacks a reference kernel");
+    BOOST_TEST(r.has("onednn", op), op_def(op).name << " lacks a onednn kernel");
+  }
+}
+
+BOOST_DATA_TEST_CASE(gradient_matches_finite_differences,
+                     boost::unit_test::data::make(gradcheck_names()), name) {
+  const OpCase& c = find_case(name);
+  for (Mode mode : c.modes) {
+    Built b = build(c, DType::F64);
+    auto backend = make_backend("reference");
+    Variables vars(*backend);
+    auto full = compile(*b.graph, vars, {mode, {}});
+    auto forward = compile(*b.graph, vars, {mode, {b.loss}});
+    fill_inputs(*b.graph, vars);
+    full->run();
+    const double h = 1e-6;
+    for (ValueId t : b.targets) {
+      const std::string& target = b.graph->value(t).name;
+      Tensor analytic = vars.get(grad_name(target)).clone();
+      Tensor x = vars.get(target);
+      Tensor numeric = Tensor::zeros(x.shape(), DType::F64);
+      double* xp = x.data<double>();
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        double keep = xp[i];
+        xp[i] = keep + h;
+        forward->run();
+        double plus = vars.get("loss").item(0);
+        xp[i] = keep - h;
+        forward->run();
+        double minus = vars.get("loss").item(0);
+        xp[i] = keep;
+        numeric.data<double>()[i] = (plus - minus) / (2 * h);
+      }
+      double err = l2_relative_error(analytic, numeric);
+      BOOST_TEST(err <= 1e-6, name << " [" << mode_name(mode) << "] d/d" << target
+                                   << ": relative error " << err);
+    }
+  }
+}
+
+BOOST_DATA_TEST_CASE(onednn_matches_reference, boost::unit_test::data::make(all_names()), name) {
+  const OpCase& c = find_case(name);
+  for (Mode mode : c.modes) {
+    std::map<std::string, Tensor> results[2];
+    const char* backends[2] = {"reference", "onednn"};
+    for (int k = 0; k < 2; ++k) {
+      Built b = build(c, DType::F32);
+      auto backend = make_backend(backends[k]);
+      Variables vars(*backend);
+      auto plan = compile(*b.graph, vars, {mode, {}});
+      fill_inputs(*b.graph, vars);
+      plan->run();
+      for (ValueId v = 0; v < b.graph->num_values(); ++v) {
+        const ValueInfo& info = b.graph->value(v);
+        if (info.role == Role::Output || info.role == Role::Loss || info.role == Role::Buffer)
+          results[k][info.name] = vars.get(info.name).clone();
+      }
+    }
+    BOOST_TEST(results[0].size() >= 3u);
+    for (const auto& [value, reference] : results[0]) {
+      double err = max_relative_error(results[1].at(value), reference);
+      BOOST_TEST(err <= 1e-5, name << " [" << mode_name(mode) << "] " << value
+                                   << ": onednn vs reference relative error " << err);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_running_stats_follow_pytorch) {
+  // x rows {1, 3} and {2, 6} per channel -> batch mean {2, 4.5}... checked against PyTorch's
+  // rule: running = 0.9 * running + 0.1 * stat, variance unbiased (n - 1).
+  for (const char* backend_name : {"reference", "onednn"}) {
+    Graph g(DType::F32);
+    Val x{&g, g.input("x", {4, 1})};
+    Val y = batch_norm(x, Val{&g, g.param("gamma", {1})}, Val{&g, g.param("beta", {1})},
+                       Val{&g, g.buffer("rm", {1})}, Val{&g, g.buffer("rv", {1})});
+    g.mark_output(y.id, "y");
+    auto backend = make_backend(backend_name);
+    Variables vars(*backend);
+    auto plan = compile(g, vars, {Mode::Train, {}});
+    float xs[4] = {1, 2, 3, 6};  // mean 3, biased var 3.5, unbiased 14/3
+    std::copy(xs, xs + 4, vars.get("x").data<float>());
+    vars.get("gamma").fill(1);
+    vars.get("rm").fill(0.5);
+    vars.get("rv").fill(2.0);
+    plan->run();
+    BOOST_TEST(vars.get("rm").item(0) == 0.9 * 0.5 + 0.1 * 3, boost::test_tools::tolerance(1e-6));
+    BOOST_TEST(vars.get("rv").item(0) == 0.9 * 2.0 + 0.1 * 14.0 / 3.0,
+               boost::test_tools::tolerance(1e-6));
+    // y uses the biased variance: (6 - 3) / sqrt(3.5 + 1e-5).
+    BOOST_TEST(vars.get("y").item(3) == 3.0 / std::sqrt(3.5 + 1e-5), boost::test_tools::tolerance(1e-5));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(cross_entropy_rejects_bad_labels) {
+  Graph g(DType::F32);
+  Val loss = softmax_cross_entropy(Val{&g, g.input("z", {2, 3})}, Val{&g, g.input("y", {2}, DType::I32)},
+                                   "ce");
+  g.mark_loss(loss.id, "loss");
+  auto backend = make_backend("onednn");
+  Variables vars(*backend);
+  auto plan = compile(g, vars);
+  vars.get("y").data<int32_t>()[1] = 3;
+  try {
+    plan->run();
+    BOOST_FAIL("a label of 3 with 3 classes was accepted");
+  } catch (const Error& e) {
+    std::string m = e.what();
+    BOOST_TEST(m.find("'ce'") != std::string::npos);
+    BOOST_TEST(m.find("sample 1") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,118 @@
+// Training pieces: SGD against a hand computation, the cosine schedule, reproducible steps,
+// NaN detection with the step number, and a short real Fashion-MNIST run that must learn.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstring>
+
+#include "datasets/registry.h"
+#include "graph/autodiff.h"
+#include "models/registry.h"
+#include "ops/backends.h"
+#include "training/classifier_trainer.h"
+
+using namespace advmoe;
+
+BOOST_AUTO_TEST_SUITE(training)
+
+BOOST_AUTO_TEST_CASE(sgd_matches_pytorch_rule) {
+  auto backend = make_backend("onednn");
+  Variables vars(*backend);
+  Tensor p = Tensor::zeros({2}, DType::F32), g = p.clone();
+  p.data<float>()[0] = 1.0f;
+  p.data<float>()[1] = -2.0f;
+  g.data<float>()[0] = 0.5f;
+  g.data<float>()[1] = 0.25f;
+  vars.set("w", p);
+  vars.set(grad_name("w"), g);
+  Sgd sgd(vars, {"w"}, SgdConfig{0.9, 0.1, false});
+  sgd.step(0.1);
+  // d = g + 0.1 p = {0.6, 0.05}; buf = d; p -= 0.1 d
+  BOOST_TEST(vars.get("w").item(0) == 1.0 - 0.06, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(vars.get("w").item(1) == -2.0 - 0.005, boost::test_tools::tolerance(1e-6));
+  sgd.step(0.1);
+  // d = {0.5 + 0.094, 0.25 - 0.2005}; buf = 0.9 * {0.6, 0.05} + d
+  double d0 = 0.5 + 0.1 * 0.94, buf0 = 0.9 * 0.6 + d0;
+  BOOST_TEST(vars.get("w").item(0) == 0.94 - 0.1 * buf0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(vars.get("momentum/w").item(0) == buf0, boost::test_tools::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(cosine_schedule) {
+  LrSchedule s{"cosine", 0.2, 100};
+  BOOST_TEST(s.at(0) == 0.2, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(s.at(50) == 0.1, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(s.at(25) == 0.1 * (1 + std::cos(M_PI / 4)), boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(s.at(100) == 0.0, boost::test_tools::tolerance(1e-12));
+  BOOST_CHECK_THROW((LrSchedule{"step", 0.1, 10}.at(1)), Error);
+}
+
+namespace {
+Dataset small_train() { return load_dataset("fashion-mnist", "", "train", 2048); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(same_seed_same_parameters_bit_for_bit) {
+  Dataset train = small_train().head(256);
+  std::vector<Tensor> finals[2];
+  for (int run = 0; run < 2; ++run) {
+    ModelConfig mc;
+    mc.batch = 64;
+    mc.width = 0.25;
+    Model model = build_model(mc);
+    auto backend = make_backend("onednn");
+    TrainConfig tc;
+    tc.seed = 17;
+    ClassifierTrainer trainer(model, *backend, tc);
+    trainer.set_total_steps(4);
+    trainer.train_epoch(train, 1, nullptr);
+    for (ValueId p : model.graph->params())
+      finals[run].push_back(trainer.variables().get(model.graph->value(p).name).clone());
+  }
+  for (size_t i = 0; i < finals[0].size(); ++i)
+    BOOST_TEST(std::memcmp(finals[0][i].raw(), finals[1][i].raw(), finals[0][i].bytes()) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(diverging_loss_stops_with_the_step) {
+  Dataset train = small_train().head(512);
+  ModelConfig mc;
+  mc.batch = 64;
+  mc.width = 0.25;
+  Model model = build_model(mc);
+  auto backend = make_backend("onednn");
+  TrainConfig tc;
+  tc.lr = 1e30;
+  tc.schedule = "constant";
+  ClassifierTrainer trainer(model, *backend, tc);
+  try {
+    trainer.train_epoch(train, 1, nullptr);
+    BOOST_FAIL("a learning rate of 1e30 did not diverge");
+  } catch (const Error& e) {
+    std::string m = e.what();
+    BOOST_TEST(m.find("diverged") != std::string::npos);
+    BOOST_TEST(m.find("step") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(small_cnn_learns_fashion_mnist) {
+  Dataset train = small_train();
+  Dataset test = load_dataset("fashion-mnist", "", "test", 1000);
+  ModelConfig mc;
+  mc.batch = 64;
+  mc.width = 0.5;
+  Model model = build_model(mc);
+  auto backend = make_backend("onednn");
+  TrainConfig tc;
+  tc.epochs = 2;
+  tc.lr = 0.05;
+  ClassifierTrainer trainer(model, *backend, tc);
+  trainer.set_total_steps(2 * train.size() / 64);
+  EvalResult before = trainer.evaluate(test);
+  EpochMetrics first = trainer.train_epoch(train, 1, nullptr);
+  EpochMetrics second = trainer.train_epoch(train, 2, nullptr);
+  EvalResult after = trainer.evaluate(test);
+  BOOST_TEST(second.train_loss < first.train_loss);
+  BOOST_TEST(after.loss < before.loss);
+  BOOST_TEST(after.accuracy > 0.70, "test accuracy " << after.accuracy);
+  BOOST_TEST(after.examples == 1000);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

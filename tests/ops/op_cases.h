@@ -1,0 +1,25 @@
+// The op test table (ggml test-backend-ops style): one entry per case; every entry is run
+// through the finite-difference gradient check (f64, reference kernels) and the oneDNN-vs-
+// reference parity check (f32, forward and every gradient). To test a new op, add an entry here.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "ops/kernel.h"
+
+namespace advmoe::testing {
+
+struct OpCase {
+  std::string name;
+  // Creates named inputs/params/buffers in the graph and returns the op's output.
+  std::function<Val(Graph&)> build;
+  std::vector<Mode> modes{Mode::Train};  // both modes where the op behaves differently
+  bool gradcheck = true;                 // false for large parity-only cases
+};
+
+const std::vector<OpCase>& op_cases();
+
+}  // namespace advmoe::testing
