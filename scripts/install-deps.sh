@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages advmoe needs, only those missing (one apt-get update, then one
+# install). Safe to run again: it does nothing when everything is present.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libdnnl-dev            # oneDNN 2.6: CPU kernels
+  libhdf5-dev            # checkpoints
+  libboost-program-options-dev libboost-test-dev
+  zlib1g-dev             # gzip-compressed idx datasets
+  dataset-fashion-mnist  # the real data of the main job, in /usr/share/datasets/fashion-mnist
+  python3-h5py           # tests that read our checkpoints from Python
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
