@@ -1,6 +1,8 @@
 // Compilation of a graph into a Plan and its execution.
 #include "graph/plan.h"
 
+#include <chrono>
+
 #include "graph/memory_planner.h"
 #include "ops/op_registry.h"
 #include "runtime/error.h"
@@ -98,6 +100,7 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
     scratchpad = std::max(scratchpad, plan->kernels_.back()->scratchpad_bytes());
     plan->memory_.kernel_owned_bytes += plan->kernels_.back()->owned_bytes();
   }
+  plan->kernel_seconds_.assign(plan->kernels_.size(), 0.0);
   plan->memory_.scratchpad_bytes = scratchpad;
   if (scratchpad > 0) {
     plan->scratchpad_ = backend.allocate(Shape{static_cast<int64_t>(scratchpad / 4 + 1)}, DType::F32);
@@ -108,9 +111,22 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
 
 void Plan::run() {
   for (size_t i = 0; i < kernels_.size(); ++i) {
-    kernels_[i]->run();
+    if (profiling_) {
+      auto start = std::chrono::steady_clock::now();
+      kernels_[i]->run();
+      kernel_seconds_[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } else {
+      kernels_[i]->run();
+    }
     ++run_counts_[static_cast<size_t>(ops_[i])];
   }
+}
+
+std::array<double, static_cast<size_t>(Op::kCount)> Plan::seconds_by_op() const {
+  std::array<double, static_cast<size_t>(Op::kCount)> out{};
+  for (size_t i = 0; i < kernels_.size(); ++i) out[static_cast<size_t>(ops_[i])] += kernel_seconds_[i];
+  return out;
 }
 
 }  // namespace advmoe

@@ -39,6 +39,11 @@ class Plan {
   int64_t run_count(Op op) const { return run_counts_[static_cast<size_t>(op)]; }
   size_t num_kernels() const { return kernels_.size(); }
 
+  // Profiling: when on, run() accumulates each kernel's wall time (for `advmoe bench --profile`).
+  void set_profiling(bool on) { profiling_ = on; }
+  // Accumulated seconds per op kind over all profiled runs.
+  std::array<double, static_cast<size_t>(Op::kCount)> seconds_by_op() const;
+
  private:
   friend std::unique_ptr<Plan> compile(const Graph&, Variables&, const CompileOptions&);
 
@@ -48,6 +53,8 @@ class Plan {
   std::vector<std::unique_ptr<Kernel>> kernels_;
   std::vector<Op> ops_;
   std::array<int64_t, static_cast<size_t>(Op::kCount)> run_counts_{};
+  std::vector<double> kernel_seconds_;
+  bool profiling_ = false;
   PlanMemory memory_;
 };
 

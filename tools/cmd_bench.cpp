@@ -1,10 +1,12 @@
 // advmoe bench: images/s of a training step (forward + backward + SGD) and of inference, and the
 // plans' memory, on synthetic inputs of the requested shape.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "models/registry.h"
 #include "ops/backends.h"
+#include "ops/op_registry.h"
 #include "runtime/rng.h"
 #include "tools/options.h"
 #include "training/classifier_trainer.h"
@@ -22,11 +24,32 @@ double time_runs(Plan& plan, Backend& backend, int warmup, int iters) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
 }
 
+void print_profile(Plan& plan, Backend& backend, int iters) {
+  plan.set_profiling(true);
+  for (int i = 0; i < iters; ++i) plan.run();
+  backend.synchronize();
+  plan.set_profiling(false);
+  auto seconds = plan.seconds_by_op();
+  double total = 0;
+  for (double s : seconds) total += s;
+  std::vector<int> order;
+  for (int i = 0; i < static_cast<int>(seconds.size()); ++i)
+    if (seconds[static_cast<size_t>(i)] > 0) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return seconds[static_cast<size_t>(a)] > seconds[static_cast<size_t>(b)];
+  });
+  std::printf("  training step by op kind (%d profiled runs):\n", iters);
+  for (int i : order)
+    std::printf("    %-32s %8.3f ms  %5.1f%%\n", op_def(static_cast<Op>(i)).name,
+                1e3 * seconds[static_cast<size_t>(i)] / iters, 100 * seconds[static_cast<size_t>(i)] / total);
+}
+
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& args) {
   std::string arch, device;
   int batch, iters, warmup, threads, size, channels, classes;
+  bool profile = false;
   po::options_description o("bench options");
   o.add_options()
       ("arch", po::value(&arch)->default_value("smallcnn"), "architecture")
@@ -37,7 +60,8 @@ int cmd_bench(const std::vector<std::string>& args) {
       ("iters", po::value(&iters)->default_value(20), "timed iterations")
       ("warmup", po::value(&warmup)->default_value(3), "untimed iterations first")
       ("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)")
-      ("device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda");
+      ("device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda")
+      ("profile", po::bool_switch(&profile), "also print the training step's time per op kind");
   po::variables_map vm;
   if (!parse_command("bench", "Measure training and inference speed on synthetic data.", o, args, vm))
     return 0;
@@ -70,6 +94,7 @@ int cmd_bench(const std::vector<std::string>& args) {
               tm.kernel_owned_bytes / 1048576.0);
   std::printf("  eval plan memory:  peak %.2f MiB (unshared %.2f MiB)\n", em.arena_bytes / 1048576.0,
               em.unshared_bytes / 1048576.0);
+  if (profile) print_profile(trainer.train_plan(), *backend, iters);
   return 0;
 }
 

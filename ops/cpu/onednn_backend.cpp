@@ -57,7 +57,13 @@ dnnl::memory OnednnKernel::owned(const dnnl::memory::desc& md) {
 
 void OnednnKernel::add_primitive(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> args,
                                  const dnnl::memory::desc& scratchpad_md) {
-  steps_.push_back({p, std::move(args), scratchpad_md, nullptr});
+  steps_.push_back({p, std::move(args), {}, scratchpad_md, nullptr});
+  refresh_c_args(steps_.back());
+}
+
+void OnednnKernel::refresh_c_args(Step& step) {
+  step.c_args.clear();
+  for (const auto& [arg, mem] : step.args) step.c_args.push_back({arg, mem.get()});
 }
 
 void OnednnKernel::add_reorder(const dnnl::memory& from, const dnnl::memory& to) {
@@ -66,7 +72,7 @@ void OnednnKernel::add_reorder(const dnnl::memory& from, const dnnl::memory& to)
 }
 
 void OnednnKernel::add_host_step(std::function<void()> step) {
-  steps_.push_back({dnnl::primitive(), {}, dnnl::memory::desc(), std::move(step)});
+  steps_.push_back({dnnl::primitive(), {}, {}, dnnl::memory::desc(), std::move(step)});
 }
 
 size_t OnednnKernel::scratchpad_bytes() const {
@@ -77,16 +83,23 @@ size_t OnednnKernel::scratchpad_bytes() const {
 
 void OnednnKernel::set_scratchpad(void* scratchpad) {
   for (Step& s : steps_)
-    if (!s.host && s.scratchpad_md.get_size() > 0)
+    if (!s.host && s.scratchpad_md.get_size() > 0) {
       s.args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(s.scratchpad_md, backend_.engine(), scratchpad);
+      refresh_c_args(s);
+    }
 }
 
 void OnednnKernel::run() {
+  // The C API with argument arrays built at compile time: the C++ wrapper would rebuild them
+  // (allocating) on every call.
   for (Step& s : steps_) {
-    if (s.host)
+    if (s.host) {
       s.host();
-    else
-      s.primitive.execute(backend_.stream(), s.args);
+      continue;
+    }
+    dnnl_status_t status = dnnl_primitive_execute(s.primitive.get(), backend_.stream().get(),
+                                                  static_cast<int>(s.c_args.size()), s.c_args.data());
+    ADVMOE_CHECK(status == dnnl_success, "oneDNN primitive execution failed with status " << status);
   }
   backend_.stream().wait();
 }

@@ -62,10 +62,12 @@ class OnednnKernel : public Kernel {
  private:
   struct Step {
     dnnl::primitive primitive;
-    std::unordered_map<int, dnnl::memory> args;
+    std::unordered_map<int, dnnl::memory> args;  // keeps the memory objects alive
+    std::vector<dnnl_exec_arg_t> c_args;          // the same, as the C API takes them
     dnnl::memory::desc scratchpad_md;
     std::function<void()> host;  // set for host steps
   };
+  static void refresh_c_args(Step& step);
   std::vector<Step> steps_;
   size_t owned_bytes_ = 0;
 };

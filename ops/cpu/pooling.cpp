@@ -1,6 +1,6 @@
-// Pooling on oneDNN: max forward, average forward/backward, global average forward
-// (reduction_mean). Max-pool backward and global-average backward use the shared OpenMP loops
-// (ops/reference/pooling_loops.h): argmax recomputation needs no oneDNN workspace.
+// Pooling on oneDNN: max forward, average forward and backward. Max-pool backward and global
+// average pooling use the shared OpenMP loops (ops/reference/pooling_loops.h): argmax
+// recomputation needs no oneDNN workspace, and the loop beats oneDNN's reduction here.
 #include "ops/cpu/onednn_backend.h"
 #include "ops/geometry.h"
 #include "ops/reference/pooling_loops.h"
@@ -59,19 +59,6 @@ class AvgPoolBackward : public OnednnKernel {
   }
 };
 
-class GlobalAvgPool : public OnednnKernel {
- public:
-  explicit GlobalAvgPool(const KernelArgs& a) : OnednnKernel(a) {
-    const Shape& x = a.inputs[0].shape();
-    memory::desc src = nhwc_desc(x), dst = nhwc_desc(Shape{x[0], 1, 1, x[3]});
-    reduction::primitive_desc pd(reduction::desc(algorithm::reduction_mean, src, dst, 0.f, 0.f),
-                                 user_scratchpad(), backend_.engine());
-    add_primitive(reduction(pd),
-                  {{DNNL_ARG_SRC, wrap(a.inputs[0], src)}, {DNNL_ARG_DST, wrap(a.outputs[0], dst)}},
-                  pd.scratchpad_desc());
-  }
-};
-
 }  // namespace
 
 void register_onednn_pooling(KernelRegistry& r) {
@@ -83,8 +70,11 @@ void register_onednn_pooling(KernelRegistry& r) {
   });
   r.add("onednn", Op::AvgPoolBackward,
         [](const KernelArgs& a) { return std::make_unique<AvgPoolBackward>(a); });
-  r.add("onednn", Op::GlobalAvgPool,
-        [](const KernelArgs& a) { return std::make_unique<GlobalAvgPool>(a); });
+  // Global average pooling uses the shared OpenMP loop: oneDNN 2.6's reduction_mean took
+  // 2.7 ms per training step of SmallCNN (batch 128) where the loop takes under 0.1 ms.
+  r.add("onednn", Op::GlobalAvgPool, [](const KernelArgs& a) {
+    return make_global_avg_pool_kernel(a, /*forward=*/true, /*parallel=*/true);
+  });
   r.add("onednn", Op::MaxPoolBackward, [](const KernelArgs& a) {
     return make_max_pool_backward_kernel(a, /*parallel=*/true);
   });
