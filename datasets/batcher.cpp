@@ -28,10 +28,13 @@ int64_t gather_batch(const Dataset& data, const std::vector<int64_t>& order, int
                                                                 << " do not match images "
                                                                 << images.describe());
   size_t image_bytes = static_cast<size_t>(images.numel() / batch) * sizeof(float);
-  ADVMOE_CHECK(image_bytes == static_cast<size_t>(data.images.numel() / std::max<int64_t>(data.size(), 1)) * sizeof(float),
-               "gather_batch: batch images " << images.describe() << " do not match dataset "
-                                             << data.name << " " << data.images.describe());
-  int64_t real = std::max<int64_t>(0, std::min<int64_t>(batch, static_cast<int64_t>(order.size()) - first));
+  ADVMOE_CHECK(
+      image_bytes == static_cast<size_t>(data.images.numel() / std::max<int64_t>(data.size(), 1)) *
+                         sizeof(float),
+      "gather_batch: batch images " << images.describe() << " do not match dataset " << data.name
+                                    << " " << data.images.describe());
+  int64_t real =
+      std::max<int64_t>(0, std::min<int64_t>(batch, static_cast<int64_t>(order.size()) - first));
   const char* src = static_cast<const char*>(data.images.raw());
   char* dst = static_cast<char*>(images.raw());
   int32_t* lab = labels.data<int32_t>();

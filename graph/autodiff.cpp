@@ -65,9 +65,8 @@ Gradients autodiff(Graph& g, ValueId loss, const std::vector<ValueId>& targets) 
     if (total[i] == kNoValue && !parts[i].empty()) {
       std::vector<Val> terms;
       for (ValueId p : parts[i]) terms.push_back({&g, p});
-      total[i] = add_n(terms, "grad_accumulate/" + (g.value(v).name.empty()
-                                                        ? std::to_string(v)
-                                                        : g.value(v).name))
+      total[i] = add_n(terms, "grad_accumulate/" +
+                                  (g.value(v).name.empty() ? std::to_string(v) : g.value(v).name))
                      .id;
     }
     return total[i];

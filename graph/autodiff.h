@@ -24,6 +24,8 @@ struct Gradients {
 Gradients autodiff(Graph& graph, ValueId loss, const std::vector<ValueId>& targets);
 
 // The name autodiff gives the gradient of `value_name`.
-inline std::string grad_name(const std::string& value_name) { return "grad/" + value_name; }
+inline std::string grad_name(const std::string& value_name) {
+  return "grad/" + value_name;
+}
 
 }  // namespace advmoe

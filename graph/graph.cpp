@@ -8,19 +8,26 @@ namespace advmoe {
 
 const char* role_name(Role r) {
   switch (r) {
-    case Role::Input: return "input";
-    case Role::Param: return "param";
-    case Role::Buffer: return "buffer";
-    case Role::Intermediate: return "intermediate";
-    case Role::Loss: return "loss";
-    case Role::Output: return "output";
+    case Role::Input:
+      return "input";
+    case Role::Param:
+      return "param";
+    case Role::Buffer:
+      return "buffer";
+    case Role::Intermediate:
+      return "intermediate";
+    case Role::Loss:
+      return "loss";
+    case Role::Output:
+      return "output";
   }
   return "?";
 }
 
 ValueId Graph::add_value(ValueInfo info) {
   if (!info.name.empty()) {
-    ADVMOE_CHECK(!by_name_.count(info.name), "graph already has a value named '" << info.name << "'");
+    ADVMOE_CHECK(!by_name_.count(info.name),
+                 "graph already has a value named '" << info.name << "'");
     by_name_[info.name] = static_cast<ValueId>(values_.size());
   }
   values_.push_back(std::move(info));
@@ -42,7 +49,8 @@ ValueId Graph::buffer(const std::string& name, const Shape& shape) {
 std::vector<ValueId> Graph::add_node(Op op, const std::string& name, std::vector<ValueId> inputs,
                                      Attrs attrs) {
   const OpDef& def = op_def(op);
-  Node node{op, name.empty() ? unique_name(def.name) : name, std::move(inputs), {}, std::move(attrs)};
+  Node node{
+      op, name.empty() ? unique_name(def.name) : name, std::move(inputs), {}, std::move(attrs)};
   for (ValueId v : node.inputs)
     ADVMOE_CHECK(v >= 0 && v < num_values(),
                  def.name << " '" << node.name << "': input value id " << v << " does not exist");
@@ -64,9 +72,9 @@ void Graph::mark_loss(ValueId v, const std::string& name) {
 
 void Graph::mark_output(ValueId v, const std::string& name) {
   ValueInfo& info = values_.at(static_cast<size_t>(v));
-  ADVMOE_CHECK(info.role == Role::Intermediate,
-               "cannot mark " << role_name(info.role) << " value '" << info.name << "' as output '"
-                              << name << "'");
+  ADVMOE_CHECK(info.role == Role::Intermediate, "cannot mark " << role_name(info.role) << " value '"
+                                                               << info.name << "' as output '"
+                                                               << name << "'");
   ADVMOE_CHECK(!by_name_.count(name), "graph already has a value named '" << name << "'");
   info.role = Role::Output;
   info.name = name;

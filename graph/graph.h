@@ -56,7 +56,9 @@ class Graph {
   DType float_type() const { return float_type_; }
 
   ValueId input(const std::string& name, const Shape& shape, DType dtype);
-  ValueId input(const std::string& name, const Shape& shape) { return input(name, shape, float_type_); }
+  ValueId input(const std::string& name, const Shape& shape) {
+    return input(name, shape, float_type_);
+  }
   ValueId param(const std::string& name, const Shape& shape, const std::string& group = "backbone");
   ValueId buffer(const std::string& name, const Shape& shape);
 

@@ -8,7 +8,9 @@ namespace advmoe {
 
 namespace {
 constexpr size_t kAlign = 64;
-size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+size_t align_up(size_t n) {
+  return (n + kAlign - 1) / kAlign * kAlign;
+}
 }  // namespace
 
 MemoryLayout plan_memory(const std::vector<BufferRequest>& requests) {

@@ -36,8 +36,8 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
       if (g.value(v).role == Role::Loss || g.value(v).role == Role::Output) targets.push_back(v);
   ADVMOE_CHECK(!targets.empty(), "compile: the graph has no loss or output to compute");
   for (ValueId v : targets)
-    ADVMOE_CHECK(g.value(v).persistent(), "compile: target value #"
-                                              << v << " is not marked as loss or output");
+    ADVMOE_CHECK(g.value(v).persistent(),
+                 "compile: target value #" << v << " is not marked as loss or output");
 
   std::vector<int> nodes = live_nodes(g, targets);
   auto plan = std::make_unique<Plan>();
@@ -63,7 +63,8 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
   MemoryLayout layout = plan_memory(requests);
   plan->memory_.arena_bytes = layout.arena_bytes;
   plan->memory_.unshared_bytes = layout.total_bytes;
-  plan->arena_ = backend.allocate(Shape{static_cast<int64_t>(layout.arena_bytes / 4 + 1)}, DType::F32);
+  plan->arena_ =
+      backend.allocate(Shape{static_cast<int64_t>(layout.arena_bytes / 4 + 1)}, DType::F32);
 
   // Every value a live node touches, bound to a variable or to its place in the arena.
   std::vector<Tensor> bound(static_cast<size_t>(g.num_values()));
@@ -78,8 +79,8 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
       for (ValueId v : *list) {
         const ValueInfo& info = g.value(v);
         if (!info.persistent()) continue;
-        ADVMOE_CHECK(!info.name.empty(), "compile: a persistent value of node '" << n.name
-                                                                                 << "' has no name");
+        ADVMOE_CHECK(!info.name.empty(),
+                     "compile: a persistent value of node '" << n.name << "' has no name");
         bound[static_cast<size_t>(v)] = variables.ensure(info.name, info.shape, info.dtype);
       }
   }
@@ -103,7 +104,8 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
   plan->kernel_seconds_.assign(plan->kernels_.size(), 0.0);
   plan->memory_.scratchpad_bytes = scratchpad;
   if (scratchpad > 0) {
-    plan->scratchpad_ = backend.allocate(Shape{static_cast<int64_t>(scratchpad / 4 + 1)}, DType::F32);
+    plan->scratchpad_ =
+        backend.allocate(Shape{static_cast<int64_t>(scratchpad / 4 + 1)}, DType::F32);
     for (auto& k : plan->kernels_) k->set_scratchpad(plan->scratchpad_.raw());
   }
   return plan;
@@ -125,7 +127,8 @@ void Plan::run() {
 
 std::array<double, static_cast<size_t>(Op::kCount)> Plan::seconds_by_op() const {
   std::array<double, static_cast<size_t>(Op::kCount)> out{};
-  for (size_t i = 0; i < kernels_.size(); ++i) out[static_cast<size_t>(ops_[i])] += kernel_seconds_[i];
+  for (size_t i = 0; i < kernels_.size(); ++i)
+    out[static_cast<size_t>(ops_[i])] += kernel_seconds_[i];
   return out;
 }
 

@@ -16,9 +16,14 @@ void initialize_parameters(const Model& model, Variables& variables, uint64_t se
     RandomStream stream(seed, stable_hash(info.name));
     switch (it->second.kind) {
       case InitKind::KaimingNormalFanOut:
-      case InitKind::Normal: stream.fill_normal(host, 0.0, it->second.stddev); break;
-      case InitKind::Zeros: break;
-      case InitKind::Ones: host.fill(1.0); break;
+      case InitKind::Normal:
+        stream.fill_normal(host, 0.0, it->second.stddev);
+        break;
+      case InitKind::Zeros:
+        break;
+      case InitKind::Ones:
+        host.fill(1.0);
+        break;
     }
     variables.set(info.name, host);
   }

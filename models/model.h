@@ -22,16 +22,16 @@ struct ModelConfig {
   int64_t batch = 128;
   Shape image{28, 28, 1};  // [H, W, C]
   int classes = 10;
-  double width = 1.0;      // channel multiplier (S-Dense uses r < 1)
+  double width = 1.0;  // channel multiplier (S-Dense uses r < 1)
   DType dtype = DType::F32;
 };
 
 struct Model {
   ModelConfig config;
   std::unique_ptr<Graph> graph;
-  Val images;  // Input "images" [B, H, W, C] in [0, 1]
-  Val labels;  // Input "labels" [B], i32
-  Val logits;  // Output "logits" [B, classes]
+  Val images;                              // Input "images" [B, H, W, C] in [0, 1]
+  Val labels;                              // Input "labels" [B], i32
+  Val logits;                              // Output "logits" [B, classes]
   std::map<std::string, ParamInit> inits;  // every Param and Buffer by name
 
   int64_t num_parameters() const;  // trainable elements (Params only)

@@ -24,8 +24,14 @@ Val mean(Val x, const std::string& name = "");     // scalar
 // A tensor of `shape` whose every element is scale * s, for s a scalar.
 Val broadcast_scalar(Val s, const Shape& shape, double scale, const std::string& name = "");
 
-inline Val operator+(Val a, Val b) { return add(a, b); }
-inline Val operator*(Val a, Val b) { return mul(a, b); }
-inline Val operator*(double alpha, Val x) { return scale(x, alpha); }
+inline Val operator+(Val a, Val b) {
+  return add(a, b);
+}
+inline Val operator*(Val a, Val b) {
+  return mul(a, b);
+}
+inline Val operator*(double alpha, Val x) {
+  return scale(x, alpha);
+}
 
 }  // namespace advmoe

@@ -6,8 +6,8 @@
 
 namespace advmoe {
 
-Val batch_norm(Val x, Val gamma, Val beta, Val running_mean, Val running_var,
-               BatchNormAttrs attrs, const std::string& name) {
+Val batch_norm(Val x, Val gamma, Val beta, Val running_mean, Val running_var, BatchNormAttrs attrs,
+               const std::string& name) {
   return emit1(*x.graph, Op::BatchNorm, name, {x, gamma, beta, running_mean, running_var}, attrs);
 }
 Val batch_norm_backward_data(Val dy, Val x, Val gamma, Val saved_mean, Val saved_var,
@@ -62,25 +62,25 @@ void register_batch_norm_ops(OpTable& t) {
         }
         return grads;
       }};
-  row(t, Op::BatchNormBackwardData) = {"batch_norm_backward_data",
-                                       [](const Graph& g, const Node& n) {
-                                         expect_inputs(g, n, 5, 5);
-                                         expect_same_shape(g, n, 0, 1);
-                                         check_bn_inputs(g, n, 1, 2);
-                                         return std::vector<ValueSpec>{
-                                             {in_shape(g, n, 1), in_dtype(g, n, 1)}};
-                                       },
-                                       nullptr};
-  row(t, Op::BatchNormBackwardParams) = {"batch_norm_backward_params",
-                                         [](const Graph& g, const Node& n) {
-                                           expect_inputs(g, n, 4, 4);
-                                           expect_same_shape(g, n, 0, 1);
-                                           int64_t c = check_bn_inputs(g, n, 1, 2);
-                                           DType dt = in_dtype(g, n, 1);
-                                           return std::vector<ValueSpec>{{Shape{c}, dt},
-                                                                         {Shape{c}, dt}};
-                                         },
-                                         nullptr};
+  row(t, Op::BatchNormBackwardData) = {
+      "batch_norm_backward_data",
+      [](const Graph& g, const Node& n) {
+        expect_inputs(g, n, 5, 5);
+        expect_same_shape(g, n, 0, 1);
+        check_bn_inputs(g, n, 1, 2);
+        return std::vector<ValueSpec>{{in_shape(g, n, 1), in_dtype(g, n, 1)}};
+      },
+      nullptr};
+  row(t, Op::BatchNormBackwardParams) = {
+      "batch_norm_backward_params",
+      [](const Graph& g, const Node& n) {
+        expect_inputs(g, n, 4, 4);
+        expect_same_shape(g, n, 0, 1);
+        int64_t c = check_bn_inputs(g, n, 1, 2);
+        DType dt = in_dtype(g, n, 1);
+        return std::vector<ValueSpec>{{Shape{c}, dt}, {Shape{c}, dt}};
+      },
+      nullptr};
 }
 
 }  // namespace advmoe

@@ -37,7 +37,8 @@ Shape conv_output_shape(const Node& n, const Shape& x, const Shape& w) {
   const ConvAttrs& a = std::get<ConvAttrs>(n.attrs);
   const char* op = op_def(n.op).name;
   ADVMOE_CHECK(x.rank() == 4, op << " '" << n.name << "': input must be [N, H, W, C], got " << x);
-  ADVMOE_CHECK(w.rank() == 4, op << " '" << n.name << "': weight must be [O, kh, kw, C], got " << w);
+  ADVMOE_CHECK(w.rank() == 4,
+               op << " '" << n.name << "': weight must be [O, kh, kw, C], got " << w);
   ADVMOE_CHECK(x[3] == w[3], op << " '" << n.name << "': input has " << x[3]
                                 << " channels but weight " << w << " expects " << w[3]);
   ADVMOE_CHECK(a.stride >= 1 && a.padding >= 0,
@@ -49,8 +50,8 @@ Shape conv_output_shape(const Node& n, const Shape& x, const Shape& w) {
 }
 
 void expect_dy(const Node& n, const Shape& dy, const Shape& expected) {
-  ADVMOE_CHECK(dy == expected, op_def(n.op).name << " '" << n.name << "': gradient has shape "
-                                                 << dy << ", expected " << expected);
+  ADVMOE_CHECK(dy == expected, op_def(n.op).name << " '" << n.name << "': gradient has shape " << dy
+                                                 << ", expected " << expected);
 }
 
 }  // namespace
@@ -83,32 +84,32 @@ void register_conv_ops(OpTable& t) {
         return grads;
       }};
 
-  row(t, Op::Conv2dBackwardData) = {
-      "conv2d_backward_data",
-      [](const Graph& g, const Node& n) {
-        expect_inputs(g, n, 2, 2);
-        const Shape& x = std::get<ConvAttrs>(n.attrs).result_shape;
-        expect_dy(n, in_shape(g, n, 0), conv_output_shape(n, x, in_shape(g, n, 1)));
-        return std::vector<ValueSpec>{{x, in_dtype(g, n, 0)}};
-      },
-      nullptr};
+  row(t, Op::Conv2dBackwardData) = {"conv2d_backward_data",
+                                    [](const Graph& g, const Node& n) {
+                                      expect_inputs(g, n, 2, 2);
+                                      const Shape& x = std::get<ConvAttrs>(n.attrs).result_shape;
+                                      expect_dy(n, in_shape(g, n, 0),
+                                                conv_output_shape(n, x, in_shape(g, n, 1)));
+                                      return std::vector<ValueSpec>{{x, in_dtype(g, n, 0)}};
+                                    },
+                                    nullptr};
 
-  row(t, Op::Conv2dBackwardWeights) = {
-      "conv2d_backward_weights",
-      [](const Graph& g, const Node& n) {
-        expect_inputs(g, n, 2, 2);
-        const Shape& w = std::get<ConvAttrs>(n.attrs).result_shape;
-        expect_dy(n, in_shape(g, n, 0), conv_output_shape(n, in_shape(g, n, 1), w));
-        return std::vector<ValueSpec>{{w, in_dtype(g, n, 0)}};
-      },
-      nullptr};
+  row(t, Op::Conv2dBackwardWeights) = {"conv2d_backward_weights",
+                                       [](const Graph& g, const Node& n) {
+                                         expect_inputs(g, n, 2, 2);
+                                         const Shape& w = std::get<ConvAttrs>(n.attrs).result_shape;
+                                         expect_dy(n, in_shape(g, n, 0),
+                                                   conv_output_shape(n, in_shape(g, n, 1), w));
+                                         return std::vector<ValueSpec>{{w, in_dtype(g, n, 0)}};
+                                       },
+                                       nullptr};
 
   row(t, Op::ChannelSum) = {"channel_sum",
                             [](const Graph& g, const Node& n) {
                               expect_inputs(g, n, 1, 1);
                               const Shape& x = in_shape(g, n, 0);
-                              ADVMOE_CHECK(x.rank() >= 1, "channel_sum '" << n.name
-                                                                          << "': needs rank >= 1");
+                              ADVMOE_CHECK(x.rank() >= 1,
+                                           "channel_sum '" << n.name << "': needs rank >= 1");
                               return std::vector<ValueSpec>{{Shape{x[-1]}, in_dtype(g, n, 0)}};
                             },
                             nullptr};

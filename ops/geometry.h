@@ -9,9 +9,9 @@
 namespace advmoe {
 
 struct ConvGeometry {
-  int64_t n, h, w, c;     // input [N, H, W, C]
-  int64_t o, kh, kw;      // weight [O, kh, kw, C]
-  int64_t ho, wo;         // output [N, Ho, Wo, O]
+  int64_t n, h, w, c;  // input [N, H, W, C]
+  int64_t o, kh, kw;   // weight [O, kh, kw, C]
+  int64_t ho, wo;      // output [N, Ho, Wo, O]
   int64_t stride, pad;
 
   static ConvGeometry make(const Shape& x, const Shape& w, const ConvAttrs& a) {

@@ -9,13 +9,15 @@ namespace advmoe {
 
 using OpTable = std::array<OpDef, static_cast<size_t>(Op::kCount)>;
 
-inline OpDef& row(OpTable& t, Op op) { return t[static_cast<size_t>(op)]; }
+inline OpDef& row(OpTable& t, Op op) {
+  return t[static_cast<size_t>(op)];
+}
 
-void register_basic_ops(OpTable& table);      // fill, relu, add, add_n, mul, scale, reshape, sum, mean
-void register_conv_ops(OpTable& table);       // conv2d and its backward, channel_sum
-void register_batch_norm_ops(OpTable& table); // batch_norm and its backward
-void register_pool_ops(OpTable& table);       // max/avg/global-avg pooling
-void register_linear_ops(OpTable& table);     // linear
-void register_loss_ops(OpTable& table);       // softmax CE, log-softmax, KL
+void register_basic_ops(OpTable& table);  // fill, relu, add, add_n, mul, scale, reshape, sum, mean
+void register_conv_ops(OpTable& table);   // conv2d and its backward, channel_sum
+void register_batch_norm_ops(OpTable& table);  // batch_norm and its backward
+void register_pool_ops(OpTable& table);        // max/avg/global-avg pooling
+void register_linear_ops(OpTable& table);      // linear
+void register_loss_ops(OpTable& table);        // softmax CE, log-softmax, KL
 
 }  // namespace advmoe

@@ -59,10 +59,10 @@ void expect_same_shape(const Graph& g, const Node& n, int a, int b) {
 }
 
 void expect_dtype(const Graph& g, const Node& n, int input, DType dtype) {
-  ADVMOE_CHECK(in_dtype(g, n, input) == dtype,
-               op_def(n.op).name << " '" << n.name << "': input " << input << " must be "
-                                 << dtype_name(dtype) << ", got "
-                                 << dtype_name(in_dtype(g, n, input)));
+  ADVMOE_CHECK(in_dtype(g, n, input) == dtype, op_def(n.op).name
+                                                   << " '" << n.name << "': input " << input
+                                                   << " must be " << dtype_name(dtype) << ", got "
+                                                   << dtype_name(in_dtype(g, n, input)));
 }
 
 }  // namespace advmoe

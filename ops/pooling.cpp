@@ -28,8 +28,8 @@ Shape pool_output_shape(const Node& n, const Shape& x) {
                   << " / padding " << a.padding);
   int64_t ho = (x[1] + 2 * a.padding - a.kernel) / a.stride + 1;
   int64_t wo = (x[2] + 2 * a.padding - a.kernel) / a.stride + 1;
-  ADVMOE_CHECK(ho >= 1 && wo >= 1, op << " '" << n.name << "': window " << a.kernel
-                                      << " does not fit input " << x);
+  ADVMOE_CHECK(ho >= 1 && wo >= 1,
+               op << " '" << n.name << "': window " << a.kernel << " does not fit input " << x);
   return Shape{x[0], ho, wo, x[3]};
 }
 
@@ -57,21 +57,20 @@ PoolAttrs with_result(const Node& n, const Shape& x) {
 
 void register_pool_ops(OpTable& t) {
   row(t, Op::MaxPool) = {"max_pool", pool_forward, [](GradRequest& r) {
-                           Val dx = emit1(r.graph, Op::MaxPoolBackward,
-                                          r.backward_name("backward"), {r.dout(0), r.in(0)},
-                                          with_result(r.node, r.in(0).shape()));
+                           Val dx =
+                               emit1(r.graph, Op::MaxPoolBackward, r.backward_name("backward"),
+                                     {r.dout(0), r.in(0)}, with_result(r.node, r.in(0).shape()));
                            return std::vector<ValueId>{dx.id};
                          }};
-  row(t, Op::MaxPoolBackward) = {"max_pool_backward",
-                                 [](const Graph& g, const Node& n) {
-                                   expect_inputs(g, n, 2, 2);
-                                   ADVMOE_CHECK(in_shape(g, n, 1) ==
-                                                    std::get<PoolAttrs>(n.attrs).result_shape,
-                                                "max_pool_backward '" << n.name
-                                                                      << "': x shape mismatch");
-                                   return pool_backward(g, n);
-                                 },
-                                 nullptr};
+  row(t, Op::MaxPoolBackward) = {
+      "max_pool_backward",
+      [](const Graph& g, const Node& n) {
+        expect_inputs(g, n, 2, 2);
+        ADVMOE_CHECK(in_shape(g, n, 1) == std::get<PoolAttrs>(n.attrs).result_shape,
+                     "max_pool_backward '" << n.name << "': x shape mismatch");
+        return pool_backward(g, n);
+      },
+      nullptr};
   row(t, Op::AvgPool) = {"avg_pool", pool_forward, [](GradRequest& r) {
                            Val dx = emit1(r.graph, Op::AvgPoolBackward, r.backward_name("backward"),
                                           {r.dout(0)}, with_result(r.node, r.in(0).shape()));
@@ -92,8 +91,8 @@ void register_pool_ops(OpTable& t) {
         return std::vector<ValueSpec>{{Shape{x[0], x[3]}, in_dtype(g, n, 0)}};
       },
       [](GradRequest& r) {
-        Val dx = emit1(r.graph, Op::GlobalAvgPoolBackward, r.backward_name("backward"),
-                       {r.dout(0)}, ShapeAttrs{r.in(0).shape(), 0});
+        Val dx = emit1(r.graph, Op::GlobalAvgPoolBackward, r.backward_name("backward"), {r.dout(0)},
+                       ShapeAttrs{r.in(0).shape(), 0});
         return std::vector<ValueId>{dx.id};
       }};
   row(t, Op::GlobalAvgPoolBackward) = {

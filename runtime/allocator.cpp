@@ -17,6 +17,8 @@ void* host_allocate(size_t bytes) {
   return ptr;
 }
 
-void host_free(void* ptr) { std::free(ptr); }
+void host_free(void* ptr) {
+  std::free(ptr);
+}
 
 }  // namespace advmoe

@@ -14,13 +14,13 @@ class Error : public std::runtime_error {
 };
 
 // Usage: ADVMOE_CHECK(x.rank() == 4, "conv2d '" << name << "': input must be rank 4, got " << x);
-#define ADVMOE_CHECK(condition, message)        \
-  do {                                          \
-    if (!(condition)) {                         \
-      std::ostringstream advmoe_check_stream_;  \
-      advmoe_check_stream_ << message;          \
+#define ADVMOE_CHECK(condition, message)                 \
+  do {                                                   \
+    if (!(condition)) {                                  \
+      std::ostringstream advmoe_check_stream_;           \
+      advmoe_check_stream_ << message;                   \
       throw ::advmoe::Error(advmoe_check_stream_.str()); \
-    }                                           \
+    }                                                    \
   } while (0)
 
 #define ADVMOE_FAIL(message) ADVMOE_CHECK(false, message)

@@ -15,10 +15,10 @@ class RandomStream {
   // `subsequence` separates independent streams under one seed (one per parameter, per epoch...).
   RandomStream(uint64_t seed, uint64_t subsequence) : seed_(seed), subsequence_(subsequence) {}
 
-  uint32_t word(uint64_t index) const;      // the index-th 32-bit word of the stream
-  float uniform(uint64_t index) const;      // in [0, 1), 24 random bits
-  double uniform_f64(uint64_t index) const; // in [0, 1), 53 random bits (uses words 2i, 2i+1)
-  double normal(uint64_t index) const;      // N(0, 1) by Box-Muller on uniform pairs
+  uint32_t word(uint64_t index) const;       // the index-th 32-bit word of the stream
+  float uniform(uint64_t index) const;       // in [0, 1), 24 random bits
+  double uniform_f64(uint64_t index) const;  // in [0, 1), 53 random bits (uses words 2i, 2i+1)
+  double normal(uint64_t index) const;       // N(0, 1) by Box-Muller on uniform pairs
 
   // Fill a host tensor (f32 or f64), element i from draw `offset + i`.
   void fill_uniform(Tensor& t, double low, double high, uint64_t offset = 0) const;

@@ -13,6 +13,8 @@ std::string Shape::str() const {
   return os.str();
 }
 
-std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  return os << s.str();
+}
 
 }  // namespace advmoe

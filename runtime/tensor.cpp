@@ -45,8 +45,8 @@ Tensor Tensor::clone() const {
 }
 
 void Tensor::copy_from(const Tensor& src) const {
-  ADVMOE_CHECK(src.numel() == numel(), "copy " << src.describe() << " into " << describe()
-                                               << ": element counts differ");
+  ADVMOE_CHECK(src.numel() == numel(),
+               "copy " << src.describe() << " into " << describe() << ": element counts differ");
   if (src.dtype() == dtype_) {
     std::memcpy(raw(), src.raw(), bytes());
     return;
@@ -65,23 +65,35 @@ void Tensor::copy_from(const Tensor& src) const {
 void Tensor::fill(double value) const {
   for (int64_t i = 0; i < numel(); ++i) {
     switch (dtype_) {
-      case DType::F32: data<float>()[i] = static_cast<float>(value); break;
-      case DType::F64: data<double>()[i] = value; break;
-      case DType::I32: data<int32_t>()[i] = static_cast<int32_t>(value); break;
+      case DType::F32:
+        data<float>()[i] = static_cast<float>(value);
+        break;
+      case DType::F64:
+        data<double>()[i] = value;
+        break;
+      case DType::I32:
+        data<int32_t>()[i] = static_cast<int32_t>(value);
+        break;
     }
   }
 }
 
 double Tensor::item(int64_t index) const {
-  ADVMOE_CHECK(index >= 0 && index < numel(), "index " << index << " out of range for " << describe());
+  ADVMOE_CHECK(index >= 0 && index < numel(),
+               "index " << index << " out of range for " << describe());
   switch (dtype_) {
-    case DType::F32: return data<float>()[index];
-    case DType::F64: return data<double>()[index];
-    case DType::I32: return data<int32_t>()[index];
+    case DType::F32:
+      return data<float>()[index];
+    case DType::F64:
+      return data<double>()[index];
+    case DType::I32:
+      return data<int32_t>()[index];
   }
   return 0;
 }
 
-std::string Tensor::describe() const { return std::string(dtype_name(dtype_)) + shape_.str(); }
+std::string Tensor::describe() const {
+  return std::string(dtype_name(dtype_)) + shape_.str();
+}
 
 }  // namespace advmoe

@@ -41,7 +41,8 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
   std::printf("  training step by op kind (%d profiled runs):\n", iters);
   for (int i : order)
     std::printf("    %-32s %8.3f ms  %5.1f%%\n", op_def(static_cast<Op>(i)).name,
-                1e3 * seconds[static_cast<size_t>(i)] / iters, 100 * seconds[static_cast<size_t>(i)] / total);
+                1e3 * seconds[static_cast<size_t>(i)] / iters,
+                100 * seconds[static_cast<size_t>(i)] / total);
 }
 
 }  // namespace
@@ -51,19 +52,19 @@ int cmd_bench(const std::vector<std::string>& args) {
   int batch, iters, warmup, threads, size, channels, classes;
   bool profile = false;
   po::options_description o("bench options");
-  o.add_options()
-      ("arch", po::value(&arch)->default_value("smallcnn"), "architecture")
-      ("batch-size", po::value(&batch)->default_value(128), "batch size")
-      ("image-size", po::value(&size)->default_value(28), "input height = width")
-      ("channels", po::value(&channels)->default_value(1), "input channels")
-      ("classes", po::value(&classes)->default_value(10), "classes")
-      ("iters", po::value(&iters)->default_value(20), "timed iterations")
-      ("warmup", po::value(&warmup)->default_value(3), "untimed iterations first")
-      ("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)")
-      ("device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda")
-      ("profile", po::bool_switch(&profile), "also print the training step's time per op kind");
+  o.add_options()("arch", po::value(&arch)->default_value("smallcnn"), "architecture")(
+      "batch-size", po::value(&batch)->default_value(128), "batch size")(
+      "image-size", po::value(&size)->default_value(28), "input height = width")(
+      "channels", po::value(&channels)->default_value(1), "input channels")(
+      "classes", po::value(&classes)->default_value(10), "classes")(
+      "iters", po::value(&iters)->default_value(20), "timed iterations")(
+      "warmup", po::value(&warmup)->default_value(3), "untimed iterations first")(
+      "threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)")(
+      "device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda")(
+      "profile", po::bool_switch(&profile), "also print the training step's time per op kind");
   po::variables_map vm;
-  if (!parse_command("bench", "Measure training and inference speed on synthetic data.", o, args, vm))
+  if (!parse_command("bench", "Measure training and inference speed on synthetic data.", o, args,
+                     vm))
     return 0;
   if (batch < 1 || iters < 1 || warmup < 0)
     throw UsageError{"advmoe bench: --batch-size and --iters must be at least 1"};
@@ -77,7 +78,8 @@ int cmd_bench(const std::vector<std::string>& args) {
   Tensor images = Tensor::zeros(vars.get("images").shape(), DType::F32);
   RandomStream(1, 1).fill_uniform(images, 0, 1);
   Tensor labels = Tensor::zeros(vars.get("labels").shape(), DType::I32);
-  for (int64_t i = 0; i < labels.numel(); ++i) labels.data<int32_t>()[i] = static_cast<int32_t>(i % classes);
+  for (int64_t i = 0; i < labels.numel(); ++i)
+    labels.data<int32_t>()[i] = static_cast<int32_t>(i % classes);
   backend->copy(vars.get("images"), images);
   backend->copy(vars.get("labels"), labels);
 
@@ -87,13 +89,17 @@ int cmd_bench(const std::vector<std::string>& args) {
   const PlanMemory& em = trainer.eval_plan().memory();
   std::printf("advmoe bench: %s, batch %d, input %dx%dx%d, backend %s, %d threads\n", arch.c_str(),
               batch, size, size, channels, backend->name().c_str(), threads);
-  std::printf("  train step (forward+backward): %8.2f ms  %9.0f images/s\n", 1e3 * train_s, batch / train_s);
-  std::printf("  inference (eval forward):      %8.2f ms  %9.0f images/s\n", 1e3 * eval_s, batch / eval_s);
-  std::printf("  train plan memory: peak %.2f MiB (unshared %.2f MiB, scratchpad %.2f MiB, kernel-owned %.2f MiB)\n",
-              tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0, tm.scratchpad_bytes / 1048576.0,
-              tm.kernel_owned_bytes / 1048576.0);
-  std::printf("  eval plan memory:  peak %.2f MiB (unshared %.2f MiB)\n", em.arena_bytes / 1048576.0,
-              em.unshared_bytes / 1048576.0);
+  std::printf("  train step (forward+backward): %8.2f ms  %9.0f images/s\n", 1e3 * train_s,
+              batch / train_s);
+  std::printf("  inference (eval forward):      %8.2f ms  %9.0f images/s\n", 1e3 * eval_s,
+              batch / eval_s);
+  std::printf(
+      "  train plan memory: peak %.2f MiB (unshared %.2f MiB, scratchpad %.2f MiB, kernel-owned "
+      "%.2f MiB)\n",
+      tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0, tm.scratchpad_bytes / 1048576.0,
+      tm.kernel_owned_bytes / 1048576.0);
+  std::printf("  eval plan memory:  peak %.2f MiB (unshared %.2f MiB)\n",
+              em.arena_bytes / 1048576.0, em.unshared_bytes / 1048576.0);
   if (profile) print_profile(trainer.train_plan(), *backend, iters);
   return 0;
 }

@@ -17,21 +17,23 @@ int cmd_train(const std::vector<std::string>& args) {
   uint64_t seed;
   int64_t train_limit, test_limit;
   po::options_description o("train options");
-  o.add_options()
-      ("dataset", po::value(&dataset)->default_value("fashion-mnist"), "fashion-mnist | mnist")
-      ("data-dir", po::value(&data_dir)->default_value(""), "dataset folder (default: the dataset's Debian location)")
-      ("arch", po::value(&arch)->default_value("smallcnn"), "architecture")
-      ("width", po::value(&width)->default_value(1.0), "channel width multiplier")
-      ("epochs", po::value(&epochs)->default_value(1), "training epochs")
-      ("batch-size", po::value(&batch)->default_value(128), "batch size")
-      ("lr", po::value(&lr)->default_value(0.05), "peak learning rate (cosine schedule)")
-      ("momentum", po::value(&momentum)->default_value(0.9), "SGD momentum")
-      ("weight-decay", po::value(&weight_decay)->default_value(5e-4), "SGD weight decay")
-      ("seed", po::value(&seed)->default_value(0), "seed of initialization and data order")
-      ("train-limit", po::value(&train_limit)->default_value(0), "use only the first N training images")
-      ("test-limit", po::value(&test_limit)->default_value(0), "use only the first N test images")
-      ("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)")
-      ("device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda");
+  o.add_options()("dataset", po::value(&dataset)->default_value("fashion-mnist"),
+                  "fashion-mnist | mnist")(
+      "data-dir", po::value(&data_dir)->default_value(""),
+      "dataset folder (default: the dataset's Debian location)")(
+      "arch", po::value(&arch)->default_value("smallcnn"), "architecture")(
+      "width", po::value(&width)->default_value(1.0), "channel width multiplier")(
+      "epochs", po::value(&epochs)->default_value(1), "training epochs")(
+      "batch-size", po::value(&batch)->default_value(128), "batch size")(
+      "lr", po::value(&lr)->default_value(0.05), "peak learning rate (cosine schedule)")(
+      "momentum", po::value(&momentum)->default_value(0.9), "SGD momentum")(
+      "weight-decay", po::value(&weight_decay)->default_value(5e-4), "SGD weight decay")(
+      "seed", po::value(&seed)->default_value(0), "seed of initialization and data order")(
+      "train-limit", po::value(&train_limit)->default_value(0),
+      "use only the first N training images")(
+      "test-limit", po::value(&test_limit)->default_value(0), "use only the first N test images")(
+      "threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)")(
+      "device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda");
   po::variables_map vm;
   if (!parse_command("train", "Train a classifier and report its test accuracy.", o, args, vm))
     return 0;
@@ -67,9 +69,10 @@ int cmd_train(const std::vector<std::string>& args) {
     EpochMetrics m = trainer.train_epoch(train, epoch, &progress);
     progress.finish();
     EvalResult test_result = trainer.evaluate(test);
-    std::printf("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.1fs, %.0f img/s\n",
-                epoch, epochs, m.train_loss, 100 * m.train_accuracy, test_result.loss,
-                100 * test_result.accuracy, m.seconds, m.images_per_second);
+    std::printf(
+        "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.1fs, %.0f img/s\n",
+        epoch, epochs, m.train_loss, 100 * m.train_accuracy, test_result.loss,
+        100 * test_result.accuracy, m.seconds, m.images_per_second);
     std::fflush(stdout);
   }
   EvalResult final_result = trainer.evaluate(test);

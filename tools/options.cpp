@@ -16,12 +16,15 @@ bool parse_command(const std::string& command, const std::string& summary,
   try {
     po::store(po::command_line_parser(args).options(all).run(), vm);
     if (vm.count("help")) {
-      std::cout << "usage: advmoe " << command << " [options]\n" << summary << "\n\n" << all << "\n";
+      std::cout << "usage: advmoe " << command << " [options]\n"
+                << summary << "\n\n"
+                << all << "\n";
       return false;
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError{"advmoe " + command + ": " + e.what() + " (see advmoe " + command + " --help)"};
+    throw UsageError{"advmoe " + command + ": " + e.what() + " (see advmoe " + command +
+                     " --help)"};
   }
   return true;
 }

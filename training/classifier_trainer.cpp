@@ -63,10 +63,10 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
     train_plan_->run();
     backend.copy(host_loss, loss);
     double value = host_loss.item(0);
-    ADVMOE_CHECK(std::isfinite(value), "training diverged: loss is " << value << " at epoch "
-                                                                     << epoch << ", step " << step + 1
-                                                                     << " (global step "
-                                                                     << global_step_ + 1 << ")");
+    ADVMOE_CHECK(std::isfinite(value), "training diverged: loss is "
+                                           << value << " at epoch " << epoch << ", step "
+                                           << step + 1 << " (global step " << global_step_ + 1
+                                           << ")");
     sgd_->step(schedule_.at(global_step_));
     ++global_step_;
     backend.copy(host_logits, logits);

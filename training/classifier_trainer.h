@@ -9,9 +9,9 @@
 #include "datasets/dataset.h"
 #include "graph/plan.h"
 #include "models/model.h"
+#include "training/evaluate.h"
 #include "training/lr_schedule.h"
 #include "training/progress.h"
-#include "training/evaluate.h"
 #include "training/sgd.h"
 
 namespace advmoe {

@@ -11,15 +11,16 @@ Sgd::Sgd(Variables& variables, std::vector<std::string> params, SgdConfig config
     const Tensor& p = variables.get(name);
     Slot slot{p, variables.get(grad_name(name)),
               variables.ensure("momentum/" + name, p.shape(), p.dtype())};
-    ADVMOE_CHECK(slot.grad.shape() == p.shape(), "gradient of '" << name << "' is "
-                                                                  << slot.grad.describe()
-                                                                  << ", parameter is " << p.describe());
+    ADVMOE_CHECK(slot.grad.shape() == p.shape(), "gradient of '"
+                                                     << name << "' is " << slot.grad.describe()
+                                                     << ", parameter is " << p.describe());
     slots_.push_back(slot);
   }
 }
 
 void Sgd::step(double lr) {
-  const float m = static_cast<float>(config_.momentum), wd = static_cast<float>(config_.weight_decay);
+  const float m = static_cast<float>(config_.momentum),
+              wd = static_cast<float>(config_.weight_decay);
   const float rate = static_cast<float>(lr);
   const bool nesterov = config_.nesterov;
   for (Slot& s : slots_) {

@@ -1,5 +1,6 @@
 // SGD with momentum and weight decay, PyTorch semantics:
-//   d = g + weight_decay * p;  buf = momentum * buf + d;  p -= lr * (nesterov ? d + momentum * buf : buf)
+//   d = g + weight_decay * p;  buf = momentum * buf + d;  p -= lr * (nesterov ? d + momentum * buf
+//   : buf)
 // Momentum buffers live in Variables as "momentum/<param>" so checkpoints can save them.
 #pragma once
 

@@ -19,7 +19,8 @@ ConvDescs conv_descs(const ConvGeometry& g, bool bias) {
   ConvDescs d;
   d.src = nhwc_desc(Shape{g.n, g.h, g.w, g.c});
   d.dst = nhwc_desc(Shape{g.n, g.ho, g.wo, g.o});
-  d.weights_any = memory::desc({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
+  d.weights_any =
+      memory::desc({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
   if (bias) d.bias = flat_desc(g.o);
   d.strides = {g.stride, g.stride};
   // oneDNN wants the right padding that makes the output size exact (floor mode).
@@ -34,12 +35,11 @@ memory::dims right_padding(const ConvGeometry& g) {
 convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias, const engine& e,
                                                prop_kind prop) {
   ConvDescs d = conv_descs(g, bias);
-  auto desc = bias ? convolution_forward::desc(prop, algorithm::convolution_direct, d.src,
-                                               d.weights_any, d.bias, d.dst, d.strides, d.padding,
-                                               right_padding(g))
-                   : convolution_forward::desc(prop, algorithm::convolution_direct, d.src,
-                                               d.weights_any, d.dst, d.strides, d.padding,
-                                               right_padding(g));
+  auto desc =
+      bias ? convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
+                                       d.bias, d.dst, d.strides, d.padding, right_padding(g))
+           : convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
+                                       d.dst, d.strides, d.padding, right_padding(g));
   return convolution_forward::primitive_desc(desc, user_scratchpad(), e);
 }
 
@@ -49,9 +49,9 @@ class ConvForward : public OnednnKernel {
     bool bias = a.inputs.size() == 3;
     ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
-    auto pd = forward_pd(g, bias, backend_.engine(),
-                         a.mode == Mode::Train ? prop_kind::forward_training
-                                               : prop_kind::forward_inference);
+    auto pd = forward_pd(
+        g, bias, backend_.engine(),
+        a.mode == Mode::Train ? prop_kind::forward_training : prop_kind::forward_inference);
     memory weights = wrap(a.inputs[1], ohwi_desc(a.inputs[1].shape()));
     if (pd.weights_desc() != weights.get_desc()) {
       memory blocked = owned(pd.weights_desc());
@@ -102,7 +102,8 @@ class ConvBackwardWeights : public OnednnKernel {
     convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), backend_.engine(),
                                                     hint);
     memory user = wrap(a.outputs[0], ohwi_desc(a.outputs[0].shape()));
-    memory diff_weights = pd.diff_weights_desc() == user.get_desc() ? user : owned(pd.diff_weights_desc());
+    memory diff_weights =
+        pd.diff_weights_desc() == user.get_desc() ? user : owned(pd.diff_weights_desc());
     add_primitive(convolution_backward_weights(pd),
                   {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], pd.diff_dst_desc())},
                    {DNNL_ARG_SRC, wrap(a.inputs[1], pd.src_desc())},
@@ -121,8 +122,8 @@ class ChannelSum : public OnednnKernel {
     memory::desc dst({1, c}, memory::data_type::f32, memory::format_tag::nc);
     reduction::primitive_desc pd(reduction::desc(algorithm::reduction_sum, src, dst, 0, 0),
                                  user_scratchpad(), backend_.engine());
-    add_primitive(reduction(pd), {{DNNL_ARG_SRC, wrap(a.inputs[0], src)},
-                                  {DNNL_ARG_DST, wrap(a.outputs[0], dst)}},
+    add_primitive(reduction(pd),
+                  {{DNNL_ARG_SRC, wrap(a.inputs[0], src)}, {DNNL_ARG_DST, wrap(a.outputs[0], dst)}},
                   pd.scratchpad_desc());
   }
 };
@@ -135,7 +136,8 @@ void register_onednn_conv(KernelRegistry& r) {
         [](const KernelArgs& a) { return std::make_unique<ConvBackwardData>(a); });
   r.add("onednn", Op::Conv2dBackwardWeights,
         [](const KernelArgs& a) { return std::make_unique<ConvBackwardWeights>(a); });
-  r.add("onednn", Op::ChannelSum, [](const KernelArgs& a) { return std::make_unique<ChannelSum>(a); });
+  r.add("onednn", Op::ChannelSum,
+        [](const KernelArgs& a) { return std::make_unique<ChannelSum>(a); });
 }
 
 }  // namespace advmoe

@@ -102,7 +102,8 @@ class LogSoftmaxBackward : public OnednnKernel {
   explicit LogSoftmaxBackward(const KernelArgs& a) : OnednnKernel(a) {
     memory::desc md = rows_desc(a.inputs[0].shape());
     logsoftmax_backward::primitive_desc pd(logsoftmax_backward::desc(md, md, 1), user_scratchpad(),
-                                           backend_.engine(), log_softmax_pd(md, backend_.engine()));
+                                           backend_.engine(),
+                                           log_softmax_pd(md, backend_.engine()));
     add_primitive(logsoftmax_backward(pd),
                   {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], md)},
                    {DNNL_ARG_DST, wrap(a.inputs[1], md)},
@@ -121,12 +122,10 @@ KernelFactory factory() {
 void register_onednn_eltwise(KernelRegistry& r) {
   r.add("onednn", Op::Relu, factory<Relu>());
   r.add("onednn", Op::ReluBackward, factory<ReluBackward>());
-  r.add("onednn", Op::Add, [](const KernelArgs& a) {
-    return std::make_unique<Binary>(a, algorithm::binary_add);
-  });
-  r.add("onednn", Op::Mul, [](const KernelArgs& a) {
-    return std::make_unique<Binary>(a, algorithm::binary_mul);
-  });
+  r.add("onednn", Op::Add,
+        [](const KernelArgs& a) { return std::make_unique<Binary>(a, algorithm::binary_add); });
+  r.add("onednn", Op::Mul,
+        [](const KernelArgs& a) { return std::make_unique<Binary>(a, algorithm::binary_mul); });
   r.add("onednn", Op::AddN, factory<AddN>());
   r.add("onednn", Op::Scale, factory<Scale>());
   r.add("onednn", Op::LogSoftmax, factory<LogSoftmax>());

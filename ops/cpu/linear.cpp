@@ -20,9 +20,10 @@ LinearDescs linear_descs(int64_t n, int64_t in, int64_t out) {
 
 inner_product_forward::primitive_desc linear_forward_pd(const LinearDescs& d, bool bias,
                                                         const engine& e) {
-  auto desc = bias ? inner_product_forward::desc(prop_kind::forward_training, d.src, d.weights,
-                                                 d.bias, d.dst)
-                   : inner_product_forward::desc(prop_kind::forward_training, d.src, d.weights, d.dst);
+  auto desc =
+      bias ? inner_product_forward::desc(prop_kind::forward_training, d.src, d.weights, d.bias,
+                                         d.dst)
+           : inner_product_forward::desc(prop_kind::forward_training, d.src, d.weights, d.dst);
   return inner_product_forward::primitive_desc(desc, user_scratchpad(), e);
 }
 
@@ -30,7 +31,8 @@ class LinearForward : public OnednnKernel {
  public:
   explicit LinearForward(const KernelArgs& a) : OnednnKernel(a) {
     bool bias = a.inputs.size() == 3;
-    LinearDescs d = linear_descs(a.inputs[0].shape()[0], a.inputs[0].shape()[1], a.inputs[1].shape()[0]);
+    LinearDescs d =
+        linear_descs(a.inputs[0].shape()[0], a.inputs[0].shape()[1], a.inputs[1].shape()[0]);
     auto pd = linear_forward_pd(d, bias, backend_.engine());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(a.inputs[0], d.src)},
                                          {DNNL_ARG_WEIGHTS, wrap(a.inputs[1], d.weights)},
@@ -43,7 +45,8 @@ class LinearForward : public OnednnKernel {
 class LinearBackwardData : public OnednnKernel {
  public:
   explicit LinearBackwardData(const KernelArgs& a) : OnednnKernel(a) {
-    LinearDescs d = linear_descs(a.inputs[0].shape()[0], a.inputs[1].shape()[1], a.inputs[1].shape()[0]);
+    LinearDescs d =
+        linear_descs(a.inputs[0].shape()[0], a.inputs[1].shape()[1], a.inputs[1].shape()[0]);
     inner_product_backward_data::primitive_desc pd(
         inner_product_backward_data::desc(d.src, d.weights, d.dst), user_scratchpad(),
         backend_.engine(), linear_forward_pd(d, false, backend_.engine()));
@@ -58,7 +61,8 @@ class LinearBackwardData : public OnednnKernel {
 class LinearBackwardWeights : public OnednnKernel {
  public:
   explicit LinearBackwardWeights(const KernelArgs& a) : OnednnKernel(a) {
-    LinearDescs d = linear_descs(a.inputs[0].shape()[0], a.inputs[1].shape()[1], a.inputs[0].shape()[1]);
+    LinearDescs d =
+        linear_descs(a.inputs[0].shape()[0], a.inputs[1].shape()[1], a.inputs[0].shape()[1]);
     inner_product_backward_weights::primitive_desc pd(
         inner_product_backward_weights::desc(d.src, d.weights, d.dst), user_scratchpad(),
         backend_.engine(), linear_forward_pd(d, false, backend_.engine()));
@@ -73,7 +77,8 @@ class LinearBackwardWeights : public OnednnKernel {
 }  // namespace
 
 void register_onednn_linear(KernelRegistry& r) {
-  r.add("onednn", Op::Linear, [](const KernelArgs& a) { return std::make_unique<LinearForward>(a); });
+  r.add("onednn", Op::Linear,
+        [](const KernelArgs& a) { return std::make_unique<LinearForward>(a); });
   r.add("onednn", Op::LinearBackwardData,
         [](const KernelArgs& a) { return std::make_unique<LinearBackwardData>(a); });
   r.add("onednn", Op::LinearBackwardWeights,

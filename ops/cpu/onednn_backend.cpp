@@ -18,13 +18,18 @@ OnednnBackend::OnednnBackend()
 dnnl::memory::desc nhwc_desc(const Shape& s) {
   return dnnl::memory::desc({s[0], s[3], s[1], s[2]}, dt::f32, tag::nhwc);
 }
-dnnl::memory::desc rows_desc(const Shape& s) { return dnnl::memory::desc({s[0], s[1]}, dt::f32, tag::nc); }
-dnnl::memory::desc flat_desc(int64_t numel) { return dnnl::memory::desc({numel}, dt::f32, tag::a); }
+dnnl::memory::desc rows_desc(const Shape& s) {
+  return dnnl::memory::desc({s[0], s[1]}, dt::f32, tag::nc);
+}
+dnnl::memory::desc flat_desc(int64_t numel) {
+  return dnnl::memory::desc({numel}, dt::f32, tag::a);
+}
 dnnl::memory::desc ohwi_desc(const Shape& s) {
   return dnnl::memory::desc({s[0], s[3], s[1], s[2]}, dt::f32, tag::ohwi);
 }
 dnnl::memory::desc activation_desc(const Shape& s) {
-  ADVMOE_CHECK(s.rank() == 4 || s.rank() == 2, "expected an [N, H, W, C] or [N, C] tensor, got " << s);
+  ADVMOE_CHECK(s.rank() == 4 || s.rank() == 2,
+               "expected an [N, H, W, C] or [N, C] tensor, got " << s);
   return s.rank() == 4 ? nhwc_desc(s) : rows_desc(s);
 }
 
@@ -39,14 +44,15 @@ OnednnKernel::OnednnKernel(const KernelArgs& args)
   for (const auto* list : {&args.inputs, &args.outputs})
     for (const Tensor& t : *list)
       ADVMOE_CHECK(t.dtype() != DType::F64, "the onednn backend runs f32 only; got "
-                                                << t.describe() << " (use the reference backend "
-                                                                   "for f64)");
+                                                << t.describe()
+                                                << " (use the reference backend "
+                                                   "for f64)");
 }
 
 dnnl::memory OnednnKernel::wrap(const Tensor& t, const dnnl::memory::desc& md) const {
-  ADVMOE_CHECK(md.get_size() == t.bytes(), "internal: oneDNN descriptor of "
-                                               << md.get_size() << " bytes for tensor "
-                                               << t.describe());
+  ADVMOE_CHECK(md.get_size() == t.bytes(), "internal: oneDNN descriptor of " << md.get_size()
+                                                                             << " bytes for tensor "
+                                                                             << t.describe());
   return dnnl::memory(md, backend_.engine(), t.raw());
 }
 
@@ -55,7 +61,8 @@ dnnl::memory OnednnKernel::owned(const dnnl::memory::desc& md) {
   return dnnl::memory(md, backend_.engine());
 }
 
-void OnednnKernel::add_primitive(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> args,
+void OnednnKernel::add_primitive(const dnnl::primitive& p,
+                                 std::unordered_map<int, dnnl::memory> args,
                                  const dnnl::memory::desc& scratchpad_md) {
   steps_.push_back({p, std::move(args), {}, scratchpad_md, nullptr});
   refresh_c_args(steps_.back());
@@ -68,7 +75,8 @@ void OnednnKernel::refresh_c_args(Step& step) {
 
 void OnednnKernel::add_reorder(const dnnl::memory& from, const dnnl::memory& to) {
   dnnl::reorder::primitive_desc pd(from, to, user_scratchpad());
-  add_primitive(dnnl::reorder(pd), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, pd.scratchpad_desc());
+  add_primitive(dnnl::reorder(pd), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}},
+                pd.scratchpad_desc());
 }
 
 void OnednnKernel::add_host_step(std::function<void()> step) {
@@ -97,9 +105,11 @@ void OnednnKernel::run() {
       s.host();
       continue;
     }
-    dnnl_status_t status = dnnl_primitive_execute(s.primitive.get(), backend_.stream().get(),
-                                                  static_cast<int>(s.c_args.size()), s.c_args.data());
-    ADVMOE_CHECK(status == dnnl_success, "oneDNN primitive execution failed with status " << status);
+    dnnl_status_t status =
+        dnnl_primitive_execute(s.primitive.get(), backend_.stream().get(),
+                               static_cast<int>(s.c_args.size()), s.c_args.data());
+    ADVMOE_CHECK(status == dnnl_success,
+                 "oneDNN primitive execution failed with status " << status);
   }
   backend_.stream().wait();
 }

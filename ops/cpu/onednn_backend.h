@@ -28,11 +28,11 @@ class OnednnBackend : public HostBackend {
 };
 
 // Memory descriptors for our layouts (oneDNN dims are always N, C, H, W / O, I, kh, kw).
-dnnl::memory::desc nhwc_desc(const Shape& nhwc);            // [N, H, W, C]
-dnnl::memory::desc rows_desc(const Shape& nc);              // [N, C]
-dnnl::memory::desc flat_desc(int64_t numel);                // any tensor seen as 1-D
-dnnl::memory::desc ohwi_desc(const Shape& ohwi);            // conv weight [O, kh, kw, I]
-dnnl::memory::desc activation_desc(const Shape& shape);     // rank 4 -> nhwc, rank 2 -> nc
+dnnl::memory::desc nhwc_desc(const Shape& nhwc);         // [N, H, W, C]
+dnnl::memory::desc rows_desc(const Shape& nc);           // [N, C]
+dnnl::memory::desc flat_desc(int64_t numel);             // any tensor seen as 1-D
+dnnl::memory::desc ohwi_desc(const Shape& ohwi);         // conv weight [O, kh, kw, I]
+dnnl::memory::desc activation_desc(const Shape& shape);  // rank 4 -> nhwc, rank 2 -> nc
 dnnl::primitive_attr user_scratchpad();
 
 class OnednnKernel : public Kernel {
@@ -63,7 +63,7 @@ class OnednnKernel : public Kernel {
   struct Step {
     dnnl::primitive primitive;
     std::unordered_map<int, dnnl::memory> args;  // keeps the memory objects alive
-    std::vector<dnnl_exec_arg_t> c_args;          // the same, as the C API takes them
+    std::vector<dnnl_exec_arg_t> c_args;         // the same, as the C API takes them
     dnnl::memory::desc scratchpad_md;
     std::function<void()> host;  // set for host steps
   };

@@ -17,10 +17,14 @@ struct PoolDescs {
 };
 
 PoolDescs pool_descs(const PoolGeometry& g) {
-  PoolDescs d{nhwc_desc(Shape{g.n, g.h, g.w, g.c}), nhwc_desc(Shape{g.n, g.ho, g.wo, g.c}),
-              {g.stride, g.stride}, {g.k, g.k}, {g.pad, g.pad},
-              // Right padding that makes oneDNN's output size equal our floor-mode size.
-              {(g.ho - 1) * g.stride + g.k - g.h - g.pad, (g.wo - 1) * g.stride + g.k - g.w - g.pad}};
+  PoolDescs d{
+      nhwc_desc(Shape{g.n, g.h, g.w, g.c}),
+      nhwc_desc(Shape{g.n, g.ho, g.wo, g.c}),
+      {g.stride, g.stride},
+      {g.k, g.k},
+      {g.pad, g.pad},
+      // Right padding that makes oneDNN's output size equal our floor-mode size.
+      {(g.ho - 1) * g.stride + g.k - g.h - g.pad, (g.wo - 1) * g.stride + g.k - g.w - g.pad}};
   return d;
 }
 
@@ -34,19 +38,22 @@ pooling_forward::primitive_desc pool_forward_pd(const PoolDescs& d, algorithm al
 class PoolForward : public OnednnKernel {
  public:
   PoolForward(const KernelArgs& a, algorithm algo) : OnednnKernel(a) {
-    PoolDescs d = pool_descs(PoolGeometry::make(a.inputs[0].shape(), std::get<PoolAttrs>(a.node.attrs)));
+    PoolDescs d =
+        pool_descs(PoolGeometry::make(a.inputs[0].shape(), std::get<PoolAttrs>(a.node.attrs)));
     // forward_inference: max pooling then keeps no workspace (its backward recomputes argmax).
     auto pd = pool_forward_pd(d, algo, prop_kind::forward_inference, backend_.engine());
-    add_primitive(pooling_forward(pd),
-                  {{DNNL_ARG_SRC, wrap(a.inputs[0], d.src)}, {DNNL_ARG_DST, wrap(a.outputs[0], d.dst)}},
-                  pd.scratchpad_desc());
+    add_primitive(
+        pooling_forward(pd),
+        {{DNNL_ARG_SRC, wrap(a.inputs[0], d.src)}, {DNNL_ARG_DST, wrap(a.outputs[0], d.dst)}},
+        pd.scratchpad_desc());
   }
 };
 
 class AvgPoolBackward : public OnednnKernel {
  public:
   explicit AvgPoolBackward(const KernelArgs& a) : OnednnKernel(a) {
-    PoolDescs d = pool_descs(PoolGeometry::make(a.outputs[0].shape(), std::get<PoolAttrs>(a.node.attrs)));
+    PoolDescs d =
+        pool_descs(PoolGeometry::make(a.outputs[0].shape(), std::get<PoolAttrs>(a.node.attrs)));
     auto algo = algorithm::pooling_avg_include_padding;
     auto hint = pool_forward_pd(d, algo, prop_kind::forward_training, backend_.engine());
     pooling_backward::primitive_desc pd(
@@ -75,9 +82,8 @@ void register_onednn_pooling(KernelRegistry& r) {
   r.add("onednn", Op::GlobalAvgPool, [](const KernelArgs& a) {
     return make_global_avg_pool_kernel(a, /*forward=*/true, /*parallel=*/true);
   });
-  r.add("onednn", Op::MaxPoolBackward, [](const KernelArgs& a) {
-    return make_max_pool_backward_kernel(a, /*parallel=*/true);
-  });
+  r.add("onednn", Op::MaxPoolBackward,
+        [](const KernelArgs& a) { return make_max_pool_backward_kernel(a, /*parallel=*/true); });
   r.add("onednn", Op::GlobalAvgPoolBackward, [](const KernelArgs& a) {
     return make_global_avg_pool_kernel(a, /*forward=*/false, /*parallel=*/true);
   });

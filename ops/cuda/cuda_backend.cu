@@ -15,10 +15,11 @@ namespace advmoe {
 
 namespace {
 
-#define ADVMOE_CUDA_CHECK(call)                                                              \
-  do {                                                                                       \
-    cudaError_t advmoe_status_ = (call);                                                     \
-    ADVMOE_CHECK(advmoe_status_ == cudaSuccess, #call << ": " << cudaGetErrorString(advmoe_status_)); \
+#define ADVMOE_CUDA_CHECK(call)                                        \
+  do {                                                                 \
+    cudaError_t advmoe_status_ = (call);                               \
+    ADVMOE_CHECK(advmoe_status_ == cudaSuccess,                        \
+                 #call << ": " << cudaGetErrorString(advmoe_status_)); \
   } while (0)
 
 class CudaBackend : public Backend {
@@ -71,7 +72,9 @@ class CudaBackend : public Backend {
 
 }  // namespace
 
-std::shared_ptr<Backend> make_cuda_backend() { return std::make_shared<CudaBackend>(); }
+std::shared_ptr<Backend> make_cuda_backend() {
+  return std::make_shared<CudaBackend>();
+}
 
 void register_cuda_kernels(KernelRegistry& registry) {
   (void)registry;  // no CUDA kernels yet (issue: GPU backend)

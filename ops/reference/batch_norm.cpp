@@ -14,12 +14,13 @@ struct BnSizes {
   int64_t rows, c;
 };
 
-BnSizes bn_sizes(const Tensor& x) { return {x.numel() / x.shape()[-1], x.shape()[-1]}; }
+BnSizes bn_sizes(const Tensor& x) {
+  return {x.numel() / x.shape()[-1], x.shape()[-1]};
+}
 
 template <typename T>
 void bn_forward(BnSizes s, Mode mode, const BatchNormAttrs& a, const T* x, const T* gamma,
-                const T* beta, T* running_mean, T* running_var, T* y, T* saved_mean,
-                T* saved_var) {
+                const T* beta, T* running_mean, T* running_var, T* y, T* saved_mean, T* saved_var) {
   for (int64_t k = 0; k < s.c; ++k) {
     double mean, var;
     if (mode == Mode::Train) {

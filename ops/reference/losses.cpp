@@ -20,17 +20,18 @@ double log_sum_exp(const T* z, int64_t k) {
 
 // Labels are validated at run time: a bad label names the node and the sample.
 void check_label(const Node& node, int64_t row, int32_t label, int64_t classes) {
-  ADVMOE_CHECK(label >= 0 && label < classes, "softmax_cross_entropy '"
-                                                  << node.name << "': label " << label
-                                                  << " of sample " << row << " is outside [0, "
-                                                  << classes << ")");
+  ADVMOE_CHECK(label >= 0 && label < classes,
+               "softmax_cross_entropy '" << node.name << "': label " << label << " of sample "
+                                         << row << " is outside [0, " << classes << ")");
 }
 
 struct Rows {
   int64_t n, k;
 };
 
-Rows rows_of(const Tensor& logits) { return {logits.shape()[0], logits.shape()[1]}; }
+Rows rows_of(const Tensor& logits) {
+  return {logits.shape()[0], logits.shape()[1]};
+}
 
 }  // namespace
 

@@ -68,9 +68,8 @@ void register_reference_pooling(KernelRegistry& r) {
       return loop_kernel([=] { max_pool_forward(g, x, y); });
     });
   });
-  r.add("reference", Op::MaxPoolBackward, [](const KernelArgs& a) {
-    return make_max_pool_backward_kernel(a, /*parallel=*/false);
-  });
+  r.add("reference", Op::MaxPoolBackward,
+        [](const KernelArgs& a) { return make_max_pool_backward_kernel(a, /*parallel=*/false); });
   for (Op op : {Op::AvgPool, Op::AvgPoolBackward})
     r.add("reference", op, [op](const KernelArgs& a) {
       return by_float_type(a.inputs[0].dtype(), [&](auto tag) {

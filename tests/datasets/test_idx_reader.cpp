@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<uint8_t> be32(uint32_t v) {
-  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
-          static_cast<uint8_t>(v)};
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
+          static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
 }
 
 std::vector<uint8_t> images_file(uint32_t count, uint32_t rows, uint32_t cols) {
@@ -45,8 +45,9 @@ std::vector<uint8_t> labels_file(uint32_t count, uint8_t classes = 10) {
 }
 
 void write_plain(const fs::path& p, const std::vector<uint8_t>& bytes) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                           static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 
 void write_gz(const fs::path& p, const std::vector<uint8_t>& bytes) {
@@ -58,8 +59,8 @@ void write_gz(const fs::path& p, const std::vector<uint8_t>& bytes) {
 struct TempDir {
   fs::path path;
   TempDir() {
-    path = fs::temp_directory_path() / ("advmoe_idx_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++));
+    path = fs::temp_directory_path() /
+           ("advmoe_idx_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }
@@ -88,7 +89,8 @@ BOOST_AUTO_TEST_CASE(reads_gzip_and_plain_files) {
   BOOST_TEST(d.size() == 6);
   BOOST_TEST(d.images.shape() == (Shape{6, 4, 3, 1}));
   BOOST_TEST(d.labels[4] == 4);
-  BOOST_TEST(d.images.item(5) == static_cast<uint8_t>(5 * 13) / 255.0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(d.images.item(5) == static_cast<uint8_t>(5 * 13) / 255.0,
+             boost::test_tools::tolerance(1e-6));
   BOOST_TEST(d.head(2).size() == 2);
 }
 
@@ -113,7 +115,8 @@ BOOST_AUTO_TEST_CASE(wrong_magic_and_trailing_bytes) {
   auto bytes = labels_file(5);
   bytes.push_back(1);
   write_plain(p, bytes);
-  BOOST_TEST(error_of([&] { read_idx_labels(p.string()); }).find("unexpected bytes") != std::string::npos);
+  BOOST_TEST(error_of([&] { read_idx_labels(p.string()); }).find("unexpected bytes") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(corrupted_gzip_stream) {
@@ -133,15 +136,18 @@ BOOST_AUTO_TEST_CASE(count_mismatch_bad_label_and_missing_file) {
   TempDir dir;
   write_plain(dir.path / "t10k-images-idx3-ubyte", images_file(4, 2, 2));
   write_plain(dir.path / "t10k-labels-idx1-ubyte", labels_file(3));
-  BOOST_TEST(error_of([&] { load_idx_dataset(dir.path.string(), "test", "toy"); }).find("has 3 labels") !=
-             std::string::npos);
+  BOOST_TEST(error_of([&] {
+               load_idx_dataset(dir.path.string(), "test", "toy");
+             }).find("has 3 labels") != std::string::npos);
   auto bad_label = labels_file(4);
   bad_label.back() = 10;
   write_plain(dir.path / "t10k-labels-idx1-ubyte", bad_label);
-  BOOST_TEST(error_of([&] { load_idx_dataset(dir.path.string(), "test", "toy", 10); })
-                 .find("label 10 of example") != std::string::npos);
-  BOOST_TEST(error_of([&] { load_idx_dataset(dir.path.string(), "train", "toy"); })
-                 .find("missing dataset file") != std::string::npos);
+  BOOST_TEST(error_of([&] {
+               load_idx_dataset(dir.path.string(), "test", "toy", 10);
+             }).find("label 10 of example") != std::string::npos);
+  BOOST_TEST(error_of([&] {
+               load_idx_dataset(dir.path.string(), "train", "toy");
+             }).find("missing dataset file") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(real_fashion_mnist_test_set) {

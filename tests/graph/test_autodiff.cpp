@@ -25,8 +25,8 @@ bool has_op(const Plan& p, Op op) {
 }
 
 int count_nodes(const Graph& g, Op op) {
-  return static_cast<int>(std::count_if(g.nodes().begin(), g.nodes().end(),
-                                        [&](const Node& n) { return n.op == op; }));
+  return static_cast<int>(
+      std::count_if(g.nodes().begin(), g.nodes().end(), [&](const Node& n) { return n.op == op; }));
 }
 
 }  // namespace

@@ -4,13 +4,13 @@
 
 #include <cstring>
 
+#include "../helpers.h"
 #include "graph/autodiff.h"
 #include "graph/memory_planner.h"
 #include "graph/plan.h"
 #include "models/registry.h"
 #include "ops/backends.h"
 #include "ops/losses.h"
-#include "../helpers.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
@@ -28,12 +28,14 @@ BOOST_AUTO_TEST_CASE(disjoint_lifetimes_share_and_overlapping_do_not) {
 
 BOOST_AUTO_TEST_CASE(no_two_live_buffers_overlap) {
   std::vector<BufferRequest> r;
-  for (int i = 0; i < 40; ++i) r.push_back({static_cast<size_t>(100 + (i * 37) % 900), i % 13, i % 13 + i % 5});
+  for (int i = 0; i < 40; ++i)
+    r.push_back({static_cast<size_t>(100 + (i * 37) % 900), i % 13, i % 13 + i % 5});
   MemoryLayout m = plan_memory(r);
   for (size_t i = 0; i < r.size(); ++i)
     for (size_t j = i + 1; j < r.size(); ++j) {
       bool live_together = r[i].first_use <= r[j].last_use && r[j].first_use <= r[i].last_use;
-      bool apart = m.offsets[i] + r[i].bytes <= m.offsets[j] || m.offsets[j] + r[j].bytes <= m.offsets[i];
+      bool apart =
+          m.offsets[i] + r[i].bytes <= m.offsets[j] || m.offsets[j] + r[j].bytes <= m.offsets[i];
       BOOST_TEST((!live_together || apart), "buffers " << i << " and " << j << " overlap");
     }
 }
@@ -56,7 +58,8 @@ BOOST_AUTO_TEST_CASE(training_plan_peak_is_below_unshared_and_runs_reproduce) {
   BOOST_TEST(eval->memory().arena_bytes < eval->memory().unshared_bytes);
 
   vars.set("images", random_tensor(vars.get("images").shape(), DType::F32, 8, 0, 1));
-  for (int64_t i = 0; i < 16; ++i) vars.get("labels").data<int32_t>()[i] = static_cast<int32_t>(i % 10);
+  for (int64_t i = 0; i < 16; ++i)
+    vars.get("labels").data<int32_t>()[i] = static_cast<int32_t>(i % 10);
   std::vector<std::string> outputs = {"loss", "logits"};
   for (ValueId p : g.params()) outputs.push_back(grad_name(g.value(p).name));
   std::vector<Tensor> first;

@@ -13,8 +13,12 @@ namespace advmoe::testing {
 
 namespace {
 
-Val in(Graph& g, const std::string& name, const Shape& shape) { return {&g, g.input(name, shape)}; }
-Val param(Graph& g, const std::string& name, const Shape& shape) { return {&g, g.param(name, shape)}; }
+Val in(Graph& g, const std::string& name, const Shape& shape) {
+  return {&g, g.input(name, shape)};
+}
+Val param(Graph& g, const std::string& name, const Shape& shape) {
+  return {&g, g.param(name, shape)};
+}
 
 OpCase conv(const std::string& name, Shape x, Shape w, int stride, int pad, bool bias,
             bool gradcheck = true) {
@@ -32,7 +36,8 @@ OpCase bn(const std::string& name, Shape x, bool gradcheck = true) {
   return {name,
           [=](Graph& g) {
             int64_t c = x[-1];
-            return batch_norm(in(g, "x", x), param(g, "gamma", Shape{c}), param(g, "beta", Shape{c}),
+            return batch_norm(in(g, "x", x), param(g, "gamma", Shape{c}),
+                              param(g, "beta", Shape{c}),
                               Val{&g, g.buffer("running_mean", Shape{c})},
                               Val{&g, g.buffer("running_var", Shape{c})}, BatchNormAttrs{}, "bn");
           },
@@ -40,7 +45,8 @@ OpCase bn(const std::string& name, Shape x, bool gradcheck = true) {
           gradcheck};
 }
 
-OpCase pool(const std::string& name, Shape x, bool max, int k, int s, int p, bool gradcheck = true) {
+OpCase pool(const std::string& name, Shape x, bool max, int k, int s, int p,
+            bool gradcheck = true) {
   return {name,
           [=](Graph& g) {
             Val xv = in(g, "x", x);
@@ -67,37 +73,78 @@ std::vector<OpCase> make_cases() {
       pool("avg_pool_2x2", {2, 6, 6, 3}, false, 2, 2, 0),
       pool("avg_pool_3x3_s1_p1", {2, 5, 5, 2}, false, 3, 1, 1),
       pool("avg_pool_wide", {4, 8, 8, 32}, false, 2, 2, 0, false),
-      {"global_avg_pool", [](Graph& g) { return global_avg_pool(in(g, "x", {2, 3, 4, 5})); }},
-      {"global_avg_pool_wide", [](Graph& g) { return global_avg_pool(in(g, "x", {8, 4, 4, 64})); },
-       {Mode::Train}, false},
-      {"relu", [](Graph& g) { return relu(in(g, "x", {2, 3, 3, 4})); }},
-      {"add", [](Graph& g) { return in(g, "a", {2, 3, 4}) + in(g, "b", {2, 3, 4}); }},
-      {"add_n", [](Graph& g) {
+      {"global_avg_pool",
+       [](Graph& g) {
+         return global_avg_pool(in(g, "x", {2, 3, 4, 5}));
+       }},
+      {"global_avg_pool_wide",
+       [](Graph& g) {
+         return global_avg_pool(in(g, "x", {8, 4, 4, 64}));
+       },
+       {Mode::Train},
+       false},
+      {"relu",
+       [](Graph& g) {
+         return relu(in(g, "x", {2, 3, 3, 4}));
+       }},
+      {"add",
+       [](Graph& g) {
+         return in(g, "a", {2, 3, 4}) + in(g, "b", {2, 3, 4});
+       }},
+      {"add_n",
+       [](Graph& g) {
          return add_n({in(g, "a", {5, 3}), in(g, "b", {5, 3}), in(g, "c", {5, 3})});
        }},
-      {"mul", [](Graph& g) { return in(g, "a", {4, 6}) * in(g, "b", {4, 6}); }},
-      {"scale", [](Graph& g) { return -0.7 * in(g, "x", {4, 6}); }},
-      {"flatten", [](Graph& g) { return flatten(in(g, "x", {2, 3, 3, 2})); }},
-      {"linear_bias", [](Graph& g) {
+      {"mul",
+       [](Graph& g) {
+         return in(g, "a", {4, 6}) * in(g, "b", {4, 6});
+       }},
+      {"scale",
+       [](Graph& g) {
+         return -0.7 * in(g, "x", {4, 6});
+       }},
+      {"flatten",
+       [](Graph& g) {
+         return flatten(in(g, "x", {2, 3, 3, 2}));
+       }},
+      {"linear_bias",
+       [](Graph& g) {
          return linear(in(g, "x", {4, 6}), param(g, "w", {3, 6}), param(g, "b", {3}));
        }},
-      {"linear_no_bias", [](Graph& g) { return linear(in(g, "x", {5, 7}), param(g, "w", {4, 7})); }},
-      {"linear_wide", [](Graph& g) {
+      {"linear_no_bias",
+       [](Graph& g) {
+         return linear(in(g, "x", {5, 7}), param(g, "w", {4, 7}));
+       }},
+      {"linear_wide",
+       [](Graph& g) {
          return linear(in(g, "x", {64, 256}), param(g, "w", {10, 256}), param(g, "b", {10}));
-       }, {Mode::Train}, false},
-      {"softmax_cross_entropy", [](Graph& g) {
+       },
+       {Mode::Train},
+       false},
+      {"softmax_cross_entropy",
+       [](Graph& g) {
          return softmax_cross_entropy(in(g, "logits", {6, 5}),
                                       Val{&g, g.input("labels", {6}, DType::I32)});
        }},
-      {"log_softmax", [](Graph& g) { return log_softmax(in(g, "x", {4, 5})); }},
+      {"log_softmax",
+       [](Graph& g) {
+         return log_softmax(in(g, "x", {4, 5}));
+       }},
       // Logits scaled by 3 so p and q differ clearly: for nearly equal distributions KL is a
       // cancellation of nearly equal f32 log-probabilities and parity would measure rounding.
-      {"kl_div", [](Graph& g) {
+      {"kl_div",
+       [](Graph& g) {
          return kl_div(log_softmax(3.0 * in(g, "p_logits", {4, 5})),
                        log_softmax(3.0 * in(g, "q_logits", {4, 5})));
        }},
-      {"sum", [](Graph& g) { return sum(in(g, "x", {3, 4})); }},
-      {"mean", [](Graph& g) { return mean(in(g, "x", {3, 4})); }},
+      {"sum",
+       [](Graph& g) {
+         return sum(in(g, "x", {3, 4}));
+       }},
+      {"mean",
+       [](Graph& g) {
+         return mean(in(g, "x", {3, 4}));
+       }},
   };
   return cases;
 }

@@ -58,7 +58,8 @@ void fill_inputs(const Graph& g, Variables& vars) {
     if (info.role != Role::Input && info.role != Role::Param && info.role != Role::Buffer) continue;
     Tensor host = Tensor::zeros(info.shape, info.dtype);
     if (info.dtype == DType::I32) {
-      for (int64_t i = 0; i < host.numel(); ++i) host.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3) % 5);
+      for (int64_t i = 0; i < host.numel(); ++i)
+        host.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3) % 5);
     } else {
       bool variance = info.name.size() >= 3 && info.name.substr(info.name.size() - 3) == "var";
       RandomStream(2024, stable_hash(info.name))
@@ -68,7 +69,9 @@ void fill_inputs(const Graph& g, Variables& vars) {
   }
 }
 
-std::string mode_name(Mode m) { return m == Mode::Train ? "train" : "eval"; }
+std::string mode_name(Mode m) {
+  return m == Mode::Train ? "train" : "eval";
+}
 
 std::vector<std::string> gradcheck_names() {
   std::vector<std::string> names;
@@ -187,14 +190,15 @@ BOOST_AUTO_TEST_CASE(batch_norm_running_stats_follow_pytorch) {
     BOOST_TEST(vars.get("rv").item(0) == 0.9 * 2.0 + 0.1 * 14.0 / 3.0,
                boost::test_tools::tolerance(1e-6));
     // y uses the biased variance: (6 - 3) / sqrt(3.5 + 1e-5).
-    BOOST_TEST(vars.get("y").item(3) == 3.0 / std::sqrt(3.5 + 1e-5), boost::test_tools::tolerance(1e-5));
+    BOOST_TEST(vars.get("y").item(3) == 3.0 / std::sqrt(3.5 + 1e-5),
+               boost::test_tools::tolerance(1e-5));
   }
 }
 
 BOOST_AUTO_TEST_CASE(cross_entropy_rejects_bad_labels) {
   Graph g(DType::F32);
-  Val loss = softmax_cross_entropy(Val{&g, g.input("z", {2, 3})}, Val{&g, g.input("y", {2}, DType::I32)},
-                                   "ce");
+  Val loss = softmax_cross_entropy(Val{&g, g.input("z", {2, 3})},
+                                   Val{&g, g.input("y", {2}, DType::I32)}, "ce");
   g.mark_loss(loss.id, "loss");
   auto backend = make_backend("onednn");
   Variables vars(*backend);

@@ -17,9 +17,8 @@ BOOST_AUTO_TEST_CASE(philox_known_answers) {
   BOOST_TEST(zero.v[1] == 0xe169c58du);
   BOOST_TEST(zero.v[2] == 0xbc57ac4cu);
   BOOST_TEST(zero.v[3] == 0x9b00dbd8u);
-  Philox4x32 ones =
-      philox4x32_10(Philox4x32{{0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}},
-                    0xffffffffu, 0xffffffffu);
+  Philox4x32 ones = philox4x32_10(Philox4x32{{0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}},
+                                  0xffffffffu, 0xffffffffu);
   BOOST_TEST(ones.v[0] == 0x408f276du);
   BOOST_TEST(ones.v[1] == 0x41c83b0eu);
   BOOST_TEST(ones.v[2] == 0xa20bc7c6u);

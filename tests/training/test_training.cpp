@@ -47,7 +47,9 @@ BOOST_AUTO_TEST_CASE(cosine_schedule) {
 }
 
 namespace {
-Dataset small_train() { return load_dataset("fashion-mnist", "", "train", 2048); }
+Dataset small_train() {
+  return load_dataset("fashion-mnist", "", "train", 2048);
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(same_seed_same_parameters_bit_for_bit) {
