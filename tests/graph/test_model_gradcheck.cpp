@@ -1,0 +1,78 @@
+// The whole SmallCNN (conv, BN, ReLU, max-pool, GAP, linear, cross-entropy wired together) in f64
+// on the reference kernels: autodiff's gradients of every parameter and of the input against
+// central differences, in train mode (batch statistics) and eval mode (running statistics).
+#include <boost/test/unit_test.hpp>
+
+#include "../helpers.h"
+#include "graph/autodiff.h"
+#include "graph/plan.h"
+#include "models/registry.h"
+#include "ops/backends.h"
+#include "ops/losses.h"
+
+using namespace advmoe;
+using namespace advmoe::testing;
+
+BOOST_AUTO_TEST_SUITE(model_gradcheck)
+
+BOOST_AUTO_TEST_CASE(small_cnn_gradients_match_finite_differences) {
+  for (Mode mode : {Mode::Train, Mode::Eval}) {
+    ModelConfig mc;
+    mc.batch = 3;
+    // 16x16 keeps every conv at least 2x2, so no gradient is identically zero (at 1x1 a 3x3
+    // kernel's outer taps only see padding, and a later train-mode BN cancels bias shifts).
+    mc.image = Shape{16, 16, 1};
+    mc.width = 0.125;  // widths 4-8-16-32
+    mc.dtype = DType::F64;
+    Model model = build_model(mc);
+    Graph& g = *model.graph;
+    Val loss = softmax_cross_entropy(model.logits, model.labels);
+    g.mark_loss(loss.id, "loss");
+    std::vector<ValueId> targets = g.params();
+    targets.push_back(model.images.id);
+    autodiff(g, loss.id, targets);
+
+    auto backend = make_backend("reference");
+    Variables vars(*backend);
+    initialize_parameters(model, vars, 3);
+    auto full = compile(g, vars, {mode, {}});
+    auto forward = compile(g, vars, {mode, {loss.id}});
+    vars.set("images", random_tensor({3, 16, 16, 1}, DType::F64, 5, 0, 1));
+    for (int i = 0; i < 3; ++i) vars.get("labels").data<int32_t>()[i] = 2 * i + 1;
+    // Non-trivial running stats so eval mode differs from train mode.
+    for (const std::string& name : vars.names())
+      if (name.find("running_var") != std::string::npos)
+        vars.set(name, random_tensor(vars.get(name).shape(), DType::F64, 6, 0.5, 1.5));
+    full->run();
+
+    // h = 1e-5: input gradients here are ~1e-4, where h = 1e-6 lets rounding noise of the
+    // loss (~1e-16 / h) reach 1e-6 relative; the truncation error h^2 stays far below.
+    const double h = 1e-5;
+    for (ValueId t : targets) {
+      const std::string& name = g.value(t).name;
+      Tensor x = vars.get(name);
+      Tensor analytic = vars.get(grad_name(name)).clone();
+      // 12 coordinates per tensor (fewer for small ones), at a stride co-prime with the shapes.
+      int64_t count = std::min<int64_t>(12, x.numel());
+      Tensor a = Tensor::zeros({count}, DType::F64), n = a.clone();
+      for (int64_t k = 0; k < count; ++k) {
+        int64_t i = (k * 7919 + 13) % x.numel();
+        double keep = x.data<double>()[i];
+        x.data<double>()[i] = keep + h;
+        forward->run();
+        double plus = vars.get("loss").item(0);
+        x.data<double>()[i] = keep - h;
+        forward->run();
+        double minus = vars.get("loss").item(0);
+        x.data<double>()[i] = keep;
+        n.data<double>()[k] = (plus - minus) / (2 * h);
+        a.data<double>()[k] = analytic.item(i);
+      }
+      double err = l2_relative_error(a, n);
+      BOOST_TEST(err <= 1e-6, (mode == Mode::Train ? "train" : "eval")
+                                  << " d loss / d " << name << ": relative error " << err);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
