@@ -23,11 +23,11 @@ ConvDescs conv_descs(const ConvGeometry& g, bool bias) {
       memory::desc({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
   if (bias) d.bias = flat_desc(g.o);
   d.strides = {g.stride, g.stride};
-  // oneDNN wants the right padding that makes the output size exact (floor mode).
   d.padding = {g.pad, g.pad};
   return d;
 }
 
+// The right padding that makes oneDNN's output size equal our floor-mode size.
 memory::dims right_padding(const ConvGeometry& g) {
   return {(g.ho - 1) * g.stride + g.kh - g.h - g.pad, (g.wo - 1) * g.stride + g.kw - g.w - g.pad};
 }
@@ -43,21 +43,30 @@ convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias,
   return convolution_forward::primitive_desc(desc, user_scratchpad(), e);
 }
 
-class ConvForward : public OnednnKernel {
+// Conv kernels read OHWI weights through a reorder into the layout oneDNN chose, when it chose
+// another one; the reorder runs on every run() since the weights change between runs.
+class ConvKernel : public OnednnKernel {
+ protected:
+  using OnednnKernel::OnednnKernel;
+  memory weights_as(const Tensor& ohwi, const memory::desc& wanted) {
+    memory weights = wrap(ohwi, ohwi_desc(ohwi.shape()));
+    if (wanted == weights.get_desc()) return weights;
+    memory blocked = owned(wanted);
+    add_reorder(weights, blocked);
+    return blocked;
+  }
+};
+
+class ConvForward : public ConvKernel {
  public:
-  explicit ConvForward(const KernelArgs& a) : OnednnKernel(a) {
+  explicit ConvForward(const KernelArgs& a) : ConvKernel(a) {
     bool bias = a.inputs.size() == 3;
     ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
     auto pd = forward_pd(
         g, bias, backend_.engine(),
         a.mode == Mode::Train ? prop_kind::forward_training : prop_kind::forward_inference);
-    memory weights = wrap(a.inputs[1], ohwi_desc(a.inputs[1].shape()));
-    if (pd.weights_desc() != weights.get_desc()) {
-      memory blocked = owned(pd.weights_desc());
-      add_reorder(weights, blocked);
-      weights = blocked;
-    }
+    memory weights = weights_as(a.inputs[1], pd.weights_desc());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(a.inputs[0], pd.src_desc())},
                                          {DNNL_ARG_WEIGHTS, weights},
                                          {DNNL_ARG_DST, wrap(a.outputs[0], pd.dst_desc())}};
@@ -66,9 +75,9 @@ class ConvForward : public OnednnKernel {
   }
 };
 
-class ConvBackwardData : public OnednnKernel {
+class ConvBackwardData : public ConvKernel {
  public:
-  explicit ConvBackwardData(const KernelArgs& a) : OnednnKernel(a) {
+  explicit ConvBackwardData(const KernelArgs& a) : ConvKernel(a) {
     ConvGeometry g = ConvGeometry::make(a.outputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
     ConvDescs d = conv_descs(g, false);
@@ -76,12 +85,7 @@ class ConvBackwardData : public OnednnKernel {
     convolution_backward_data::desc desc(algorithm::convolution_direct, d.src, d.weights_any, d.dst,
                                          d.strides, d.padding, right_padding(g));
     convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), backend_.engine(), hint);
-    memory weights = wrap(a.inputs[1], ohwi_desc(a.inputs[1].shape()));
-    if (pd.weights_desc() != weights.get_desc()) {
-      memory blocked = owned(pd.weights_desc());
-      add_reorder(weights, blocked);
-      weights = blocked;
-    }
+    memory weights = weights_as(a.inputs[1], pd.weights_desc());
     add_primitive(convolution_backward_data(pd),
                   {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], pd.diff_dst_desc())},
                    {DNNL_ARG_WEIGHTS, weights},

@@ -50,16 +50,21 @@ namespace {
 Dataset small_train() {
   return load_dataset("fashion-mnist", "", "train", 2048);
 }
+
+// A quarter-width SmallCNN at batch 64: small enough for many steps in a test.
+Model tiny_model() {
+  ModelConfig mc;
+  mc.batch = 64;
+  mc.width = 0.25;
+  return build_model(mc);
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(same_seed_same_parameters_bit_for_bit) {
   Dataset train = small_train().head(256);
   std::vector<Tensor> finals[2];
   for (int run = 0; run < 2; ++run) {
-    ModelConfig mc;
-    mc.batch = 64;
-    mc.width = 0.25;
-    Model model = build_model(mc);
+    Model model = tiny_model();
     auto backend = make_backend("onednn");
     TrainConfig tc;
     tc.seed = 17;
@@ -75,10 +80,7 @@ BOOST_AUTO_TEST_CASE(same_seed_same_parameters_bit_for_bit) {
 
 BOOST_AUTO_TEST_CASE(diverging_loss_stops_with_the_step) {
   Dataset train = small_train().head(512);
-  ModelConfig mc;
-  mc.batch = 64;
-  mc.width = 0.25;
-  Model model = build_model(mc);
+  Model model = tiny_model();
   auto backend = make_backend("onednn");
   TrainConfig tc;
   tc.lr = 1e30;
