@@ -38,6 +38,8 @@ enum class Op {
   Sum,
   Mean,
   BroadcastScalar,
+  Concat,
+  ChannelSlice,
   kCount
 };
 

@@ -42,7 +42,13 @@ struct KlBackwardAttrs {
   int wrt = 0;  // 0: gradient w.r.t. log_p, 1: w.r.t. log_q
 };
 
+// channel_slice: channels [offset, offset + count) of the last axis.
+struct SliceAttrs {
+  int64_t offset = 0;
+  int64_t count = 0;
+};
+
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
-                           KlBackwardAttrs>;
+                           KlBackwardAttrs, SliceAttrs>;
 
 }  // namespace advmoe

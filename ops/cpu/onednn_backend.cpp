@@ -117,6 +117,7 @@ void OnednnKernel::run() {
 void register_onednn_kernels(KernelRegistry& r) {
   // Loops first; oneDNN kernels then replace those ops that oneDNN implements.
   register_elementwise(r, "onednn", /*parallel=*/true);
+  register_concat_loops(r, "onednn", /*parallel=*/true);
   register_losses(r, "onednn", /*parallel=*/true, /*with_log_softmax=*/false);
   register_onednn_conv(r);
   register_onednn_batch_norm(r);

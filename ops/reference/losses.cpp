@@ -147,6 +147,7 @@ void register_reference_losses(KernelRegistry& r) {
 
 void register_reference_kernels(KernelRegistry& r) {
   register_elementwise(r, "reference", /*parallel=*/false);
+  register_concat_loops(r, "reference", /*parallel=*/false);
   register_reference_conv(r);
   register_reference_batch_norm(r);
   register_reference_pooling(r);

@@ -13,6 +13,8 @@ void register_reference_losses(KernelRegistry& registry);
 // Elementwise ops share one loop implementation between backends (ops/cpu/elementwise.cpp):
 // registered serial for "reference" and OpenMP-parallel for "onednn".
 void register_elementwise(KernelRegistry& registry, const char* backend, bool parallel);
+// Channel concat/slice copies likewise.
+void register_concat_loops(KernelRegistry& registry, const char* backend, bool parallel);
 // Softmax CE and KL loops likewise; log-softmax too unless the backend has its own.
 void register_losses(KernelRegistry& registry, const char* backend, bool parallel,
                      bool with_log_softmax);

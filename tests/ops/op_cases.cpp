@@ -4,6 +4,7 @@
 
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
+#include "ops/concat.h"
 #include "ops/conv2d.h"
 #include "ops/linear.h"
 #include "ops/losses.h"
@@ -136,6 +137,11 @@ std::vector<OpCase> make_cases() {
        [](Graph& g) {
          return kl_div(log_softmax(3.0 * in(g, "p_logits", {4, 5})),
                        log_softmax(3.0 * in(g, "q_logits", {4, 5})));
+       }},
+      {"concat_channels",
+       [](Graph& g) {
+         return concat_channels(
+             {in(g, "a", {2, 3, 3, 2}), in(g, "b", {2, 3, 3, 5}), in(g, "c", {2, 3, 3, 1})});
        }},
       {"sum",
        [](Graph& g) {

@@ -1,0 +1,51 @@
+// concat_channels and channel_slice as row-wise copies, shared by both CPU backends (serial for
+// "reference", OpenMP for "onednn"): they are pure data movement, with nothing for oneDNN to add.
+#include <cstring>
+
+#include "ops/reference/dispatch.h"
+#include "ops/reference/reference_kernels.h"
+
+namespace advmoe {
+
+void register_concat_loops(KernelRegistry& r, const char* backend, bool parallel) {
+  r.add(backend, Op::Concat, [parallel](const KernelArgs& a) {
+    return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      int64_t total = a.outputs[0].shape()[-1], rows = a.outputs[0].numel() / total;
+      std::vector<const T*> parts;
+      std::vector<int64_t> widths;
+      for (const Tensor& t : a.inputs) {
+        parts.push_back(t.data<T>());
+        widths.push_back(t.shape()[-1]);
+      }
+      T* out = a.outputs[0].data<T>();
+      return loop_kernel([=] {
+#pragma omp parallel for if (parallel)
+        for (int64_t row = 0; row < rows; ++row) {
+          T* dst = out + row * total;
+          for (size_t i = 0; i < parts.size(); ++i) {
+            std::memcpy(dst, parts[i] + row * widths[i], sizeof(T) * static_cast<size_t>(widths[i]));
+            dst += widths[i];
+          }
+        }
+      });
+    });
+  });
+  r.add(backend, Op::ChannelSlice, [parallel](const KernelArgs& a) {
+    return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const SliceAttrs s = std::get<SliceAttrs>(a.node.attrs);
+      int64_t width = a.inputs[0].shape()[-1], rows = a.inputs[0].numel() / width;
+      const T* in = a.inputs[0].data<T>();
+      T* out = a.outputs[0].data<T>();
+      return loop_kernel([=] {
+#pragma omp parallel for if (parallel)
+        for (int64_t row = 0; row < rows; ++row)
+          std::memcpy(out + row * s.count, in + row * width + s.offset,
+                      sizeof(T) * static_cast<size_t>(s.count));
+      });
+    });
+  });
+}
+
+}  // namespace advmoe
