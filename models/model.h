@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "graph/graph.h"
 
@@ -18,13 +19,19 @@ struct ParamInit {
 };
 
 struct ModelConfig {
-  std::string arch = "smallcnn";
+  std::string arch = "smallcnn";  // smallcnn, resnet18, wrn-28-10, vgg16-bn, densenet-bc-40/100
   int64_t batch = 128;
   Shape image{28, 28, 1};  // [H, W, C]
   int classes = 10;
-  double width = 1.0;  // channel multiplier (S-Dense uses r < 1)
+  double width = 1.0;  // channel multiplier; build_model sets it to r for `sdense`
   DType dtype = DType::F32;
+  std::string variant = "dense";  // dense | sdense (every width times `ratio`)
+  double ratio = 1.0;             // r in (0, 1]
+  std::string stem = "auto";      // ResNet: cifar | imagenet | auto (imagenet from 128x128 up)
 };
+
+// Architecture names build_model accepts.
+const std::vector<std::string>& architectures();
 
 struct Model {
   ModelConfig config;

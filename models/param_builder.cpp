@@ -1,6 +1,7 @@
 // Named parameter creation with recorded initialization, and small layer helpers.
 #include "models/param_builder.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/basic.h"
@@ -23,29 +24,30 @@ std::string ParamBuilder::full(const std::string& name) const {
   return prefix_.empty() ? name : prefix_ + "." + name;
 }
 
-Val ParamBuilder::make_param(const std::string& name, const Shape& shape, ParamInit init) {
+Val ParamBuilder::make_param(const std::string& name, const Shape& shape, ParamInit init) const {
   Graph& g = *model_->graph;
   std::string n = full(name);
   model_->inits[n] = init;
   return {&g, g.param(n, shape, group_)};
 }
 
-Val ParamBuilder::conv_weight(const std::string& name, int64_t out, int64_t kernel, int64_t in) {
+Val ParamBuilder::conv_weight(const std::string& name, int64_t out, int64_t kernel,
+                              int64_t in) const {
   // Kaiming normal, mode fan_out, ReLU gain (torchvision ResNet and the AdvMoE code).
   double stddev = std::sqrt(2.0 / static_cast<double>(out * kernel * kernel));
   return make_param(name + ".weight", Shape{out, kernel, kernel, in},
                     {InitKind::KaimingNormalFanOut, stddev});
 }
 
-Val ParamBuilder::linear_weight(const std::string& name, int64_t out, int64_t in) {
+Val ParamBuilder::linear_weight(const std::string& name, int64_t out, int64_t in) const {
   return make_param(name + ".weight", Shape{out, in}, {InitKind::Normal, 0.01});
 }
 
-Val ParamBuilder::bias(const std::string& name, int64_t size) {
+Val ParamBuilder::bias(const std::string& name, int64_t size) const {
   return make_param(name + ".bias", Shape{size}, {InitKind::Zeros, 0});
 }
 
-BatchNormParams ParamBuilder::batch_norm(const std::string& name, int64_t channels) {
+BatchNormParams ParamBuilder::batch_norm(const std::string& name, int64_t channels) const {
   Graph& g = *model_->graph;
   BatchNormParams p;
   p.weight = make_param(name + ".weight", Shape{channels}, {InitKind::Ones, 0});
@@ -71,12 +73,24 @@ Val batch_norm(Val x, const BatchNormParams& p) {
                     module_of(p.weight));
 }
 
-Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv, const std::string& bn,
-                 int64_t out, int kernel, int stride, int padding) {
-  ParamBuilder params = p;
-  Val w = params.conv_weight(conv, out, kernel, x.shape()[3]);
-  Val y = conv2d(x, w, stride, padding, module_of(w));
-  return relu(batch_norm(y, params.batch_norm(bn, out)));
+Val conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel, int stride,
+         int padding, bool bias) {
+  Val w = p.conv_weight(name, out, kernel, x.shape()[3]);
+  if (bias) return conv2d(x, w, p.bias(name, out), stride, padding, module_of(w));
+  return conv2d(x, w, stride, padding, module_of(w));
+}
+
+Val bn(Val x, const ParamBuilder& p, const std::string& name) {
+  return batch_norm(x, p.batch_norm(name, x.shape()[-1]));
+}
+
+Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv_name,
+                 const std::string& bn_name, int64_t out, int kernel, int stride, int padding) {
+  return relu(bn(conv(x, p, conv_name, out, kernel, stride, padding), p, bn_name));
+}
+
+int64_t ParamBuilder::width(int64_t channels) const {
+  return std::max<int64_t>(1, std::lround(static_cast<double>(channels) * model_->config.width));
 }
 
 }  // namespace advmoe

@@ -20,23 +20,31 @@ class ParamBuilder {
   // A builder whose names start with "<prefix>.<scope>.".
   ParamBuilder scoped(const std::string& scope) const;
 
-  Val conv_weight(const std::string& name, int64_t out, int64_t kernel, int64_t in);  // OHWI
-  Val linear_weight(const std::string& name, int64_t out, int64_t in);
-  Val bias(const std::string& name, int64_t size);
-  BatchNormParams batch_norm(const std::string& name, int64_t channels);
+  // Builders only add to the model, never change what the builder itself points to: const.
+  Val conv_weight(const std::string& name, int64_t out, int64_t kernel, int64_t in) const;  // OHWI
+  Val linear_weight(const std::string& name, int64_t out, int64_t in) const;
+  Val bias(const std::string& name, int64_t size) const;
+  BatchNormParams batch_norm(const std::string& name, int64_t channels) const;
+  // The model's width multiplier applied to a nominal channel count (S-Dense: r < 1).
+  int64_t width(int64_t channels) const;
 
  private:
   std::string full(const std::string& name) const;
-  Val make_param(const std::string& name, const Shape& shape, ParamInit init);
+  Val make_param(const std::string& name, const Shape& shape, ParamInit init) const;
 
   Model* model_;
   std::string prefix_;
   std::string group_;
 };
 
-// Layer helpers shared by model builders.
+// Layer helpers shared by model builders. Nodes are named after their module ("layer1.0.conv1").
 Val batch_norm(Val x, const BatchNormParams& p);
-Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv, const std::string& bn,
-                 int64_t out, int kernel, int stride, int padding);
+// conv named `name` under p, no bias unless asked (BN follows almost every conv).
+Val conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel, int stride,
+         int padding, bool bias = false);
+// BN named `name` under p on x's channels.
+Val bn(Val x, const ParamBuilder& p, const std::string& name);
+Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv_name,
+                 const std::string& bn_name, int64_t out, int kernel, int stride, int padding);
 
 }  // namespace advmoe

@@ -1,12 +1,47 @@
 // The architecture registry.
 #include "models/registry.h"
 
+#include "models/densenet.h"
+#include "models/resnet.h"
 #include "models/smallcnn.h"
+#include "models/vgg.h"
+#include "models/wide_resnet.h"
 #include "runtime/error.h"
 
 namespace advmoe {
 
-Model build_model(const ModelConfig& config) {
+const std::vector<std::string>& architectures() {
+  static const std::vector<std::string> names = {"smallcnn", "resnet18",       "wrn-28-10",
+                                                 "vgg16-bn", "densenet-bc-40", "densenet-bc-100"};
+  return names;
+}
+
+namespace {
+
+std::string list_architectures() {
+  std::string out;
+  for (const auto& a : architectures()) out += (out.empty() ? "" : ", ") + a;
+  return out;
+}
+
+// Fills the derived fields (width from variant and ratio, the ResNet stem) and checks values.
+ModelConfig resolve(ModelConfig c) {
+  ADVMOE_CHECK(c.ratio > 0 && c.ratio <= 1, "model ratio r must be in (0, 1], got " << c.ratio);
+  if (c.variant == "sdense")
+    c.width = c.ratio;
+  else
+    ADVMOE_CHECK(c.variant == "dense",
+                 "unknown model variant '" << c.variant << "' (available: dense, sdense)");
+  if (c.stem == "auto") c.stem = c.image.rank() == 3 && c.image[0] >= 128 ? "imagenet" : "cifar";
+  ADVMOE_CHECK(c.stem == "cifar" || c.stem == "imagenet",
+               "unknown stem '" << c.stem << "' (available: cifar, imagenet, auto)");
+  return c;
+}
+
+}  // namespace
+
+Model build_model(const ModelConfig& requested) {
+  ModelConfig config = resolve(requested);
   Model model;
   model.config = config;
   model.graph = std::make_unique<Graph>(config.dtype);
@@ -15,10 +50,21 @@ Model build_model(const ModelConfig& config) {
   ADVMOE_CHECK(s.rank() == 3, "model input must be [H, W, C], got " << s);
   model.images = {&g, g.input("images", Shape{config.batch, s[0], s[1], s[2]})};
   model.labels = {&g, g.input("labels", Shape{config.batch}, DType::I32)};
-  if (config.arch == "smallcnn")
+  const std::string& a = config.arch;
+  if (a == "smallcnn")
     model.logits = build_smallcnn(model);
+  else if (a == "resnet18")
+    model.logits = build_resnet18(model);
+  else if (a == "wrn-28-10")
+    model.logits = build_wide_resnet(model, 28, 10);
+  else if (a == "vgg16-bn")
+    model.logits = build_vgg16_bn(model);
+  else if (a == "densenet-bc-40")
+    model.logits = build_densenet_bc(model, 40, 12);
+  else if (a == "densenet-bc-100")
+    model.logits = build_densenet_bc(model, 100, 12);
   else
-    ADVMOE_FAIL("unknown architecture '" << config.arch << "' (available: smallcnn)");
+    ADVMOE_FAIL("unknown architecture '" << a << "' (available: " << list_architectures() << ")");
   g.mark_output(model.logits.id, "logits");
   return model;
 }

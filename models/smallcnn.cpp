@@ -1,7 +1,6 @@
 // SmallCNN: the first model, sized so one Fashion-MNIST epoch fits in minutes on two cores.
 #include "models/smallcnn.h"
 
-#include <cmath>
 #include <string>
 
 #include "models/param_builder.h"
@@ -16,9 +15,8 @@ Val build_smallcnn(Model& model) {
   const int64_t base[] = {32, 64, 128, 256};
   Val x = model.images;
   for (int stage = 0; stage < 4; ++stage) {
-    int64_t width = std::max<int64_t>(1, std::lround(base[stage] * model.config.width));
     std::string id = std::to_string(stage + 1);
-    x = conv_bn_relu(x, p, "conv" + id, "bn" + id, width, 3, 1, 1);
+    x = conv_bn_relu(x, p, "conv" + id, "bn" + id, p.width(base[stage]), 3, 1, 1);
     if (stage < 3) x = max_pool(x, 2, 2, 0, "pool" + id);
   }
   x = global_avg_pool(x, "gap");
