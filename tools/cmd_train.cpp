@@ -1,78 +1,166 @@
-// advmoe train: standard training of a model on a dataset, then clean test accuracy.
+// advmoe train: standard training with a run directory (config.ini, metrics.csv, last.h5,
+// best.h5), exact resume from it, then the final clean test accuracy.
 #include <cstdio>
-#include <iostream>
+#include <filesystem>
+#include <fstream>
 
 #include "datasets/registry.h"
 #include "models/registry.h"
 #include "ops/backends.h"
 #include "tools/options.h"
+#include "training/checkpoint.h"
 #include "training/classifier_trainer.h"
 
 namespace advmoe {
 
-int cmd_train(const std::vector<std::string>& args) {
-  std::string dataset, data_dir, arch, device;
-  int epochs, batch, threads;
-  double lr, momentum, weight_decay, width;
-  uint64_t seed;
-  int64_t train_limit, test_limit;
-  po::options_description o("train options");
-  o.add_options()("dataset", po::value(&dataset)->default_value("fashion-mnist"),
-                  "fashion-mnist | mnist")(
-      "data-dir", po::value(&data_dir)->default_value(""),
-      "dataset folder (default: the dataset's Debian location)")(
-      "arch", po::value(&arch)->default_value("smallcnn"), "architecture")(
-      "width", po::value(&width)->default_value(1.0), "channel width multiplier")(
-      "epochs", po::value(&epochs)->default_value(1), "training epochs")(
-      "batch-size", po::value(&batch)->default_value(128), "batch size")(
-      "lr", po::value(&lr)->default_value(0.05), "peak learning rate (cosine schedule)")(
-      "momentum", po::value(&momentum)->default_value(0.9), "SGD momentum")(
-      "weight-decay", po::value(&weight_decay)->default_value(5e-4), "SGD weight decay")(
-      "seed", po::value(&seed)->default_value(0), "seed of initialization and data order")(
-      "train-limit", po::value(&train_limit)->default_value(0),
-      "use only the first N training images")(
-      "test-limit", po::value(&test_limit)->default_value(0), "use only the first N test images")(
-      "threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)")(
-      "device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda");
-  po::variables_map vm;
-  if (!parse_command("train", "Train a classifier and report its test accuracy.", o, args, vm))
-    return 0;
-  if (epochs < 1) throw UsageError{"advmoe train: --epochs must be at least 1"};
-  if (batch < 1) throw UsageError{"advmoe train: --batch-size must be at least 1"};
-  if (!(lr > 0)) throw UsageError{"advmoe train: --lr must be positive"};
-  set_threads(threads);
+namespace {
 
-  Dataset train = load_dataset(dataset, data_dir, "train", train_limit);
-  Dataset test = load_dataset(dataset, data_dir, "test", test_limit);
+struct TrainOptions {
+  std::string dataset, data_dir, arch, variant, device, out, resume, schedule;
+  int epochs = 1, batch = 128, threads = 0;
+  double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, width = 1.0, ratio = 1.0;
+  uint64_t seed = 0;
+  int64_t train_limit = 0, test_limit = 0;
+};
+
+po::options_description train_options(TrainOptions& t) {
+  po::options_description o("train options");
+  auto add = o.add_options();
+  add("dataset", po::value(&t.dataset)->default_value("fashion-mnist"), "fashion-mnist | mnist");
+  add("data-dir", po::value(&t.data_dir)->default_value(""),
+      "dataset folder (default: the dataset's standard location)");
+  add("arch", po::value(&t.arch)->default_value("smallcnn"),
+      "smallcnn | resnet18 | wrn-28-10 | vgg16-bn | densenet-bc-40 | densenet-bc-100");
+  add("variant", po::value(&t.variant)->default_value("dense"), "dense | sdense");
+  add("ratio", po::value(&t.ratio)->default_value(1.0), "width ratio r of sdense, in (0, 1]");
+  add("width", po::value(&t.width)->default_value(1.0), "channel multiplier of a dense model");
+  add("epochs", po::value(&t.epochs)->default_value(1),
+      "training epochs (in total, when resuming)");
+  add("batch-size", po::value(&t.batch)->default_value(128), "batch size");
+  add("lr", po::value(&t.lr)->default_value(0.05), "peak learning rate");
+  add("schedule", po::value(&t.schedule)->default_value("cosine"), "cosine | constant");
+  add("momentum", po::value(&t.momentum)->default_value(0.9), "SGD momentum");
+  add("weight-decay", po::value(&t.weight_decay)->default_value(5e-4), "SGD weight decay");
+  add("seed", po::value(&t.seed)->default_value(0), "seed of initialization and data order");
+  add("train-limit", po::value(&t.train_limit)->default_value(0),
+      "use the first N training images");
+  add("test-limit", po::value(&t.test_limit)->default_value(0), "use the first N test images");
+  add("threads", po::value(&t.threads)->default_value(0), "CPU threads (0: all cores)");
+  add("device", po::value(&t.device)->default_value("cpu"), "cpu | reference | cuda");
+  add("out", po::value(&t.out)->default_value(""),
+      "run directory for config.ini, metrics.csv, last.h5, best.h5 (default: runs/<dataset>-<arch>-"
+      "<variant>-seed<seed>)");
+  add("resume", po::value(&t.resume), "continue the run in this directory from its last.h5");
+  return o;
+}
+
+void check(const TrainOptions& t) {
+  if (t.epochs < 1) throw UsageError{"advmoe train: --epochs must be at least 1"};
+  if (t.batch < 1) throw UsageError{"advmoe train: --batch-size must be at least 1"};
+  if (!(t.lr > 0)) throw UsageError{"advmoe train: --lr must be positive"};
+  if (!(t.ratio > 0 && t.ratio <= 1)) throw UsageError{"advmoe train: --ratio must be in (0, 1]"};
+}
+
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics) {
+  std::ofstream out(path + ".tmp");
+  out << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n";
+  for (const EpochMetrics& m : metrics)
+    out << m.epoch << "," << m.train_loss << "," << m.train_accuracy << "," << m.test_loss << ","
+        << m.test_accuracy << "," << m.seconds << "," << m.images_per_second << "\n";
+  out.close();
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+}  // namespace
+
+int cmd_train(const std::vector<std::string>& args) {
+  TrainOptions t;
+  po::variables_map vm;
+  if (!parse_command("train",
+                     "Train a classifier; checkpoints and metrics go to the run directory.",
+                     train_options(t), args, vm))
+    return 0;
+  check(t);
+  set_threads(t.threads);
+  std::string out = !t.resume.empty() ? t.resume
+                    : !t.out.empty()  ? t.out
+                                      : "runs/" + t.dataset + "-" + t.arch + "-" + t.variant +
+                                           "-seed" + std::to_string(t.seed);
+  std::filesystem::create_directories(out);
+
+  Dataset train = load_dataset(t.dataset, t.data_dir, "train", t.train_limit);
+  Dataset test = load_dataset(t.dataset, t.data_dir, "test", t.test_limit);
   std::printf("data: %s %lld images, %s %lld images, image %s, %d classes\n", train.name.c_str(),
               static_cast<long long>(train.size()), test.name.c_str(),
               static_cast<long long>(test.size()), train.image_shape().str().c_str(),
               train.num_classes);
 
-  ModelConfig mc{arch, batch, train.image_shape(), train.num_classes, width, DType::F32};
+  ModelConfig mc;
+  mc.arch = t.arch;
+  mc.batch = t.batch;
+  mc.image = train.image_shape();
+  mc.classes = train.num_classes;
+  mc.width = t.width;
+  mc.variant = t.variant;
+  mc.ratio = t.ratio;
   Model model = build_model(mc);
-  auto backend = make_backend(device);
+  auto backend = make_backend(t.device);
   TrainConfig tc;
-  tc.epochs = epochs;
-  tc.lr = lr;
-  tc.sgd = {momentum, weight_decay, false};
-  tc.seed = seed;
+  tc.epochs = t.epochs;
+  tc.lr = t.lr;
+  tc.schedule = t.schedule;
+  tc.sgd = {t.momentum, t.weight_decay, false};
+  tc.seed = t.seed;
   ClassifierTrainer trainer(model, *backend, tc);
-  int64_t steps = train.size() / batch;
-  trainer.set_total_steps(steps * epochs);
-  std::printf("model: %s width %.3g, %lld parameters; backend %s; plan peak %.1f MiB\n",
-              arch.c_str(), width, static_cast<long long>(model.num_parameters()),
-              backend->name().c_str(), trainer.train_plan().memory().arena_bytes / 1048576.0);
+  int64_t steps = train.size() / t.batch;
+  trainer.set_total_steps(steps * t.epochs);
 
-  for (int epoch = 1; epoch <= epochs; ++epoch) {
+  RunState state;
+  state.dataset = t.dataset;
+  state.seed = t.seed;
+  state.config_ini = options_as_ini(vm);
+  if (!t.resume.empty()) {
+    std::string last = out + "/last.h5";
+    RunState saved = read_checkpoint_header(last).state;
+    load_checkpoint_tensors(last, model, trainer.variables(), /*with_optimizer=*/true);
+    trainer.set_global_step(saved.step);
+    state.epoch = saved.epoch;
+    state.step = saved.step;
+    state.metrics = saved.metrics;
+    std::printf("resumed %s at epoch %lld, step %lld\n", last.c_str(),
+                static_cast<long long>(saved.epoch), static_cast<long long>(saved.step));
+  }
+  {
+    std::ofstream ini(out + "/config.ini");
+    ini << state.config_ini;
+  }
+  std::printf("model: %s %s (r %.3g), %lld parameters; backend %s; plan peak %.1f MiB; run %s\n",
+              t.arch.c_str(), model.config.variant.c_str(), model.config.ratio,
+              static_cast<long long>(model.num_parameters()), backend->name().c_str(),
+              trainer.train_plan().memory().arena_bytes / 1048576.0, out.c_str());
+
+  double best = -1;
+  for (const EpochMetrics& m : state.metrics) best = std::max(best, m.test_accuracy);
+  for (int epoch = static_cast<int>(state.epoch) + 1; epoch <= t.epochs; ++epoch) {
     Progress progress("train", steps);
     EpochMetrics m = trainer.train_epoch(train, epoch, &progress);
     progress.finish();
-    EvalResult test_result = trainer.evaluate(test);
+    EvalResult r = trainer.evaluate(test);
+    m.test_loss = r.loss;
+    m.test_accuracy = r.accuracy;
     std::printf(
         "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.1fs, %.0f img/s\n",
-        epoch, epochs, m.train_loss, 100 * m.train_accuracy, test_result.loss,
-        100 * test_result.accuracy, m.seconds, m.images_per_second);
+        epoch, t.epochs, m.train_loss, 100 * m.train_accuracy, r.loss, 100 * r.accuracy, m.seconds,
+        m.images_per_second);
+    state.epoch = epoch;
+    state.step = trainer.global_step();
+    state.metrics.push_back(m);
+    save_checkpoint(out + "/last.h5", model, trainer.variables(), state);
+    if (m.test_accuracy > best) {
+      best = m.test_accuracy;
+      save_checkpoint(out + "/best.h5", model, trainer.variables(), state);
+    }
+    write_metrics_csv(out + "/metrics.csv", state.metrics);
     std::fflush(stdout);
   }
   EvalResult final_result = trainer.evaluate(test);

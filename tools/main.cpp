@@ -1,5 +1,5 @@
-// The advmoe command: dispatches to subcommands (train, bench) and turns errors into messages
-// and exit codes (2: bad usage or input, 1: failure while running).
+// The advmoe command: dispatches to subcommands (train, eval, inspect, bench) and turns errors into
+// messages and exit codes (2: bad usage or input, 1: failure while running).
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,8 +12,10 @@ namespace {
 void print_usage() {
   std::cout << "usage: advmoe <command> [options]\n\n"
                "commands:\n"
-               "  train   train a model and evaluate it on the test set\n"
-               "  bench   measure training/inference images/s and plan memory\n\n"
+               "  train    train a model; checkpoints and metrics go to a run directory\n"
+               "  eval     evaluate a checkpoint on a test set\n"
+               "  inspect  show a checkpoint's metadata, tensors and metrics\n"
+               "  bench    measure training/inference images/s and plan memory\n\n"
                "advmoe <command> --help shows the options of a command.\n";
 }
 
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (command == "train") return advmoe::cmd_train(args);
+    if (command == "eval") return advmoe::cmd_eval(args);
+    if (command == "inspect") return advmoe::cmd_inspect(args);
     if (command == "bench") return advmoe::cmd_bench(args);
     std::cerr << "advmoe: unknown command '" << command << "'\n";
     print_usage();

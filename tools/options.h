@@ -1,5 +1,6 @@
 // Command-line plumbing shared by the subcommands: Boost.Program_options parsing with clear
-// errors (exit code 2), and option groups several commands use.
+// errors (exit code 2), `--config FILE` (INI; the command line wins), and the run directory's
+// config.ini.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -15,15 +16,23 @@ struct UsageError {
   std::string message;
 };
 
-// Parses `args` (without the subcommand) into `vm`; `--help` prints usage and returns false.
+// Parses `args` (without the subcommand) into `vm`, then the INI file given by --config and, for
+// commands with --resume DIR, DIR/config.ini; values given earlier win. `--help` prints usage
+// and returns false.
 bool parse_command(const std::string& command, const std::string& summary,
                    const po::options_description& options, const std::vector<std::string>& args,
                    po::variables_map& vm);
+
+// The parsed options as INI lines "name = value" (help/config/resume left out), which
+// --config reads back.
+std::string options_as_ini(const po::variables_map& vm);
 
 // Sets the OpenMP/oneDNN thread count when threads > 0.
 void set_threads(int threads);
 
 int cmd_train(const std::vector<std::string>& args);
+int cmd_eval(const std::vector<std::string>& args);
+int cmd_inspect(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 
 }  // namespace advmoe

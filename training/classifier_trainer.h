@@ -48,6 +48,8 @@ class ClassifierTrainer {
   Plan& eval_plan() { return *eval_plan_; }
   int64_t global_step() const { return global_step_; }
   void set_total_steps(int64_t steps) { schedule_.total_steps = steps; }
+  // Resuming: continue the schedule from this optimizer step.
+  void set_global_step(int64_t step) { global_step_ = step; }
 
  private:
   Model& model_;

@@ -1,0 +1,48 @@
+// HDF5 checkpoints (layout: docs/checkpoint-format.md). Parameters, buffers and momentum are
+// stored under PyTorch names in PyTorch order (conv weights OIHW), so h5py, HDFView or MATLAB read
+// them as they would a PyTorch state dict. Writes are atomic: temp file, fsync, rename.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "graph/variables.h"
+#include "models/model.h"
+#include "training/classifier_trainer.h"
+
+namespace advmoe {
+
+constexpr int kCheckpointFormatVersion = 1;
+
+// Everything besides tensors that a resumed run needs.
+struct RunState {
+  std::string dataset;
+  int64_t epoch = 0;  // epochs completed
+  int64_t step = 0;   // optimizer steps taken
+  uint64_t seed = 0;
+  std::string config_ini;  // the run's full configuration, as written to config.ini
+  std::vector<EpochMetrics> metrics;
+};
+
+struct CheckpointHeader {
+  ModelConfig model;  // arch, variant, ratio, classes, input shape (batch is not stored)
+  RunState state;
+};
+
+void save_checkpoint(const std::string& path, const Model& model, const Variables& variables,
+                     const RunState& state);
+
+// Reads metadata only; throws naming the file for non-HDF5, truncated or foreign files and for
+// unknown format versions.
+CheckpointHeader read_checkpoint_header(const std::string& path);
+
+// Loads parameters and buffers (and momentum when `with_optimizer`) into `variables`, after
+// checking that the checkpoint holds exactly the model's tensors with the right shapes and dtypes.
+void load_checkpoint_tensors(const std::string& path, const Model& model, Variables& variables,
+                             bool with_optimizer);
+
+// Conv weights: our OHWI <-> PyTorch OIHW; other tensors are unchanged.
+Tensor to_pytorch_layout(const Tensor& ours);
+Tensor from_pytorch_layout(const Tensor& theirs);
+
+}  // namespace advmoe
