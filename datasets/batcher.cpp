@@ -1,4 +1,4 @@
-// Shuffled batch assembly.
+// Shuffling, augmentation and the prefetching batch loader.
 #include "datasets/batcher.h"
 
 #include <cstring>
@@ -9,11 +9,15 @@
 
 namespace advmoe {
 
+namespace {
+// Subsequence tags keep data streams apart from each other and from parameter initialization.
+constexpr uint64_t kShuffleStream = 0x5EED0000ull, kAugmentStream = 0xA0600000ull;
+}  // namespace
+
 std::vector<int64_t> epoch_order(uint64_t seed, int64_t epoch, int64_t n) {
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  // Subsequence tag keeps data order independent of parameter-init streams.
-  RandomStream stream(seed, 0x5EED0000ull + static_cast<uint64_t>(epoch));
+  RandomStream stream(seed, kShuffleStream + static_cast<uint64_t>(epoch));
   for (int64_t i = n - 1; i > 0; --i) {
     int64_t j = static_cast<int64_t>(stream.uniform_f64(static_cast<uint64_t>(i)) * (i + 1));
     std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(std::min(j, i))]);
@@ -22,33 +26,111 @@ std::vector<int64_t> epoch_order(uint64_t seed, int64_t epoch, int64_t n) {
 }
 
 int64_t gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t first,
-                     Tensor& images, Tensor& labels) {
-  int64_t batch = images.shape()[0];
-  ADVMOE_CHECK(labels.numel() == batch, "gather_batch: labels " << labels.describe()
-                                                                << " do not match images "
-                                                                << images.describe());
-  size_t image_bytes = static_cast<size_t>(images.numel() / batch) * sizeof(float);
-  ADVMOE_CHECK(
-      image_bytes == static_cast<size_t>(data.images.numel() / std::max<int64_t>(data.size(), 1)) *
-                         sizeof(float),
-      "gather_batch: batch images " << images.describe() << " do not match dataset " << data.name
-                                    << " " << data.images.describe());
-  int64_t real =
-      std::max<int64_t>(0, std::min<int64_t>(batch, static_cast<int64_t>(order.size()) - first));
-  const char* src = static_cast<const char*>(data.images.raw());
-  char* dst = static_cast<char*>(images.raw());
+                     const Augmentation& aug, uint64_t seed, int64_t epoch, const Tensor& images,
+                     const Tensor& labels) {
+  const int64_t batch = images.shape()[0], h = data.shape[1], w = data.shape[2], c = data.shape[3];
+  ADVMOE_CHECK(images.shape() == (Shape{batch, h, w, c}) && labels.shape() == Shape{batch},
+               "batch tensors " << images.describe() << " / " << labels.describe()
+                                << " do not fit dataset " << data.name << " " << data.shape);
+  const int64_t available = static_cast<int64_t>(order.size()) - first;
+  const int64_t real = std::max<int64_t>(0, std::min(batch, available));
+  RandomStream stream(seed, kAugmentStream + static_cast<uint64_t>(epoch));
+  float* out = images.data<float>();
   int32_t* lab = labels.data<int32_t>();
-  for (int64_t b = 0; b < batch; ++b) {
-    if (b < real) {
-      int64_t idx = order[static_cast<size_t>(first + b)];
-      std::memcpy(dst + b * image_bytes, src + idx * image_bytes, image_bytes);
-      lab[b] = data.labels[static_cast<size_t>(idx)];
-    } else {
-      std::memset(dst + b * image_bytes, 0, image_bytes);
-      lab[b] = 0;
+  std::memset(out, 0, images.bytes());
+  for (int64_t b = 0; b < real; ++b) {
+    int64_t position = first + b, index = order[static_cast<size_t>(position)];
+    const uint8_t* src = data.pixels.data() + index * data.image_bytes();
+    float* dst = out + b * h * w * c;
+    lab[b] = data.labels[static_cast<size_t>(index)];
+    // Three draws per example position: crop offsets and flip.
+    int64_t dy = 0, dx = 0;
+    bool flip = false;
+    if (aug.crop_padding > 0) {
+      int64_t span = 2 * aug.crop_padding + 1;
+      dy = static_cast<int64_t>(stream.uniform(3 * position) * span) - aug.crop_padding;
+      dx = static_cast<int64_t>(stream.uniform(3 * position + 1) * span) - aug.crop_padding;
+    }
+    if (aug.flip) flip = stream.uniform(3 * position + 2) < 0.5f;
+    for (int64_t y = 0; y < h; ++y) {
+      int64_t sy = y + dy;
+      if (sy < 0 || sy >= h) continue;  // zero padding
+      for (int64_t x = 0; x < w; ++x) {
+        int64_t sx = (flip ? w - 1 - x : x) + dx;
+        if (sx < 0 || sx >= w) continue;
+        for (int64_t k = 0; k < c; ++k)
+          dst[(y * w + x) * c + k] = src[(sy * w + sx) * c + k] * (1.0f / 255.0f);
+      }
     }
   }
+  for (int64_t b = real; b < batch; ++b) lab[b] = 0;
   return real;
+}
+
+BatchLoader::BatchLoader(const Dataset& data, std::vector<int64_t> order, int64_t batch,
+                         bool drop_last, Augmentation augmentation, uint64_t seed, int64_t epoch)
+    : data_(data),
+      order_(std::move(order)),
+      batch_(batch),
+      num_batches_(drop_last ? static_cast<int64_t>(order_.size()) / batch
+                             : (static_cast<int64_t>(order_.size()) + batch - 1) / batch),
+      augmentation_(augmentation),
+      seed_(seed),
+      epoch_(epoch) {
+  for (Slot& s : slots_) {
+    s.images = Tensor::zeros(Shape{batch, data.shape[1], data.shape[2], data.shape[3]}, DType::F32);
+    s.labels = Tensor::zeros(Shape{batch}, DType::I32);
+  }
+  worker_ = std::thread([this] { produce(); });
+}
+
+BatchLoader::~BatchLoader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+void BatchLoader::produce() {
+  try {
+    for (int64_t i = 0; i < num_batches_; ++i) {
+      Slot& slot = slots_[i % 2];
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return stop_ || !slot.full; });
+        if (stop_) return;
+      }
+      slot.rows = gather_batch(data_, order_, i * batch_, augmentation_, seed_, epoch_, slot.images,
+                               slot.labels);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        slot.full = true;
+      }
+      changed_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = std::current_exception();
+    changed_.notify_all();
+  }
+}
+
+int64_t BatchLoader::next(const Tensor& images, const Tensor& labels) {
+  if (consumed_ >= num_batches_) return 0;
+  Slot& slot = slots_[consumed_ % 2];
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return slot.full || error_ != nullptr; });
+  if (error_) std::rethrow_exception(error_);
+  images.copy_from(slot.images);
+  labels.copy_from(slot.labels);
+  int64_t rows = slot.rows;
+  slot.full = false;
+  ++consumed_;
+  lock.unlock();
+  changed_.notify_all();
+  return rows;
 }
 
 }  // namespace advmoe

@@ -111,9 +111,8 @@ Dataset load_idx_dataset(const std::string& dir, const std::string& split, const
   Dataset d;
   d.name = name + "/" + split;
   d.num_classes = classes;
-  d.images = Tensor::zeros(Shape{images.count, images.rows, images.cols, 1}, DType::F32);
-  float* px = d.images.data<float>();
-  for (size_t i = 0; i < images.pixels.size(); ++i) px[i] = images.pixels[i] / 255.0f;
+  d.shape = Shape{images.count, images.rows, images.cols, 1};
+  d.pixels = std::move(images.pixels);
   d.labels.resize(labels.size());
   for (size_t i = 0; i < labels.size(); ++i) {
     ADVMOE_CHECK(labels[i] < classes, "'" << labels_path << "': label " << int{labels[i]}

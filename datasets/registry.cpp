@@ -1,8 +1,6 @@
 // Dataset lookup by name, and Dataset::head.
 #include "datasets/registry.h"
 
-#include <cstring>
-
 #include "datasets/idx_reader.h"
 #include "runtime/error.h"
 
@@ -13,9 +11,8 @@ Dataset Dataset::head(int64_t n) const {
   Dataset out;
   out.name = name;
   out.num_classes = num_classes;
-  Shape s = images.shape();
-  out.images = Tensor::zeros(Shape{n, s[1], s[2], s[3]}, DType::F32);
-  std::memcpy(out.images.raw(), images.raw(), out.images.bytes());
+  out.shape = Shape{n, shape[1], shape[2], shape[3]};
+  out.pixels.assign(pixels.begin(), pixels.begin() + n * image_bytes());
   out.labels.assign(labels.begin(), labels.begin() + n);
   return out;
 }

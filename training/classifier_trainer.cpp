@@ -44,24 +44,29 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
   int64_t steps = train.size() / batch;
   ADVMOE_CHECK(steps > 0, "training set " << train.name << " has " << train.size()
                                           << " examples, fewer than one batch of " << batch);
-  Tensor host_images = Tensor::zeros(images.shape(), DType::F32);
-  Tensor host_labels = Tensor::zeros(labels.shape(), DType::I32);
-  Tensor host_logits = Tensor::zeros(logits.shape(), DType::F32);
-  Tensor host_loss = Tensor::zeros(loss.shape(), loss.dtype());
+  bool on_host = backend.device().kind == DeviceKind::CPU;
+  Tensor host_images = on_host ? images : Tensor::zeros(images.shape(), DType::F32);
+  Tensor host_labels = on_host ? labels : Tensor::zeros(labels.shape(), DType::I32);
+  Tensor host_logits = on_host ? logits : Tensor::zeros(logits.shape(), DType::F32);
+  Tensor host_loss = on_host ? loss : Tensor::zeros(loss.shape(), loss.dtype());
 
   std::vector<int64_t> order = epoch_order(config_.seed, epoch, train.size());
   if (!config_.shuffle) std::iota(order.begin(), order.end(), 0);
+  BatchLoader loader(train, std::move(order), batch, /*drop_last=*/true, config_.augmentation,
+                     config_.seed, epoch);
 
   EpochMetrics m;
   m.epoch = epoch;
   int64_t correct = 0;
   double loss_sum = 0, logit_loss = 0;  // logit_loss: unused, the plan's loss is reported
   for (int64_t step = 0; step < steps; ++step) {
-    gather_batch(train, order, step * batch, host_images, host_labels);
-    backend.copy(images, host_images);
-    backend.copy(labels, host_labels);
+    loader.next(host_images, host_labels);
+    if (!on_host) {
+      backend.copy(images, host_images);
+      backend.copy(labels, host_labels);
+    }
     train_plan_->run();
-    backend.copy(host_loss, loss);
+    if (!on_host) backend.copy(host_loss, loss);
     double value = host_loss.item(0);
     ADVMOE_CHECK(std::isfinite(value), "training diverged: loss is "
                                            << value << " at epoch " << epoch << ", step "
@@ -69,7 +74,7 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
                                            << ")");
     sgd_->step(schedule_.at(global_step_));
     ++global_step_;
-    backend.copy(host_logits, logits);
+    if (!on_host) backend.copy(host_logits, logits);
     score_logits(host_logits, host_labels, batch, &correct, &logit_loss);
     loss_sum += value;
     if (progress)

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "datasets/batcher.h"
 #include "datasets/dataset.h"
 #include "graph/plan.h"
 #include "models/model.h"
@@ -23,6 +24,7 @@ struct TrainConfig {
   SgdConfig sgd;
   uint64_t seed = 0;
   bool shuffle = true;
+  Augmentation augmentation;  // off by default; the CLI turns on crop 4 + flip for CIFAR-like data
 };
 
 struct EpochMetrics {

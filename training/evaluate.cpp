@@ -30,23 +30,25 @@ void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int6
 
 EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data) {
   const Tensor& images = variables.get("images");
+  const Tensor& labels = variables.get("labels");
   const Tensor& logits = variables.get("logits");
   Backend& backend = variables.backend();
-  int64_t batch = images.shape()[0];
-  Tensor host_images = Tensor::zeros(images.shape(), DType::F32);
-  Tensor host_labels = Tensor::zeros(Shape{batch}, DType::I32);
-  Tensor host_logits = Tensor::zeros(logits.shape(), DType::F32);
+  bool on_host = backend.device().kind == DeviceKind::CPU;
+  // Batches go straight into the plan's inputs on the host; through staging tensors otherwise.
+  Tensor host_images = on_host ? images : Tensor::zeros(images.shape(), DType::F32);
+  Tensor host_labels = on_host ? labels : Tensor::zeros(labels.shape(), DType::I32);
+  Tensor host_logits = on_host ? logits : Tensor::zeros(logits.shape(), DType::F32);
   std::vector<int64_t> order(static_cast<size_t>(data.size()));
   std::iota(order.begin(), order.end(), 0);
+  BatchLoader loader(data, order, images.shape()[0], /*drop_last=*/false, Augmentation{}, 0, 0);
 
   EvalResult result;
   int64_t correct = 0;
   double loss_sum = 0;
-  for (int64_t first = 0; first < data.size(); first += batch) {
-    int64_t rows = gather_batch(data, order, first, host_images, host_labels);
-    backend.copy(images, host_images);
+  while (int64_t rows = loader.next(host_images, host_labels)) {
+    if (!on_host) backend.copy(images, host_images);
     plan.run();
-    backend.copy(host_logits, logits);
+    if (!on_host) backend.copy(host_logits, logits);
     score_logits(host_logits, host_labels, rows, &correct, &loss_sum);
     result.examples += rows;
   }

@@ -87,9 +87,9 @@ BOOST_AUTO_TEST_CASE(reads_gzip_and_plain_files) {
   write_plain(dir.path / "train-labels-idx1-ubyte", labels_file(6));
   Dataset d = load_idx_dataset(dir.path.string(), "train", "toy");
   BOOST_TEST(d.size() == 6);
-  BOOST_TEST(d.images.shape() == (Shape{6, 4, 3, 1}));
+  BOOST_TEST(d.shape == (Shape{6, 4, 3, 1}));
   BOOST_TEST(d.labels[4] == 4);
-  BOOST_TEST(d.images.item(5) == static_cast<uint8_t>(5 * 13) / 255.0,
+  BOOST_TEST(d.pixel(5) == static_cast<uint8_t>(5 * 13) / 255.0,
              boost::test_tools::tolerance(1e-6));
   BOOST_TEST(d.head(2).size() == 2);
 }
@@ -156,14 +156,14 @@ BOOST_AUTO_TEST_CASE(real_fashion_mnist_test_set) {
                                             "(scripts/install-deps.sh)");
   Dataset d = load_dataset("fashion-mnist", "", "test");
   BOOST_TEST(d.size() == 10000);
-  BOOST_TEST(d.images.shape() == (Shape{10000, 28, 28, 1}));
+  BOOST_TEST(d.shape == (Shape{10000, 28, 28, 1}));
   std::vector<int> per_class(10, 0);
   for (int32_t y : d.labels) per_class.at(static_cast<size_t>(y))++;
   for (int c : per_class) BOOST_TEST(c == 1000);  // the test set is balanced
   double lo = 1, hi = 0;
-  for (int64_t i = 0; i < d.images.numel(); ++i) {
-    lo = std::min(lo, d.images.item(i));
-    hi = std::max(hi, d.images.item(i));
+  for (int64_t i = 0; i < d.shape.numel(); ++i) {
+    lo = std::min<double>(lo, d.pixel(i));
+    hi = std::max<double>(hi, d.pixel(i));
   }
   BOOST_TEST(lo == 0.0);
   BOOST_TEST(hi == 1.0);
