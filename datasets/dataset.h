@@ -12,10 +12,10 @@
 namespace advmoe {
 
 struct Dataset {
-  std::string name;              // "fashion-mnist/train"
-  Shape shape;                   // [N, H, W, C]
-  std::vector<uint8_t> pixels;   // N * H * W * C bytes
-  std::vector<int32_t> labels;   // [N], each in [0, num_classes)
+  std::string name;             // "fashion-mnist/train"
+  Shape shape;                  // [N, H, W, C]
+  std::vector<uint8_t> pixels;  // N * H * W * C bytes
+  std::vector<int32_t> labels;  // [N], each in [0, num_classes)
   int num_classes = 0;
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }

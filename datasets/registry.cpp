@@ -1,6 +1,7 @@
 // Dataset lookup by name, and Dataset::head.
 #include "datasets/registry.h"
 
+#include "datasets/cifar_reader.h"
 #include "datasets/idx_reader.h"
 #include "runtime/error.h"
 
@@ -17,10 +18,21 @@ Dataset Dataset::head(int64_t n) const {
   return out;
 }
 
+namespace {
+const char* kDatasets = "fashion-mnist, mnist, cifar10, cifar100";
+}  // namespace
+
 std::string default_data_dir(const std::string& name) {
   if (name == "fashion-mnist") return kFashionMnistDir;
   if (name == "mnist") return "/usr/share/datasets/mnist";
-  ADVMOE_FAIL("unknown dataset '" << name << "' (expected fashion-mnist or mnist)");
+  // The folders the official archives unpack to, under ./data.
+  if (name == "cifar10") return "data/cifar-10-batches-bin";
+  if (name == "cifar100") return "data/cifar-100-binary";
+  ADVMOE_FAIL("unknown dataset '" << name << "' (available: " << kDatasets << ")");
+}
+
+bool augment_by_default(const std::string& name) {
+  return name != "fashion-mnist" && name != "mnist";
 }
 
 Dataset load_dataset(const std::string& name, const std::string& dir, const std::string& split,
@@ -28,7 +40,9 @@ Dataset load_dataset(const std::string& name, const std::string& dir, const std:
   std::string root = dir.empty() ? default_data_dir(name) : dir;
   if (name == "fashion-mnist" || name == "mnist")
     return load_idx_dataset(root, split, name).head(limit);
-  ADVMOE_FAIL("unknown dataset '" << name << "' (expected fashion-mnist or mnist)");
+  if (name == "cifar10") return load_cifar10(root, split).head(limit);
+  if (name == "cifar100") return load_cifar100(root, split).head(limit);
+  ADVMOE_FAIL("unknown dataset '" << name << "' (available: " << kDatasets << ")");
 }
 
 }  // namespace advmoe

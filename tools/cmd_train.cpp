@@ -16,7 +16,7 @@ namespace advmoe {
 namespace {
 
 struct TrainOptions {
-  std::string dataset, data_dir, arch, variant, device, out, resume, schedule;
+  std::string dataset, data_dir, arch, variant, device, out, resume, schedule, augment;
   int epochs = 1, batch = 128, threads = 0;
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, width = 1.0, ratio = 1.0;
   uint64_t seed = 0;
@@ -34,6 +34,9 @@ po::options_description train_options(TrainOptions& t) {
   add("variant", po::value(&t.variant)->default_value("dense"), "dense | sdense");
   add("ratio", po::value(&t.ratio)->default_value(1.0), "width ratio r of sdense, in (0, 1]");
   add("width", po::value(&t.width)->default_value(1.0), "channel multiplier of a dense model");
+  add("augment", po::value(&t.augment)->default_value("auto"),
+      "auto | none | crop | flip | crop+flip (crop: zero-pad 4, random 32x32 window; auto: "
+      "crop+flip for natural images, none for the MNIST family)");
   add("epochs", po::value(&t.epochs)->default_value(1),
       "training epochs (in total, when resuming)");
   add("batch-size", po::value(&t.batch)->default_value(128), "batch size");
@@ -61,6 +64,17 @@ void check(const TrainOptions& t) {
   if (!(t.ratio > 0 && t.ratio <= 1)) throw UsageError{"advmoe train: --ratio must be in (0, 1]"};
 }
 
+Augmentation augmentation_of(const TrainOptions& t) {
+  std::string a =
+      t.augment == "auto" ? (augment_by_default(t.dataset) ? "crop+flip" : "none") : t.augment;
+  if (a == "none") return {};
+  if (a == "crop") return {4, false};
+  if (a == "flip") return {0, true};
+  if (a == "crop+flip") return {4, true};
+  throw UsageError{"advmoe train: --augment must be auto, none, crop, flip or crop+flip, got '" +
+                   t.augment + "'"};
+}
+
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics) {
   std::ofstream out(path + ".tmp");
   out << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n";
@@ -81,6 +95,7 @@ int cmd_train(const std::vector<std::string>& args) {
                      train_options(t), args, vm))
     return 0;
   check(t);
+  Augmentation augmentation = augmentation_of(t);
   set_threads(t.threads);
   std::string out = !t.resume.empty() ? t.resume
                     : !t.out.empty()  ? t.out
@@ -111,6 +126,7 @@ int cmd_train(const std::vector<std::string>& args) {
   tc.schedule = t.schedule;
   tc.sgd = {t.momentum, t.weight_decay, false};
   tc.seed = t.seed;
+  tc.augmentation = augmentation;
   ClassifierTrainer trainer(model, *backend, tc);
   int64_t steps = train.size() / t.batch;
   trainer.set_total_steps(steps * t.epochs);
