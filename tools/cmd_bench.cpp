@@ -1,9 +1,13 @@
-// advmoe bench: images/s of a training step (forward + backward + SGD) and of inference, and the
-// plans' memory, on synthetic inputs of the requested shape.
+// advmoe bench: images/s of a training step (forward + backward) and of inference for one or more
+// models on synthetic inputs, the plans' memory, optionally a per-op profile, and the data
+// pipeline's images/s (BatchLoader with crop + flip), which must stay far above training speed.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <numeric>
+#include <sstream>
 
+#include "datasets/batcher.h"
 #include "models/registry.h"
 #include "ops/backends.h"
 #include "ops/op_registry.h"
@@ -15,7 +19,7 @@ namespace advmoe {
 
 namespace {
 
-double time_runs(Plan& plan, Backend& backend, int warmup, int iters) {
+double seconds_per_run(Plan& plan, Backend& backend, int warmup, int iters) {
   for (int i = 0; i < warmup; ++i) plan.run();
   backend.synchronize();
   auto start = std::chrono::steady_clock::now();
@@ -30,77 +34,120 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
   backend.synchronize();
   plan.set_profiling(false);
   auto seconds = plan.seconds_by_op();
-  double total = 0;
-  for (double s : seconds) total += s;
-  std::vector<int> order;
-  for (int i = 0; i < static_cast<int>(seconds.size()); ++i)
-    if (seconds[static_cast<size_t>(i)] > 0) order.push_back(i);
-  std::sort(order.begin(), order.end(), [&](int a, int b) {
-    return seconds[static_cast<size_t>(a)] > seconds[static_cast<size_t>(b)];
-  });
-  std::printf("  training step by op kind (%d profiled runs):\n", iters);
-  for (int i : order)
-    std::printf("    %-32s %8.3f ms  %5.1f%%\n", op_def(static_cast<Op>(i)).name,
-                1e3 * seconds[static_cast<size_t>(i)] / iters,
-                100 * seconds[static_cast<size_t>(i)] / total);
+  double total = std::accumulate(seconds.begin(), seconds.end(), 0.0);
+  std::vector<size_t> order;
+  for (size_t i = 0; i < seconds.size(); ++i)
+    if (seconds[i] > 0) order.push_back(i);
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return seconds[a] > seconds[b]; });
+  std::printf("    training step by op kind (%d profiled runs):\n", iters);
+  for (size_t i : order)
+    std::printf("      %-32s %9.3f ms  %5.1f%%\n", op_def(static_cast<Op>(i)).name,
+                1e3 * seconds[i] / iters, 100 * seconds[i] / total);
 }
 
-}  // namespace
+struct BenchOptions {
+  std::string archs, variant, device;
+  double ratio = 1.0;
+  int batch = 128, iters = 10, warmup = 2, threads = 0, size = 0, channels = 0, classes = 10;
+  bool profile = false, data = false;
+};
 
-int cmd_bench(const std::vector<std::string>& args) {
-  std::string arch, device;
-  int batch, iters, warmup, threads, size, channels, classes;
-  bool profile = false;
-  po::options_description o("bench options");
-  o.add_options()("arch", po::value(&arch)->default_value("smallcnn"), "architecture")(
-      "batch-size", po::value(&batch)->default_value(128), "batch size")(
-      "image-size", po::value(&size)->default_value(28), "input height = width")(
-      "channels", po::value(&channels)->default_value(1), "input channels")(
-      "classes", po::value(&classes)->default_value(10), "classes")(
-      "iters", po::value(&iters)->default_value(20), "timed iterations")(
-      "warmup", po::value(&warmup)->default_value(3), "untimed iterations first")(
-      "threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)")(
-      "device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda")(
-      "profile", po::bool_switch(&profile), "also print the training step's time per op kind");
-  po::variables_map vm;
-  if (!parse_command("bench", "Measure training and inference speed on synthetic data.", o, args,
-                     vm))
-    return 0;
-  if (batch < 1 || iters < 1 || warmup < 0)
-    throw UsageError{"advmoe bench: --batch-size and --iters must be at least 1"};
-  set_threads(threads);
-
-  ModelConfig mc{arch, batch, Shape{size, size, channels}, classes, 1.0, DType::F32};
+void bench_model(const std::string& arch, const BenchOptions& b) {
+  ModelConfig mc;
+  mc.arch = arch;
+  mc.batch = b.batch;
+  // Default input: 28x28x1 for the small CNN, CIFAR's 32x32x3 otherwise.
+  int size = b.size > 0 ? b.size : (arch == "smallcnn" ? 28 : 32);
+  int channels = b.channels > 0 ? b.channels : (arch == "smallcnn" ? 1 : 3);
+  mc.image = Shape{size, size, channels};
+  mc.classes = b.classes;
+  mc.variant = b.variant;
+  mc.ratio = b.ratio;
   Model model = build_model(mc);
-  auto backend = make_backend(device);
+  auto backend = make_backend(b.device);
   ClassifierTrainer trainer(model, *backend, TrainConfig{});
   Variables& vars = trainer.variables();
   Tensor images = Tensor::zeros(vars.get("images").shape(), DType::F32);
   RandomStream(1, 1).fill_uniform(images, 0, 1);
   Tensor labels = Tensor::zeros(vars.get("labels").shape(), DType::I32);
   for (int64_t i = 0; i < labels.numel(); ++i)
-    labels.data<int32_t>()[i] = static_cast<int32_t>(i % classes);
+    labels.data<int32_t>()[i] = static_cast<int32_t>(i % b.classes);
   backend->copy(vars.get("images"), images);
   backend->copy(vars.get("labels"), labels);
 
-  double train_s = time_runs(trainer.train_plan(), *backend, warmup, iters);
-  double eval_s = time_runs(trainer.eval_plan(), *backend, warmup, iters);
+  double train_s = seconds_per_run(trainer.train_plan(), *backend, b.warmup, b.iters);
+  double eval_s = seconds_per_run(trainer.eval_plan(), *backend, b.warmup, b.iters);
   const PlanMemory& tm = trainer.train_plan().memory();
-  const PlanMemory& em = trainer.eval_plan().memory();
-  std::printf("advmoe bench: %s, batch %d, input %dx%dx%d, backend %s, %d threads\n", arch.c_str(),
-              batch, size, size, channels, backend->name().c_str(), threads);
-  std::printf("  train step (forward+backward): %8.2f ms  %9.0f images/s\n", 1e3 * train_s,
-              batch / train_s);
-  std::printf("  inference (eval forward):      %8.2f ms  %9.0f images/s\n", 1e3 * eval_s,
-              batch / eval_s);
-  std::printf(
-      "  train plan memory: peak %.2f MiB (unshared %.2f MiB, scratchpad %.2f MiB, kernel-owned "
-      "%.2f MiB)\n",
-      tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0, tm.scratchpad_bytes / 1048576.0,
-      tm.kernel_owned_bytes / 1048576.0);
-  std::printf("  eval plan memory:  peak %.2f MiB (unshared %.2f MiB)\n",
-              em.arena_bytes / 1048576.0, em.unshared_bytes / 1048576.0);
-  if (profile) print_profile(trainer.train_plan(), *backend, iters);
+  std::printf("  %-16s %-7s %11lld  %10.1f  %10.1f  %9.1f  %9.1f\n", arch.c_str(),
+              mc.variant.c_str(), static_cast<long long>(model.num_parameters()), b.batch / train_s,
+              b.batch / eval_s, tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
+  std::fflush(stdout);
+  if (b.profile) print_profile(trainer.train_plan(), *backend, b.iters);
+}
+
+// Loader throughput over a synthetic 32x32x3 dataset (CIFAR's shape) with crop + flip.
+void bench_data(const BenchOptions& b) {
+  Dataset d;
+  d.name = "synthetic-cifar";
+  d.shape = Shape{50000, 32, 32, 3};
+  d.num_classes = 10;
+  d.pixels.resize(static_cast<size_t>(d.shape.numel()));
+  for (size_t i = 0; i < d.pixels.size(); ++i)
+    d.pixels[i] = static_cast<uint8_t>(i * 2654435761u >> 24);
+  d.labels.assign(50000, 1);
+  Tensor images = Tensor::zeros({b.batch, 32, 32, 3}, DType::F32),
+         labels = Tensor::zeros({b.batch}, DType::I32);
+  auto start = std::chrono::steady_clock::now();
+  BatchLoader loader(d, epoch_order(0, 1, d.size()), b.batch, true, Augmentation{4, true}, 0, 1);
+  int64_t n = 0;
+  while (int64_t rows = loader.next(images, labels)) n += rows;
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("  data pipeline (shuffle, pad-4 crop, flip, 32x32x3, batch %d): %.0f images/s\n",
+              b.batch, n / s);
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& args) {
+  BenchOptions b;
+  po::options_description o("bench options");
+  auto add = o.add_options();
+  add("arch", po::value(&b.archs)->default_value("smallcnn"),
+      "architecture, a comma-separated list, or 'all'");
+  add("variant", po::value(&b.variant)->default_value("dense"), "dense | sdense");
+  add("ratio", po::value(&b.ratio)->default_value(1.0), "width ratio r of sdense");
+  add("batch-size", po::value(&b.batch)->default_value(128), "batch size");
+  add("image-size", po::value(&b.size)->default_value(0), "input height = width (0: per model)");
+  add("channels", po::value(&b.channels)->default_value(0), "input channels (0: per model)");
+  add("classes", po::value(&b.classes)->default_value(10), "classes");
+  add("iters", po::value(&b.iters)->default_value(10), "timed iterations");
+  add("warmup", po::value(&b.warmup)->default_value(2), "untimed iterations first");
+  add("threads", po::value(&b.threads)->default_value(0), "CPU threads (0: all cores)");
+  add("device", po::value(&b.device)->default_value("cpu"), "cpu | reference | cuda");
+  add("profile", po::bool_switch(&b.profile), "print each training step's time per op kind");
+  add("data", po::bool_switch(&b.data), "also measure the data pipeline");
+  po::variables_map vm;
+  if (!parse_command("bench", "Measure training and inference speed on synthetic data.", o, args,
+                     vm))
+    return 0;
+  if (b.batch < 1 || b.iters < 1 || b.warmup < 0)
+    throw UsageError{"advmoe bench: --batch-size and --iters must be at least 1"};
+  set_threads(b.threads);
+
+  std::vector<std::string> archs;
+  if (b.archs == "all") {
+    archs = architectures();
+  } else {
+    std::stringstream list(b.archs);
+    for (std::string a; std::getline(list, a, ',');) archs.push_back(a);
+  }
+  std::printf("advmoe bench: batch %d, device %s, %d threads (0: all); images/s, MiB\n", b.batch,
+              b.device.c_str(), b.threads);
+  std::printf("  %-16s %-7s %11s  %10s  %10s  %9s  %9s\n", "model", "variant", "parameters",
+              "train", "inference", "peak", "unshared");
+  for (const std::string& arch : archs) bench_model(arch, b);
+  if (b.data) bench_data(b);
   return 0;
 }
 

@@ -30,13 +30,13 @@ void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int6
 
 EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data) {
   const Tensor& images = variables.get("images");
-  const Tensor& labels = variables.get("labels");
   const Tensor& logits = variables.get("logits");
   Backend& backend = variables.backend();
   bool on_host = backend.device().kind == DeviceKind::CPU;
   // Batches go straight into the plan's inputs on the host; through staging tensors otherwise.
   Tensor host_images = on_host ? images : Tensor::zeros(images.shape(), DType::F32);
-  Tensor host_labels = on_host ? labels : Tensor::zeros(labels.shape(), DType::I32);
+  // Labels only score the logits here; an eval plan needs no "labels" input.
+  Tensor host_labels = Tensor::zeros(Shape{images.shape()[0]}, DType::I32);
   Tensor host_logits = on_host ? logits : Tensor::zeros(logits.shape(), DType::F32);
   std::vector<int64_t> order(static_cast<size_t>(data.size()));
   std::iota(order.begin(), order.end(), 0);
