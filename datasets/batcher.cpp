@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "datasets/image.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 
@@ -38,20 +39,35 @@ int64_t gather_batch(const Dataset& data, const std::vector<int64_t>& order, int
   float* out = images.data<float>();
   int32_t* lab = labels.data<int32_t>();
   std::memset(out, 0, images.bytes());
+  Image decoded;  // lazy datasets: this example's decoded, resized and cropped image
   for (int64_t b = 0; b < real; ++b) {
     int64_t position = first + b, index = order[static_cast<size_t>(position)];
-    const uint8_t* src = data.pixels.data() + index * data.image_bytes();
     float* dst = out + b * h * w * c;
     lab[b] = data.labels[static_cast<size_t>(index)];
-    // Three draws per example position: crop offsets and flip.
+    // Three draws per example position: crop offsets (or crop window) and flip.
+    float u_y = stream.uniform(3 * position), u_x = stream.uniform(3 * position + 1);
+    bool flip = aug.flip && stream.uniform(3 * position + 2) < 0.5f;
+    const uint8_t* src = nullptr;
     int64_t dy = 0, dx = 0;
-    bool flip = false;
-    if (aug.crop_padding > 0) {
-      int64_t span = 2 * aug.crop_padding + 1;
-      dy = static_cast<int64_t>(stream.uniform(3 * position) * span) - aug.crop_padding;
-      dx = static_cast<int64_t>(stream.uniform(3 * position + 1) * span) - aug.crop_padding;
+    if (data.lazy()) {
+      // ImageNet style: resize the shorter side, then a random (training) or centre window.
+      Image full = resize_shorter_side(decode_jpeg_file(data.files[static_cast<size_t>(index)]),
+                                       data.resize_to);
+      int64_t top = (full.height - h) / 2, left = (full.width - w) / 2;
+      if (aug.crop_padding > 0) {
+        top = static_cast<int64_t>(u_y * (full.height - h + 1));
+        left = static_cast<int64_t>(u_x * (full.width - w + 1));
+      }
+      decoded = crop(full, top, left, h);
+      src = decoded.pixels.data();
+    } else {
+      src = data.pixels.data() + index * data.image_bytes();
+      if (aug.crop_padding > 0) {
+        int64_t span = 2 * aug.crop_padding + 1;
+        dy = static_cast<int64_t>(u_y * span) - aug.crop_padding;
+        dx = static_cast<int64_t>(u_x * span) - aug.crop_padding;
+      }
     }
-    if (aug.flip) flip = stream.uniform(3 * position + 2) < 0.5f;
     for (int64_t y = 0; y < h; ++y) {
       int64_t sy = y + dy;
       if (sy < 0 || sy >= h) continue;  // zero padding

@@ -17,6 +17,8 @@
 namespace advmoe {
 
 // Training augmentation of the paper's code: random crop after zero padding, horizontal flip.
+// For lazily decoded datasets (ImageNet) any crop_padding > 0 means a random crop window of the
+// resized image instead of the centre one.
 struct Augmentation {
   int crop_padding = 0;  // 0: no crop
   bool flip = false;

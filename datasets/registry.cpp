@@ -2,6 +2,7 @@
 #include "datasets/registry.h"
 
 #include "datasets/cifar_reader.h"
+#include "datasets/folder_reader.h"
 #include "datasets/idx_reader.h"
 #include "runtime/error.h"
 
@@ -13,13 +14,17 @@ Dataset Dataset::head(int64_t n) const {
   out.name = name;
   out.num_classes = num_classes;
   out.shape = Shape{n, shape[1], shape[2], shape[3]};
-  out.pixels.assign(pixels.begin(), pixels.begin() + n * image_bytes());
+  if (lazy())
+    out.files.assign(files.begin(), files.begin() + n);
+  else
+    out.pixels.assign(pixels.begin(), pixels.begin() + n * image_bytes());
+  out.resize_to = resize_to;
   out.labels.assign(labels.begin(), labels.begin() + n);
   return out;
 }
 
 namespace {
-const char* kDatasets = "fashion-mnist, mnist, cifar10, cifar100";
+const char* kDatasets = "fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet, imagenet";
 }  // namespace
 
 std::string default_data_dir(const std::string& name) {
@@ -28,6 +33,8 @@ std::string default_data_dir(const std::string& name) {
   // The folders the official archives unpack to, under ./data.
   if (name == "cifar10") return "data/cifar-10-batches-bin";
   if (name == "cifar100") return "data/cifar-100-binary";
+  if (name == "tiny-imagenet") return "data/tiny-imagenet-200";
+  if (name == "imagenet") return "data/imagenet";
   ADVMOE_FAIL("unknown dataset '" << name << "' (available: " << kDatasets << ")");
 }
 
@@ -42,6 +49,8 @@ Dataset load_dataset(const std::string& name, const std::string& dir, const std:
     return load_idx_dataset(root, split, name).head(limit);
   if (name == "cifar10") return load_cifar10(root, split).head(limit);
   if (name == "cifar100") return load_cifar100(root, split).head(limit);
+  if (name == "tiny-imagenet") return load_tiny_imagenet(root, split, limit);
+  if (name == "imagenet") return index_imagenet(root, split).head(limit);
   ADVMOE_FAIL("unknown dataset '" << name << "' (available: " << kDatasets << ")");
 }
 

@@ -9,6 +9,7 @@ packages=(
   libhdf5-dev            # checkpoints
   libboost-program-options-dev libboost-test-dev
   zlib1g-dev             # gzip-compressed idx datasets
+  libturbojpeg0-dev      # JPEG decoding for Tiny-ImageNet and ImageNet
   dataset-fashion-mnist  # the real data of the main job, in /usr/share/datasets/fashion-mnist
   python3-h5py           # tests that read our checkpoints from Python
 )
