@@ -40,6 +40,7 @@ enum class Op {
   BroadcastScalar,
   Concat,
   ChannelSlice,
+  ChannelAffine,
   kCount
 };
 

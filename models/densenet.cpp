@@ -29,7 +29,7 @@ Val build_densenet_bc(Model& model, int depth, int growth) {
   int layers = (depth - 4) / 6;
   ParamBuilder p(model);
   int64_t k = p.width(growth);
-  Val x = conv(model.images, p, "conv1", 2 * k, 3, 1, 1);
+  Val x = conv(model.input, p, "conv1", 2 * k, 3, 1, 1);
   for (int block = 1; block <= 3; ++block) {
     ParamBuilder b = p.scoped("block" + std::to_string(block)).scoped("layer");
     for (int i = 0; i < layers; ++i) x = bottleneck(x, b.scoped(std::to_string(i)), k);

@@ -28,6 +28,8 @@ struct ModelConfig {
   std::string variant = "dense";  // dense | sdense (every width times `ratio`)
   double ratio = 1.0;             // r in (0, 1]
   std::string stem = "auto";      // ResNet: cifar | imagenet | auto (imagenet from 128x128 up)
+  // Input normalization inside the model: none | cifar10 | cifar100 | imagenet (mean/std).
+  std::string normalize = "none";
 };
 
 // Architecture names build_model accepts.
@@ -36,9 +38,10 @@ const std::vector<std::string>& architectures();
 struct Model {
   ModelConfig config;
   std::unique_ptr<Graph> graph;
-  Val images;                              // Input "images" [B, H, W, C] in [0, 1]
-  Val labels;                              // Input "labels" [B], i32
-  Val logits;                              // Output "logits" [B, classes]
+  Val images;  // Input "images" [B, H, W, C] in [0, 1]
+  Val input;   // what the network reads: the images, normalized when config.normalize asks
+  Val labels;  // Input "labels" [B], i32
+  Val logits;  // Output "logits" [B, classes]
   std::map<std::string, ParamInit> inits;  // every Param and Buffer by name
 
   int64_t num_parameters() const;  // trainable elements (Params only)

@@ -6,6 +6,7 @@
 #include "models/smallcnn.h"
 #include "models/vgg.h"
 #include "models/wide_resnet.h"
+#include "ops/concat.h"
 #include "runtime/error.h"
 
 namespace advmoe {
@@ -38,6 +39,33 @@ ModelConfig resolve(ModelConfig c) {
   return c;
 }
 
+// (x - mean) / std per channel, with the usual dataset statistics.
+Val normalized(Val images, const std::string& stats) {
+  if (stats == "none") return images;
+  std::vector<double> mean, stddev;
+  if (stats == "cifar10") {
+    mean = {0.4914, 0.4822, 0.4465};
+    stddev = {0.2471, 0.2435, 0.2616};
+  } else if (stats == "cifar100") {
+    mean = {0.5071, 0.4865, 0.4409};
+    stddev = {0.2673, 0.2564, 0.2762};
+  } else if (stats == "imagenet") {
+    mean = {0.485, 0.456, 0.406};
+    stddev = {0.229, 0.224, 0.225};
+  } else {
+    ADVMOE_FAIL("unknown normalization '" << stats
+                                          << "' (available: none, cifar10, cifar100, imagenet)");
+  }
+  ADVMOE_CHECK(images.shape()[3] == 3,
+               "normalization '" << stats << "' needs 3-channel images, got " << images.shape());
+  std::vector<double> scale, shift;
+  for (size_t c = 0; c < 3; ++c) {
+    scale.push_back(1.0 / stddev[c]);
+    shift.push_back(-mean[c] / stddev[c]);
+  }
+  return channel_affine(images, scale, shift, "normalize");
+}
+
 }  // namespace
 
 Model build_model(const ModelConfig& requested) {
@@ -50,6 +78,7 @@ Model build_model(const ModelConfig& requested) {
   ADVMOE_CHECK(s.rank() == 3, "model input must be [H, W, C], got " << s);
   model.images = {&g, g.input("images", Shape{config.batch, s[0], s[1], s[2]})};
   model.labels = {&g, g.input("labels", Shape{config.batch}, DType::I32)};
+  model.input = normalized(model.images, config.normalize);
   const std::string& a = config.arch;
   if (a == "smallcnn")
     model.logits = build_smallcnn(model);

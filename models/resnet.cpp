@@ -29,7 +29,7 @@ Val build_resnet18(Model& model) {
   ParamBuilder p(model);
   const ModelConfig& c = model.config;
   bool imagenet = c.stem == "imagenet";
-  Val x = model.images;
+  Val x = model.input;
   if (imagenet) {
     x = conv_bn_relu(x, p, "conv1", "bn1", p.width(64), 7, 2, 3);
     x = max_pool(x, 3, 2, 1, "maxpool");

@@ -13,7 +13,7 @@ namespace advmoe {
 Val build_smallcnn(Model& model) {
   ParamBuilder p(model);
   const int64_t base[] = {32, 64, 128, 256};
-  Val x = model.images;
+  Val x = model.input;
   for (int stage = 0; stage < 4; ++stage) {
     std::string id = std::to_string(stage + 1);
     x = conv_bn_relu(x, p, "conv" + id, "bn" + id, p.width(base[stage]), 3, 1, 1);

@@ -14,7 +14,7 @@ Val build_vgg16_bn(Model& model) {
                          0,  512, 512, 512, 0,   512, 512, 512, 0};
   ParamBuilder p(model);
   ParamBuilder features = p.scoped("features");
-  Val x = model.images;
+  Val x = model.input;
   int index = 0;  // position in the reference's nn.Sequential: conv, bn, relu or pool
   for (int64_t width : cfg) {
     if (width == 0) {

@@ -29,7 +29,7 @@ Val build_wide_resnet(Model& model, int depth, int widen) {
   int blocks = (depth - 4) / 6;
   ParamBuilder p(model);
   const int64_t widths[] = {16 * widen, 32 * widen, 64 * widen};
-  Val x = conv(model.images, p, "conv1", p.width(16), 3, 1, 1);
+  Val x = conv(model.input, p, "conv1", p.width(16), 3, 1, 1);
   for (int group = 0; group < 3; ++group)
     for (int i = 0; i < blocks; ++i) {
       ParamBuilder b =

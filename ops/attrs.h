@@ -3,6 +3,7 @@
 #pragma once
 
 #include <variant>
+#include <vector>
 
 #include "runtime/shape.h"
 
@@ -48,7 +49,13 @@ struct SliceAttrs {
   int64_t count = 0;
 };
 
+// channel_affine: y[..., c] = x[..., c] * scale[c] + shift[c], constants of the graph (input
+// normalization lives in the model so attacks stay in [0, 1] pixel space).
+struct AffineAttrs {
+  std::vector<double> scale, shift;
+};
+
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
-                           KlBackwardAttrs, SliceAttrs>;
+                           KlBackwardAttrs, SliceAttrs, AffineAttrs>;
 
 }  // namespace advmoe

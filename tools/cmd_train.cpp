@@ -16,7 +16,7 @@ namespace advmoe {
 namespace {
 
 struct TrainOptions {
-  std::string dataset, data_dir, arch, variant, device, out, resume, schedule, augment;
+  std::string dataset, data_dir, arch, variant, device, out, resume, schedule, augment, normalize;
   int epochs = 1, batch = 128, threads = 0;
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, width = 1.0, ratio = 1.0;
   uint64_t seed = 0;
@@ -33,6 +33,8 @@ po::options_description train_options(TrainOptions& t) {
       "smallcnn | resnet18 | wrn-28-10 | vgg16-bn | densenet-bc-40 | densenet-bc-100");
   add("variant", po::value(&t.variant)->default_value("dense"), "dense | sdense");
   add("ratio", po::value(&t.ratio)->default_value(1.0), "width ratio r of sdense, in (0, 1]");
+  add("normalize", po::value(&t.normalize)->default_value("none"),
+      "input normalization inside the model: none | cifar10 | cifar100 | imagenet");
   add("width", po::value(&t.width)->default_value(1.0), "channel multiplier of a dense model");
   add("augment", po::value(&t.augment)->default_value("auto"),
       "auto | none | crop | flip | crop+flip (crop: zero-pad 4, random 32x32 window; auto: "
@@ -118,6 +120,7 @@ int cmd_train(const std::vector<std::string>& args) {
   mc.width = t.width;
   mc.variant = t.variant;
   mc.ratio = t.ratio;
+  mc.normalize = t.normalize;
   Model model = build_model(mc);
   auto backend = make_backend(t.device);
   TrainConfig tc;

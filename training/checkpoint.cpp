@@ -135,6 +135,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     f.set_attr("/", "ratio", c.ratio);
     f.set_attr("/", "width", c.width);
     f.set_attr("/", "stem", c.stem);
+    f.set_attr("/", "normalize", c.normalize);
     f.set_attr("/", "experts", 0.0);
     f.set_attr("/", "classes", static_cast<double>(c.classes));
     f.set_attr("/", "input_shape", std::vector<int64_t>{c.image[2], c.image[0], c.image[1]});
@@ -183,6 +184,7 @@ CheckpointHeader read_checkpoint_header(const std::string& path) {
   h.model.ratio = f.attr_double("/", "ratio");
   h.model.width = f.attr_double("/", "width");
   h.model.stem = f.attr_string("/", "stem");
+  h.model.normalize = f.attr_string("/", "normalize");
   h.model.classes = static_cast<int>(f.attr_double("/", "classes"));
   std::vector<int64_t> chw = f.attr_ints("/", "input_shape");
   ADVMOE_CHECK(chw.size() == 3, "'" << path << "': input_shape must have 3 entries (C, H, W)");
@@ -202,7 +204,7 @@ void load_checkpoint_tensors(const std::string& path, const Model& model, Variab
   const ModelConfig& c = model.config;
   ADVMOE_CHECK(h.model.arch == c.arch && h.model.variant == c.variant && h.model.ratio == c.ratio &&
                    h.model.width == c.width && h.model.classes == c.classes &&
-                   h.model.image == c.image,
+                   h.model.normalize == c.normalize && h.model.image == c.image,
                "'" << path << "' holds " << h.model.arch << " (" << h.model.variant << ", r "
                    << h.model.ratio << ", width " << h.model.width << ", " << h.model.classes
                    << " classes, input " << h.model.image << "), not the requested " << c.arch

@@ -1,5 +1,6 @@
-// concat_channels and channel_slice as row-wise copies, shared by both CPU backends (serial for
-// "reference", OpenMP for "onednn"): they are pure data movement, with nothing for oneDNN to add.
+// concat_channels, channel_slice and channel_affine as row-wise loops, shared by both CPU backends
+// (serial for "reference", OpenMP for "onednn"): they are pure data movement, with nothing for
+// oneDNN to add.
 #include <cstring>
 
 #include "ops/reference/dispatch.h"
@@ -8,6 +9,24 @@
 namespace advmoe {
 
 void register_concat_loops(KernelRegistry& r, const char* backend, bool parallel) {
+  r.add(backend, Op::ChannelAffine, [parallel](const KernelArgs& a) {
+    return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const AffineAttrs& attrs = std::get<AffineAttrs>(a.node.attrs);
+      std::vector<T> scale(attrs.scale.begin(), attrs.scale.end());
+      std::vector<T> shift(attrs.shift.begin(), attrs.shift.end());
+      int64_t c = static_cast<int64_t>(scale.size()), rows = a.inputs[0].numel() / c;
+      const T* x = a.inputs[0].data<T>();
+      T* y = a.outputs[0].data<T>();
+      return loop_kernel([=] {
+#pragma omp parallel for if (parallel)
+        for (int64_t row = 0; row < rows; ++row)
+          for (int64_t k = 0; k < c; ++k)
+            y[row * c + k] =
+                x[row * c + k] * scale[static_cast<size_t>(k)] + shift[static_cast<size_t>(k)];
+      });
+    });
+  });
   r.add(backend, Op::Concat, [parallel](const KernelArgs& a) {
     return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -24,7 +43,8 @@ void register_concat_loops(KernelRegistry& r, const char* backend, bool parallel
         for (int64_t row = 0; row < rows; ++row) {
           T* dst = out + row * total;
           for (size_t i = 0; i < parts.size(); ++i) {
-            std::memcpy(dst, parts[i] + row * widths[i], sizeof(T) * static_cast<size_t>(widths[i]));
+            std::memcpy(dst, parts[i] + row * widths[i],
+                        sizeof(T) * static_cast<size_t>(widths[i]));
             dst += widths[i];
           }
         }

@@ -171,4 +171,32 @@ BOOST_AUTO_TEST_CASE(initialization_follows_the_paper_code) {
              vars.get("layer1.0.conv1.weight").item(17));
 }
 
+BOOST_AUTO_TEST_CASE(normalization_lives_in_the_model) {
+  // A model with cifar10 normalization on x must equal the plain model on (x - mean) / std.
+  auto backend = make_backend("onednn");
+  Tensor x = random_tensor({2, 32, 32, 3}, DType::F32, 3, 0, 1), standardized = x.clone();
+  const double mean[] = {0.4914, 0.4822, 0.4465}, stddev[] = {0.2471, 0.2435, 0.2616};
+  for (int64_t i = 0; i < x.numel(); ++i)
+    standardized.data<float>()[i] = static_cast<float>((x.item(i) - mean[i % 3]) / stddev[i % 3]);
+  Tensor logits[2];
+  for (int k = 0; k < 2; ++k) {
+    ModelConfig c;
+    c.arch = "resnet18";
+    c.batch = 2;
+    c.image = Shape{32, 32, 3};
+    c.normalize = k == 0 ? "cifar10" : "none";
+    Model m = build_model(c);
+    Variables vars(*backend);
+    initialize_parameters(m, vars, 1);
+    auto plan = compile(*m.graph, vars, {Mode::Eval, {m.logits.id}});
+    vars.set("images", k == 0 ? x : standardized);
+    plan->run();
+    logits[k] = vars.get("logits").clone();
+  }
+  BOOST_TEST(max_relative_error(logits[0], logits[1]) < 1e-4);
+  ModelConfig bad;
+  bad.normalize = "cifar10";  // the 1-channel small CNN
+  BOOST_CHECK_THROW(build_model(bad), Error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

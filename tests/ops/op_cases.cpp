@@ -138,6 +138,11 @@ std::vector<OpCase> make_cases() {
          return kl_div(log_softmax(3.0 * in(g, "p_logits", {4, 5})),
                        log_softmax(3.0 * in(g, "q_logits", {4, 5})));
        }},
+      {"channel_affine",
+       [](Graph& g) {
+         return channel_affine(in(g, "x", {2, 3, 3, 3}), {1 / 0.247, 1 / 0.243, 1 / 0.261},
+                               {-0.491 / 0.247, -0.482 / 0.243, -0.447 / 0.261});
+       }},
       {"concat_channels",
        [](Graph& g) {
          return concat_channels(
