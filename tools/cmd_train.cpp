@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "datasets/registry.h"
 #include "models/registry.h"
@@ -17,6 +18,7 @@ namespace {
 
 struct TrainOptions {
   std::string dataset, data_dir, arch, variant, device, out, resume, schedule, augment, normalize;
+  std::string best_metric;
   int epochs = 1, batch = 128, threads = 0;
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, width = 1.0, ratio = 1.0;
   uint64_t seed = 0;
@@ -56,6 +58,9 @@ po::options_description train_options(TrainOptions& t) {
       "run directory for config.ini, metrics.csv, last.h5, best.h5 (default: runs/<dataset>-<arch>-"
       "<variant>-seed<seed>)");
   add("resume", po::value(&t.resume), "continue the run in this directory from its last.h5");
+  add("best-metric", po::value(&t.best_metric)->default_value("test_accuracy"),
+      "what best.h5 keeps the best epoch of: test_accuracy | test_loss | train_accuracy | "
+      "train_loss");
   return o;
 }
 
@@ -75,6 +80,18 @@ Augmentation augmentation_of(const TrainOptions& t) {
   if (a == "crop+flip") return {4, true};
   throw UsageError{"advmoe train: --augment must be auto, none, crop, flip or crop+flip, got '" +
                    t.augment + "'"};
+}
+
+// The chosen metric as "higher is better".
+double score(const EpochMetrics& m, const std::string& metric) {
+  if (metric == "test_accuracy") return m.test_accuracy;
+  if (metric == "test_loss") return -m.test_loss;
+  if (metric == "train_accuracy") return m.train_accuracy;
+  if (metric == "train_loss") return -m.train_loss;
+  throw UsageError{
+      "advmoe train: --best-metric must be test_accuracy, test_loss, train_accuracy or "
+      "train_loss, got '" +
+      metric + "'"};
 }
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics) {
@@ -97,6 +114,7 @@ int cmd_train(const std::vector<std::string>& args) {
                      train_options(t), args, vm))
     return 0;
   check(t);
+  score(EpochMetrics{}, t.best_metric);  // validates the name before any work
   Augmentation augmentation = augmentation_of(t);
   set_threads(t.threads);
   std::string out = !t.resume.empty() ? t.resume
@@ -158,8 +176,8 @@ int cmd_train(const std::vector<std::string>& args) {
               static_cast<long long>(model.num_parameters()), backend->name().c_str(),
               trainer.train_plan().memory().arena_bytes / 1048576.0, out.c_str());
 
-  double best = -1;
-  for (const EpochMetrics& m : state.metrics) best = std::max(best, m.test_accuracy);
+  double best = -std::numeric_limits<double>::infinity();
+  for (const EpochMetrics& m : state.metrics) best = std::max(best, score(m, t.best_metric));
   for (int epoch = static_cast<int>(state.epoch) + 1; epoch <= t.epochs; ++epoch) {
     Progress progress("train", steps);
     EpochMetrics m = trainer.train_epoch(train, epoch, &progress);
@@ -175,8 +193,8 @@ int cmd_train(const std::vector<std::string>& args) {
     state.step = trainer.global_step();
     state.metrics.push_back(m);
     save_checkpoint(out + "/last.h5", model, trainer.variables(), state);
-    if (m.test_accuracy > best) {
-      best = m.test_accuracy;
+    if (score(m, t.best_metric) > best) {
+      best = score(m, t.best_metric);
       save_checkpoint(out + "/best.h5", model, trainer.variables(), state);
     }
     write_metrics_csv(out + "/metrics.csv", state.metrics);

@@ -33,10 +33,18 @@ void Progress::update(int64_t step, int epoch, int epochs, double loss, double a
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double rate = elapsed > 0 ? images_ / elapsed : 0;
   double eta = step > 0 ? elapsed * (total_ - step) / step : 0;
-  std::fprintf(out_, "%s%s epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s%s",
-               tty_ ? "\r" : "", label_.c_str(), epoch, epochs, static_cast<long long>(step),
-               static_cast<long long>(total_), loss, 100.0 * accuracy, rate,
-               format_duration(eta).c_str(), tty_ ? "   " : "\n");
+  // On a terminal a bar is redrawn in place; in logs each line stands alone.
+  std::string bar;
+  if (tty_) {
+    const int width = 24;
+    int filled = total_ > 0 ? static_cast<int>(width * step / total_) : width;
+    bar = "[" + std::string(static_cast<size_t>(filled), '=') +
+          std::string(static_cast<size_t>(width - filled), ' ') + "] ";
+  }
+  std::fprintf(out_, "%s%s%s epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s%s",
+               tty_ ? "\r" : "", bar.c_str(), label_.c_str(), epoch, epochs,
+               static_cast<long long>(step), static_cast<long long>(total_), loss, 100.0 * accuracy,
+               rate, format_duration(eta).c_str(), tty_ ? "   " : "\n");
   std::fflush(out_);
 }
 
