@@ -1,10 +1,15 @@
 // Small helpers shared by the test suites: error measures and random tensors.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <functional>
 #include <string>
 
+#include "runtime/error.h"
 #include "runtime/rng.h"
 #include "runtime/tensor.h"
 
@@ -37,6 +42,29 @@ inline Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed, doub
   Tensor t = Tensor::zeros(shape, dtype);
   RandomStream(seed, 77).fill_uniform(t, low, high);
   return t;
+}
+
+// A fresh folder under the system temp dir, removed with everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("advmoe_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+// The message of the advmoe::Error that `f` throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace advmoe::testing

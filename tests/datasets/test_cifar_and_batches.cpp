@@ -12,21 +12,13 @@
 #include "datasets/cifar_reader.h"
 #include "runtime/error.h"
 
+#include "../helpers.h"
+
 using namespace advmoe;
+using namespace advmoe::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("advmoe_cifar_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static inline int counter = 0;
-};
 
 // Channel-planar pixel value of record r, plane c, position p, as our test files store it.
 uint8_t planar_value(int64_t r, int64_t c, int64_t p) {
@@ -45,15 +37,6 @@ void write_cifar_file(const fs::path& path, int64_t records, int label_bytes, in
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()),
              static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 Dataset synthetic(int64_t n, int64_t h, int64_t w, int64_t c) {

@@ -13,21 +13,13 @@
 #include "datasets/image.h"
 #include "runtime/error.h"
 
+#include "../helpers.h"
+
 using namespace advmoe;
+using namespace advmoe::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("advmoe_folders_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static inline int counter = 0;
-};
 
 // A flat-colour image: JPEG keeps flat colours almost exactly.
 Image flat(int64_t h, int64_t w, uint8_t r, uint8_t g, uint8_t b) {
@@ -62,15 +54,6 @@ void write_tiny(const fs::path& dir) {
     write_jpeg_file((dir / "val" / "images" / file).string(), flat(64, 64, red_of(k), 100, 50));
     ann << file << "\t" << wnids[k] << "\t0\t0\t63\t63\n";
   }
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -14,7 +14,10 @@
 #include "datasets/registry.h"
 #include "runtime/error.h"
 
+#include "../helpers.h"
+
 using namespace advmoe;
+using namespace advmoe::testing;
 namespace fs = std::filesystem;
 
 namespace {
@@ -54,27 +57,6 @@ void write_gz(const fs::path& p, const std::vector<uint8_t>& bytes) {
   gzFile f = gzopen(p.c_str(), "wb");
   gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("advmoe_idx_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static inline int counter = 0;
-};
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -17,22 +17,13 @@
 #include "training/checkpoint.h"
 #include "training/classifier_trainer.h"
 
+#include "../helpers.h"
+
 using namespace advmoe;
+using namespace advmoe::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("advmoe_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static inline int counter = 0;
-};
 
 ModelConfig tiny_config() {
   ModelConfig mc;
@@ -59,15 +50,6 @@ void save_trained(Saved& s, const std::string& path, const Dataset& data) {
   EpochMetrics m = s.trainer->train_epoch(data, 1, nullptr);
   s.state = RunState{"fashion-mnist", 1, s.trainer->global_step(), 9, "lr = 0.05\n", {m}};
   save_checkpoint(path, s.model, s.trainer->variables(), s.state);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 bool same_bytes(const Tensor& a, const Tensor& b) {
