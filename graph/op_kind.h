@@ -41,6 +41,13 @@ enum class Op {
   Concat,
   ChannelSlice,
   ChannelAffine,
+  Top1,
+  Top1Backward,
+  ExpertConv,
+  ExpertConvBackwardData,
+  ExpertConvBackwardWeights,
+  ChannelGate,
+  ChannelGateBackward,
   kCount
 };
 

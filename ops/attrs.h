@@ -55,7 +55,17 @@ struct AffineAttrs {
   std::vector<double> scale, shift;
 };
 
+// expert_conv: a conv whose weight holds `experts` slices of equal width; `dense` computes every
+// expert and selects (the parity oracle) instead of grouping samples by expert.
+struct ExpertConvAttrs {
+  int stride = 1;
+  int padding = 0;
+  int experts = 1;
+  bool dense = false;
+  Shape result_shape;  // backward nodes: shape of dx or dw
+};
+
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
-                           KlBackwardAttrs, SliceAttrs, AffineAttrs>;
+                           KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs>;
 
 }  // namespace advmoe

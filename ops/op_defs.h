@@ -19,6 +19,7 @@ void register_batch_norm_ops(OpTable& table);  // batch_norm and its backward
 void register_pool_ops(OpTable& table);        // max/avg/global-avg pooling
 void register_linear_ops(OpTable& table);      // linear
 void register_loss_ops(OpTable& table);        // softmax CE, log-softmax, KL
+void register_moe_ops(OpTable& table);         // top1, expert_conv, channel_gate
 void register_concat_ops(OpTable& table);      // concat_channels, channel_slice
 
 }  // namespace advmoe

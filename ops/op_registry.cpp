@@ -18,6 +18,7 @@ std::array<OpDef, static_cast<size_t>(Op::kCount)> build_table() {
   register_linear_ops(table);
   register_loss_ops(table);
   register_concat_ops(table);
+  register_moe_ops(table);
   for (size_t i = 0; i < table.size(); ++i)
     ADVMOE_CHECK(table[i].infer, "internal: op #" << i << " has no definition");
   return table;

@@ -118,12 +118,14 @@ void register_onednn_kernels(KernelRegistry& r) {
   // Loops first; oneDNN kernels then replace those ops that oneDNN implements.
   register_elementwise(r, "onednn", /*parallel=*/true);
   register_concat_loops(r, "onednn", /*parallel=*/true);
+  register_moe_loops(r, "onednn", /*parallel=*/true);
   register_losses(r, "onednn", /*parallel=*/true, /*with_log_softmax=*/false);
   register_onednn_conv(r);
   register_onednn_batch_norm(r);
   register_onednn_eltwise(r);
   register_onednn_pooling(r);
   register_onednn_linear(r);
+  register_onednn_expert_conv(r);
 }
 
 }  // namespace advmoe

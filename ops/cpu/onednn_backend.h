@@ -78,5 +78,6 @@ void register_onednn_batch_norm(KernelRegistry& registry);
 void register_onednn_eltwise(KernelRegistry& registry);
 void register_onednn_pooling(KernelRegistry& registry);
 void register_onednn_linear(KernelRegistry& registry);
+void register_onednn_expert_conv(KernelRegistry& registry);
 
 }  // namespace advmoe

@@ -153,6 +153,8 @@ void register_reference_kernels(KernelRegistry& r) {
   register_reference_pooling(r);
   register_reference_linear(r);
   register_reference_losses(r);
+  register_reference_moe(r);
+  register_moe_loops(r, "reference", /*parallel=*/false);
 }
 
 }  // namespace advmoe

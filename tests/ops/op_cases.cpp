@@ -8,6 +8,7 @@
 #include "ops/conv2d.h"
 #include "ops/linear.h"
 #include "ops/losses.h"
+#include "ops/moe.h"
 #include "ops/pooling.h"
 
 namespace advmoe::testing {
@@ -52,6 +53,21 @@ OpCase pool(const std::string& name, Shape x, bool max, int k, int s, int p,
           [=](Graph& g) {
             Val xv = in(g, "x", x);
             return max ? max_pool(xv, k, s, p, "pool") : avg_pool(xv, k, s, p, "pool");
+          },
+          {Mode::Train},
+          gradcheck};
+}
+
+// y = channel_gate(expert_conv(x, w, route), gate) with (route, gate) = top1(logits).
+OpCase moe(const std::string& name, Shape x, int experts, int64_t width, int stride, int pad,
+           bool dense, bool gradcheck = true) {
+  return {name,
+          [=](Graph& g) {
+            Val logits{&g, g.buffer("router_logits", Shape{x[0], experts})};
+            Route r = top1(logits);
+            Val w = param(g, "w", {experts * width, 3, 3, x[3]});
+            Val y = expert_conv(in(g, "x", x), w, r.index, experts, stride, pad, dense, "experts");
+            return channel_gate(y, r.gate);
           },
           {Mode::Train},
           gradcheck};
@@ -142,6 +158,18 @@ std::vector<OpCase> make_cases() {
        [](Graph& g) {
          return channel_affine(in(g, "x", {2, 3, 3, 3}), {1 / 0.247, 1 / 0.243, 1 / 0.261},
                                {-0.491 / 0.247, -0.482 / 0.243, -0.447 / 0.261});
+       }},
+      // MoE: routes come from top1 over a Buffer of logits (a Buffer is not differentiated, so
+      // the finite-difference check does not meet the straight-through estimator; the STE has its
+      // own test in test_moe.cpp).
+      moe("expert_conv_3_experts", {6, 5, 5, 3}, 3, 4, 1, 1, false),
+      moe("expert_conv_3_experts_dense_mode", {6, 5, 5, 3}, 3, 4, 1, 1, true),
+      moe("expert_conv_stride2", {5, 7, 7, 2}, 2, 3, 2, 0, false),
+      moe("expert_conv_wide", {16, 8, 8, 16}, 4, 16, 1, 1, false, false),
+      moe("expert_conv_wide_dense_mode", {16, 8, 8, 16}, 4, 16, 1, 1, true, false),
+      {"channel_gate",
+       [](Graph& g) {
+         return channel_gate(in(g, "features", {4, 3, 3, 2}), in(g, "gate", {4}));
        }},
       {"concat_channels",
        [](Graph& g) {
