@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "ops/moe.h"
 
 namespace advmoe {
 
@@ -25,7 +26,9 @@ struct ModelConfig {
   int classes = 10;
   double width = 1.0;  // channel multiplier; build_model sets it to r for `sdense`
   DType dtype = DType::F32;
-  std::string variant = "dense";  // dense | sdense (every width times `ratio`)
+  std::string variant = "dense";  // dense | sdense (every width times `ratio`) | moe
+  int experts = 2;                // moe: experts N per MoE layer, each r * C wide
+  std::string routing = "layer";  // moe: layer (router per MoE conv) | global (one router network)
   double ratio = 1.0;             // r in (0, 1]
   std::string stem = "auto";      // ResNet: cifar | imagenet | auto (imagenet from 128x128 up)
   // Input normalization inside the model: none | cifar10 | cifar100 | imagenet (mean/std).
@@ -43,6 +46,9 @@ struct Model {
   Val labels;  // Input "labels" [B], i32
   Val logits;  // Output "logits" [B, classes]
   std::map<std::string, ParamInit> inits;  // every Param and Buffer by name
+  Route global_route;                      // moe with global routing: the route all layers share
+  // moe: each MoE conv's module name and its route (expert index per sample), for usage stats.
+  std::vector<std::pair<std::string, Val>> routes;
 
   int64_t num_parameters() const;  // trainable elements (Params only)
 };

@@ -7,6 +7,9 @@
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
 #include "ops/conv2d.h"
+#include "ops/linear.h"
+#include "ops/moe.h"
+#include "ops/pooling.h"
 
 namespace advmoe {
 
@@ -20,6 +23,10 @@ ParamBuilder ParamBuilder::scoped(const std::string& scope) const {
   return ParamBuilder(*model_, full(scope), group_);
 }
 
+ParamBuilder ParamBuilder::in_group(const std::string& group) const {
+  return ParamBuilder(*model_, prefix_, group);
+}
+
 std::string ParamBuilder::full(const std::string& name) const {
   return prefix_.empty() ? name : prefix_ + "." + name;
 }
@@ -31,10 +38,11 @@ Val ParamBuilder::make_param(const std::string& name, const Shape& shape, ParamI
   return {&g, g.param(n, shape, group_)};
 }
 
-Val ParamBuilder::conv_weight(const std::string& name, int64_t out, int64_t kernel,
-                              int64_t in) const {
+Val ParamBuilder::conv_weight(const std::string& name, int64_t out, int64_t kernel, int64_t in,
+                              int64_t fan_out_channels) const {
   // Kaiming normal, mode fan_out, ReLU gain (torchvision ResNet and the AdvMoE code).
-  double stddev = std::sqrt(2.0 / static_cast<double>(out * kernel * kernel));
+  int64_t fan_out = (fan_out_channels > 0 ? fan_out_channels : out) * kernel * kernel;
+  double stddev = std::sqrt(2.0 / static_cast<double>(fan_out));
   return make_param(name + ".weight", Shape{out, kernel, kernel, in},
                     {InitKind::KaimingNormalFanOut, stddev});
 }
@@ -78,6 +86,28 @@ Val conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int
   Val w = p.conv_weight(name, out, kernel, x.shape()[3]);
   if (bias) return conv2d(x, w, p.bias(name, out), stride, padding, module_of(w));
   return conv2d(x, w, stride, padding, module_of(w));
+}
+
+Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel,
+             int stride, int padding) {
+  Model& m = p.model();
+  if (m.config.variant != "moe") return conv(x, p, name, out, kernel, stride, padding);
+  int experts = m.config.experts;
+  Route route = m.global_route;
+  Val w = p.conv_weight(name, experts * out, kernel, x.shape()[3], out);
+  std::string module = module_of(w);
+  if (m.config.routing == "layer") {
+    // Per-layer router of the paper: global-average-pool of the layer input -> linear -> N logits.
+    ParamBuilder r = p.scoped(name).in_group("router");
+    int64_t c = x.shape()[3];
+    Val logits =
+        linear(global_avg_pool(x, module + ".router.pool"), r.linear_weight("router", experts, c),
+               r.bias("router", experts), module + ".router");
+    route = top1(logits, module + ".route");
+  }
+  m.routes.emplace_back(module, route.index);
+  Val y = expert_conv(x, w, route.index, experts, stride, padding, false, module);
+  return channel_gate(y, route.gate, module + ".gate");
 }
 
 Val bn(Val x, const ParamBuilder& p, const std::string& name) {

@@ -19,9 +19,14 @@ class ParamBuilder {
 
   // A builder whose names start with "<prefix>.<scope>.".
   ParamBuilder scoped(const std::string& scope) const;
+  // The same names, parameters in another group (routers live in group "router").
+  ParamBuilder in_group(const std::string& group) const;
+  Model& model() const { return *model_; }
 
   // Builders only add to the model, never change what the builder itself points to: const.
-  Val conv_weight(const std::string& name, int64_t out, int64_t kernel, int64_t in) const;  // OHWI
+  // OHWI; Kaiming fan_out uses `fan_out_channels` (default: out), one expert's width for MoE.
+  Val conv_weight(const std::string& name, int64_t out, int64_t kernel, int64_t in,
+                  int64_t fan_out_channels = 0) const;
   Val linear_weight(const std::string& name, int64_t out, int64_t in) const;
   Val bias(const std::string& name, int64_t size) const;
   BatchNormParams batch_norm(const std::string& name, int64_t channels) const;
@@ -42,6 +47,10 @@ Val batch_norm(Val x, const BatchNormParams& p);
 // conv named `name` under p, no bias unless asked (BN follows almost every conv).
 Val conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel, int stride,
          int padding, bool bias = false);
+// A conv of an MoE layer when the model is `moe` (expert_conv over N experts of `out` channels,
+// gated by the layer's route: its own router or the global one), else a plain conv.
+Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel,
+             int stride, int padding);
 // BN named `name` under p on x's channels.
 Val bn(Val x, const ParamBuilder& p, const std::string& name);
 Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv_name,

@@ -3,6 +3,7 @@
 
 #include "models/densenet.h"
 #include "models/resnet.h"
+#include "models/router.h"
 #include "models/smallcnn.h"
 #include "models/vgg.h"
 #include "models/wide_resnet.h"
@@ -28,11 +29,17 @@ std::string list_architectures() {
 // Fills the derived fields (width from variant and ratio, the ResNet stem) and checks values.
 ModelConfig resolve(ModelConfig c) {
   ADVMOE_CHECK(c.ratio > 0 && c.ratio <= 1, "model ratio r must be in (0, 1], got " << c.ratio);
-  if (c.variant == "sdense")
+  if (c.variant == "sdense" || c.variant == "moe")
     c.width = c.ratio;
   else
     ADVMOE_CHECK(c.variant == "dense",
-                 "unknown model variant '" << c.variant << "' (available: dense, sdense)");
+                 "unknown model variant '" << c.variant << "' (available: dense, sdense, moe)");
+  if (c.variant == "moe") {
+    ADVMOE_CHECK(c.experts >= 1 && c.experts <= 64,
+                 "moe: experts must be in [1, 64], got " << c.experts);
+    ADVMOE_CHECK(c.routing == "layer" || c.routing == "global",
+                 "unknown routing '" << c.routing << "' (available: layer, global)");
+  }
   if (c.stem == "auto") c.stem = c.image.rank() == 3 && c.image[0] >= 128 ? "imagenet" : "cifar";
   ADVMOE_CHECK(c.stem == "cifar" || c.stem == "imagenet",
                "unknown stem '" << c.stem << "' (available: cifar, imagenet, auto)");
@@ -79,6 +86,8 @@ Model build_model(const ModelConfig& requested) {
   model.images = {&g, g.input("images", Shape{config.batch, s[0], s[1], s[2]})};
   model.labels = {&g, g.input("labels", Shape{config.batch}, DType::I32)};
   model.input = normalized(model.images, config.normalize);
+  if (config.variant == "moe" && config.routing == "global")
+    model.global_route = build_global_router(model);
   const std::string& a = config.arch;
   if (a == "smallcnn")
     model.logits = build_smallcnn(model);
@@ -94,6 +103,8 @@ Model build_model(const ModelConfig& requested) {
     model.logits = build_densenet_bc(model, 100, 12);
   else
     ADVMOE_FAIL("unknown architecture '" << a << "' (available: " << list_architectures() << ")");
+  ADVMOE_CHECK(config.variant != "moe" || !model.routes.empty(),
+               "variant moe is not available for " << config.arch << " yet (available: resnet18)");
   g.mark_output(model.logits.id, "logits");
   return model;
 }

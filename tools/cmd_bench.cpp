@@ -47,7 +47,8 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
 }
 
 struct BenchOptions {
-  std::string archs, variant, device;
+  std::string archs, variant, device, routing;
+  int experts = 2;
   double ratio = 1.0;
   int batch = 128, iters = 10, warmup = 2, threads = 0, size = 0, channels = 0, classes = 10;
   bool profile = false, data = false;
@@ -64,6 +65,8 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   mc.classes = b.classes;
   mc.variant = b.variant;
   mc.ratio = b.ratio;
+  mc.experts = b.experts;
+  mc.routing = b.routing;
   Model model = build_model(mc);
   auto backend = make_backend(b.device);
   ClassifierTrainer trainer(model, *backend, TrainConfig{});
@@ -116,7 +119,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   add("arch", po::value(&b.archs)->default_value("smallcnn"),
       "architecture, a comma-separated list, or 'all'");
   add("variant", po::value(&b.variant)->default_value("dense"), "dense | sdense");
-  add("ratio", po::value(&b.ratio)->default_value(1.0), "width ratio r of sdense");
+  add("ratio", po::value(&b.ratio)->default_value(1.0), "width ratio r of sdense and moe");
+  add("experts", po::value(&b.experts)->default_value(2), "experts N of moe");
+  add("routing", po::value(&b.routing)->default_value("layer"), "moe routing: layer | global");
   add("batch-size", po::value(&b.batch)->default_value(128), "batch size");
   add("image-size", po::value(&b.size)->default_value(0), "input height = width (0: per model)");
   add("channels", po::value(&b.channels)->default_value(0), "input channels (0: per model)");

@@ -18,7 +18,8 @@ namespace {
 
 struct TrainOptions {
   std::string dataset, data_dir, arch, variant, device, out, resume, schedule, augment, normalize;
-  std::string best_metric;
+  std::string best_metric, routing;
+  int experts = 2;
   int epochs = 1, batch = 128, threads = 0;
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, width = 1.0, ratio = 1.0;
   uint64_t seed = 0;
@@ -33,8 +34,12 @@ po::options_description train_options(TrainOptions& t) {
       "dataset folder (default: the dataset's standard location)");
   add("arch", po::value(&t.arch)->default_value("smallcnn"),
       "smallcnn | resnet18 | wrn-28-10 | vgg16-bn | densenet-bc-40 | densenet-bc-100");
-  add("variant", po::value(&t.variant)->default_value("dense"), "dense | sdense");
-  add("ratio", po::value(&t.ratio)->default_value(1.0), "width ratio r of sdense, in (0, 1]");
+  add("variant", po::value(&t.variant)->default_value("dense"), "dense | sdense | moe (resnet18)");
+  add("ratio", po::value(&t.ratio)->default_value(1.0),
+      "width ratio r of sdense and moe, in (0, 1]");
+  add("experts", po::value(&t.experts)->default_value(2), "experts N per MoE layer (moe)");
+  add("routing", po::value(&t.routing)->default_value("layer"),
+      "moe routing: layer (a router per MoE conv) | global (one router network on the image)");
   add("normalize", po::value(&t.normalize)->default_value("none"),
       "input normalization inside the model: none | cifar10 | cifar100 | imagenet");
   add("width", po::value(&t.width)->default_value(1.0), "channel multiplier of a dense model");
@@ -139,6 +144,8 @@ int cmd_train(const std::vector<std::string>& args) {
   mc.variant = t.variant;
   mc.ratio = t.ratio;
   mc.normalize = t.normalize;
+  mc.experts = t.experts;
+  mc.routing = t.routing;
   Model model = build_model(mc);
   auto backend = make_backend(t.device);
   TrainConfig tc;

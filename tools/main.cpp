@@ -15,7 +15,8 @@ void print_usage() {
                "  train    train a model; checkpoints and metrics go to a run directory\n"
                "  eval     evaluate a checkpoint on a test set\n"
                "  inspect  show a checkpoint's metadata, tensors and metrics\n"
-               "  bench    measure training/inference images/s and plan memory\n\n"
+               "  bench    measure training/inference images/s and plan memory\n"
+               "  flops    count multiply-accumulates per sample (pathway and router)\n\n"
                "advmoe <command> --help shows the options of a command.\n";
 }
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     if (command == "eval") return advmoe::cmd_eval(args);
     if (command == "inspect") return advmoe::cmd_inspect(args);
     if (command == "bench") return advmoe::cmd_bench(args);
+    if (command == "flops") return advmoe::cmd_flops(args);
     std::cerr << "advmoe: unknown command '" << command << "'\n";
     print_usage();
     return 2;

@@ -34,5 +34,6 @@ int cmd_train(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_flops(const std::vector<std::string>& args);
 
 }  // namespace advmoe

@@ -136,7 +136,8 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     f.set_attr("/", "width", c.width);
     f.set_attr("/", "stem", c.stem);
     f.set_attr("/", "normalize", c.normalize);
-    f.set_attr("/", "experts", 0.0);
+    f.set_attr("/", "experts", c.variant == "moe" ? static_cast<double>(c.experts) : 0.0);
+    f.set_attr("/", "routing", c.variant == "moe" ? c.routing : std::string("none"));
     f.set_attr("/", "classes", static_cast<double>(c.classes));
     f.set_attr("/", "input_shape", std::vector<int64_t>{c.image[2], c.image[0], c.image[1]});
     f.set_attr("/", "dataset", state.dataset);
@@ -185,6 +186,10 @@ CheckpointHeader read_checkpoint_header(const std::string& path) {
   h.model.width = f.attr_double("/", "width");
   h.model.stem = f.attr_string("/", "stem");
   h.model.normalize = f.attr_string("/", "normalize");
+  if (h.model.variant == "moe") {
+    h.model.experts = static_cast<int>(f.attr_double("/", "experts"));
+    h.model.routing = f.attr_string("/", "routing");
+  }
   h.model.classes = static_cast<int>(f.attr_double("/", "classes"));
   std::vector<int64_t> chw = f.attr_ints("/", "input_shape");
   ADVMOE_CHECK(chw.size() == 3, "'" << path << "': input_shape must have 3 entries (C, H, W)");

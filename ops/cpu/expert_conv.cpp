@@ -1,9 +1,9 @@
 // expert_conv on oneDNN with real sparse execution: samples are grouped by expert (a counting
 // sort of the route), each group is gathered into a staging buffer, convolved with its expert's
-// weight slice only, and scattered back. Primitives exist for bucket batch sizes 1, 2, 4, ... N
-// (created at compile time); a group of g samples runs on the smallest bucket >= g, the padding
-// rows zeroed. The dense mode instead convolves every sample with all experts and selects: the
-// reference code's behaviour, kept as a parity oracle.
+// weight slice only, and scattered back. Primitives exist for bucket batch sizes 1, 2, 4, 8, 16,
+// 32, 48, ... N (created at compile time); a group of g samples runs on the smallest bucket >= g,
+// the padding rows zeroed. The dense mode instead convolves every sample with all experts and
+// selects: the reference code's behaviour, kept as a parity oracle.
 #include <cstring>
 
 #include "ops/cpu/onednn_backend.h"
@@ -72,7 +72,9 @@ class ExpertConvKernel : public Kernel {
     if (attrs_.dense) {
       batches_.push_back(make_batch(n_, ws));
     } else {
-      for (int64_t rows = 1;; rows = std::min(2 * rows, n_)) {
+      // Buckets 1, 2, 4, 8, 16, then every 16 rows up to N: a group pays for at most 15 padding
+      // rows (powers of two alone would run 65 samples as 128).
+      for (int64_t rows = 1;; rows = std::min(rows < 16 ? 2 * rows : rows + 16, n_)) {
         bucket_rows_.push_back(rows);
         batches_.push_back(make_batch(rows, ws));
         if (rows == n_) break;

@@ -40,7 +40,8 @@ BOOST_AUTO_TEST_CASE(straight_through_gradient_matches_hand_computation) {
   for (int n = 0; n < 4; ++n) {
     BOOST_TEST(v.get("route").item(n) == expected_route[n]);
     double dot = 0;
-    for (int k = 0; k < 12; ++k) dot += v.get("y").item(n * 12 + k) * v.get("projection").item(n * 12 + k);
+    for (int k = 0; k < 12; ++k)
+      dot += v.get("y").item(n * 12 + k) * v.get("projection").item(n * 12 + k);
     for (int e = 0; e < 3; ++e)
       BOOST_TEST(v.get("grad/logits").item(n * 3 + e) == (e == expected_route[n] ? dot : 0.0),
                  boost::test_tools::tolerance(1e-12));
@@ -71,7 +72,9 @@ std::map<std::string, Tensor> run_expert_conv(const std::string& backend_name, b
   std::copy(route.begin(), route.end(), v.get("route").data<int32_t>());
   v.get("grad/w").fill(7);  // stale values must be overwritten, unused experts zeroed
   plan->run();
-  return {{"y", v.get("y").clone()}, {"grad/x", v.get("grad/x").clone()}, {"grad/w", v.get("grad/w").clone()}};
+  return {{"y", v.get("y").clone()},
+          {"grad/x", v.get("grad/x").clone()},
+          {"grad/w", v.get("grad/w").clone()}};
 }
 
 }  // namespace
@@ -98,8 +101,10 @@ BOOST_AUTO_TEST_CASE(sparse_dense_and_reference_agree_on_routing_edge_cases) {
     auto sparse = run_expert_conv("onednn", false, c.batch, c.experts, c.width, c.route);
     auto dense = run_expert_conv("onednn", true, c.batch, c.experts, c.width, c.route);
     for (const char* value : {"y", "grad/x", "grad/w"}) {
-      BOOST_TEST(max_relative_error(sparse.at(value), reference.at(value)) <= 1e-5, c.what << ": sparse " << value);
-      BOOST_TEST(max_relative_error(dense.at(value), reference.at(value)) <= 1e-5, c.what << ": dense " << value);
+      BOOST_TEST(max_relative_error(sparse.at(value), reference.at(value)) <= 1e-5,
+                 c.what << ": sparse " << value);
+      BOOST_TEST(max_relative_error(dense.at(value), reference.at(value)) <= 1e-5,
+                 c.what << ": dense " << value);
     }
     // Experts without samples get an exactly zero weight gradient.
     const Tensor& dw = sparse.at("grad/w");
@@ -114,10 +119,12 @@ BOOST_AUTO_TEST_CASE(sparse_dense_and_reference_agree_on_routing_edge_cases) {
 }
 
 BOOST_AUTO_TEST_CASE(route_outside_the_experts_is_an_error) {
-  BOOST_TEST(error_of([] { run_expert_conv("onednn", false, 3, 2, 4, {0, 2, 1}); })
-                 .find("sample 1 is routed to expert 2 of 2") != std::string::npos);
-  BOOST_TEST(error_of([] { run_expert_conv("reference", false, 3, 2, 4, {0, -1, 1}); })
-                 .find("sample 1 is routed to expert -1") != std::string::npos);
+  BOOST_TEST(error_of([] {
+               run_expert_conv("onednn", false, 3, 2, 4, {0, 2, 1});
+             }).find("sample 1 is routed to expert 2 of 2") != std::string::npos);
+  BOOST_TEST(error_of([] {
+               run_expert_conv("reference", false, 3, 2, 4, {0, -1, 1});
+             }).find("sample 1 is routed to expert -1") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(moe_residual_block_gradient_check_with_fixed_routes) {
@@ -130,9 +137,11 @@ BOOST_AUTO_TEST_CASE(moe_residual_block_gradient_check_with_fixed_routes) {
   auto bn = [&](Val v, const std::string& n) {
     int64_t c = v.shape()[3];
     return batch_norm(v, Val{&g, g.param(n + ".weight", {c})}, Val{&g, g.param(n + ".bias", {c})},
-                      Val{&g, g.buffer(n + ".running_mean", {c})}, Val{&g, g.buffer(n + ".running_var", {c})});
+                      Val{&g, g.buffer(n + ".running_mean", {c})},
+                      Val{&g, g.buffer(n + ".running_var", {c})});
   };
-  Val w1{&g, g.param("conv1.weight", {2 * 3, 3, 3, 3})}, w2{&g, g.param("conv2.weight", {2 * 3, 3, 3, 3})};
+  Val w1{&g, g.param("conv1.weight", {2 * 3, 3, 3, 3})},
+      w2{&g, g.param("conv2.weight", {2 * 3, 3, 3, 3})};
   Val h = relu(bn(channel_gate(expert_conv(x, w1, r.index, 2, 1, 1), r.gate), "bn1"));
   h = bn(channel_gate(expert_conv(h, w2, r.index, 2, 1, 1), r.gate), "bn2");
   Val out = relu(h + x);
@@ -148,8 +157,8 @@ BOOST_AUTO_TEST_CASE(moe_residual_block_gradient_check_with_fixed_routes) {
   for (const std::string& name : v.names()) {
     bool variance = name.find("running_var") != std::string::npos;
     if (name.rfind("grad/", 0) == 0 || name == "loss") continue;
-    v.set(name, random_tensor(v.get(name).shape(), DType::F64, stable_hash(name), variance ? 0.5 : -1,
-                              variance ? 1.5 : 1));
+    v.set(name, random_tensor(v.get(name).shape(), DType::F64, stable_hash(name),
+                              variance ? 0.5 : -1, variance ? 1.5 : 1));
   }
   full->run();
   for (ValueId t : targets) {

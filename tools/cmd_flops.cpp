@@ -1,0 +1,43 @@
+// advmoe flops: per-sample multiply-accumulates of one pathway, and of the router, for a model
+// and input size.
+#include <cstdio>
+
+#include "models/flops.h"
+#include "models/registry.h"
+#include "tools/options.h"
+
+namespace advmoe {
+
+int cmd_flops(const std::vector<std::string>& args) {
+  ModelConfig mc;
+  int size = 32, channels = 3;
+  po::options_description o("flops options");
+  auto add = o.add_options();
+  add("arch", po::value(&mc.arch)->default_value("resnet18"), "architecture");
+  add("variant", po::value(&mc.variant)->default_value("dense"), "dense | sdense | moe");
+  add("ratio", po::value(&mc.ratio)->default_value(1.0), "width ratio r (sdense, moe)");
+  add("experts", po::value(&mc.experts)->default_value(2), "experts N (moe)");
+  add("routing", po::value(&mc.routing)->default_value("layer"), "layer | global (moe)");
+  add("image-size", po::value(&size)->default_value(32), "input height = width");
+  add("channels", po::value(&channels)->default_value(3), "input channels");
+  add("classes", po::value(&mc.classes)->default_value(10), "classes");
+  po::variables_map vm;
+  if (!parse_command("flops", "Count multiply-accumulates per sample (1 MAC = 2 FLOPs).", o, args,
+                     vm))
+    return 0;
+  mc.batch = 1;
+  mc.image = Shape{size, size, channels};
+  Model model = build_model(mc);
+  MacCount c = count_macs(model);
+  std::printf(
+      "%s %s r=%g%s, input %dx%dx%d, %d classes: pathway %.4f GMACs, router %.4f GMACs "
+      "(per sample; convolutions and linear layers; 1 MAC = 2 FLOPs)\n",
+      mc.arch.c_str(), mc.variant.c_str(), mc.ratio,
+      mc.variant == "moe"
+          ? (" N=" + std::to_string(mc.experts) + " " + mc.routing + " routing").c_str()
+          : "",
+      size, size, channels, mc.classes, c.pathway / 1e9, c.router / 1e9);
+  return 0;
+}
+
+}  // namespace advmoe
