@@ -29,6 +29,7 @@ enum class Op {
   LinearBackwardData,
   LinearBackwardWeights,
   Reshape,
+  StopGradient,
   SoftmaxCrossEntropy,
   SoftmaxCrossEntropyBackward,
   LogSoftmax,
@@ -48,6 +49,8 @@ enum class Op {
   ExpertConvBackwardWeights,
   ChannelGate,
   ChannelGateBackward,
+  BalanceLoss,
+  BalanceLossBackward,
   kCount
 };
 

@@ -13,8 +13,10 @@ namespace advmoe {
 namespace {
 
 Val bottleneck(Val x, const ParamBuilder& p, int64_t growth) {
-  Val out = conv(relu(bn(x, p, "bn1")), p, "conv1", 4 * growth, 1, 1, 0);
-  out = conv(relu(bn(out, p, "bn2")), p, "conv2", growth, 3, 1, 1);
+  // moe: both convs of every dense layer are MoE layers (our design; the public code's
+  // DenseNet-MoE does not run). Stem and transitions stay dense.
+  Val out = moe_conv(relu(bn(x, p, "bn1")), p, "conv1", 4 * growth, 1, 1, 0);
+  out = moe_conv(relu(bn(out, p, "bn2")), p, "conv2", growth, 3, 1, 1);
   return concat_channels({x, out});
 }
 

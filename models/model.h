@@ -46,7 +46,14 @@ struct Model {
   Val labels;  // Input "labels" [B], i32
   Val logits;  // Output "logits" [B, classes]
   std::map<std::string, ParamInit> inits;  // every Param and Buffer by name
-  Route global_route;                      // moe with global routing: the route all layers share
+  Route global_route;  // moe with global routing: the route all layers share
+  // moe: every router (one per MoE conv, or the global one): its logits and chosen experts, for
+  // the load-balancing loss.
+  struct Router {
+    std::string name;
+    Val logits, index;
+  };
+  std::vector<Router> routers;
   // moe: each MoE conv's module name and its route (expert index per sample), for usage stats.
   std::vector<std::pair<std::string, Val>> routes;
 

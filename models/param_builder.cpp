@@ -98,12 +98,17 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
   std::string module = module_of(w);
   if (m.config.routing == "layer") {
     // Per-layer router of the paper: global-average-pool of the layer input -> linear -> N logits.
+    // The pooled features are detached: the straight-through gate gradient is meant to train the
+    // router, and flowing on into the backbone it swamps the true gradient (SmallCNN MoE on
+    // Fashion-MNIST stayed at 10% accuracy without this).
     ParamBuilder r = p.scoped(name).in_group("router");
     int64_t c = x.shape()[3];
-    Val logits =
-        linear(global_avg_pool(x, module + ".router.pool"), r.linear_weight("router", experts, c),
-               r.bias("router", experts), module + ".router");
+    Val pooled =
+        stop_gradient(global_avg_pool(x, module + ".router.pool"), module + ".router.detach");
+    Val logits = linear(pooled, r.linear_weight("router", experts, c), r.bias("router", experts),
+                        module + ".router");
     route = top1(logits, module + ".route");
+    m.routers.push_back({module + ".router", logits, route.index});
   }
   m.routes.emplace_back(module, route.index);
   Val y = expert_conv(x, w, route.index, experts, stride, padding, false, module);

@@ -104,7 +104,7 @@ Model build_model(const ModelConfig& requested) {
   else
     ADVMOE_FAIL("unknown architecture '" << a << "' (available: " << list_architectures() << ")");
   ADVMOE_CHECK(config.variant != "moe" || !model.routes.empty(),
-               "variant moe is not available for " << config.arch << " yet (available: resnet18)");
+               "variant moe found no MoE layers in " << config.arch);
   g.mark_output(model.logits.id, "logits");
   return model;
 }

@@ -29,7 +29,9 @@ Route build_global_router(Model& model) {
   int experts = model.config.experts;
   Val logits =
       linear(x, p.linear_weight("linear", experts, 64), p.bias("linear", experts), "router.linear");
-  return top1(logits, "router.route");
+  Route route = top1(logits, "router.route");
+  model.routers.push_back({"router", logits, route.index});
+  return route;
 }
 
 }  // namespace advmoe

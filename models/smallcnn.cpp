@@ -4,6 +4,7 @@
 #include <string>
 
 #include "models/param_builder.h"
+#include "ops/basic.h"
 #include "ops/conv2d.h"
 #include "ops/linear.h"
 #include "ops/pooling.h"
@@ -16,7 +17,10 @@ Val build_smallcnn(Model& model) {
   Val x = model.input;
   for (int stage = 0; stage < 4; ++stage) {
     std::string id = std::to_string(stage + 1);
-    x = conv_bn_relu(x, p, "conv" + id, "bn" + id, p.width(base[stage]), 3, 1, 1);
+    // moe: every conv but the first is an MoE layer.
+    Val y = stage == 0 ? conv(x, p, "conv" + id, p.width(base[stage]), 3, 1, 1)
+                       : moe_conv(x, p, "conv" + id, p.width(base[stage]), 3, 1, 1);
+    x = relu(bn(y, p, "bn" + id));
     if (stage < 3) x = max_pool(x, 2, 2, 0, "pool" + id);
   }
   x = global_avg_pool(x, "gap");

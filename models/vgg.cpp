@@ -21,7 +21,12 @@ Val build_vgg16_bn(Model& model) {
       x = max_pool(x, 2, 2, 0, "features." + std::to_string(index++));
       continue;
     }
-    x = conv(x, features, std::to_string(index), p.width(width), 3, 1, 1, /*bias=*/true);
+    // moe: every conv but the first is an MoE layer, without bias (BN follows; expert_conv has
+    // none).
+    if (index > 0 && model.config.variant == "moe")
+      x = moe_conv(x, features, std::to_string(index), p.width(width), 3, 1, 1);
+    else
+      x = conv(x, features, std::to_string(index), p.width(width), 3, 1, 1, /*bias=*/true);
     x = relu(bn(x, features, std::to_string(index + 1)));
     index += 3;
   }

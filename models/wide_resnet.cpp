@@ -12,13 +12,14 @@ namespace advmoe {
 namespace {
 
 // Pre-activation block. When the width changes, the shortcut (a 1x1 conv) also reads the
-// activated input, as in the reference implementation.
+// activated input, as in the reference implementation. In the moe variant the block convs and
+// the 1x1 shortcut are MoE layers (the public AdvMoE code's choice).
 Val wide_block(Val x, const ParamBuilder& p, int64_t planes, int stride) {
   bool same_width = x.shape()[3] == planes;
   Val activated = relu(bn(x, p, "bn1"));
-  Val out = conv(activated, p, "conv1", planes, 3, stride, 1);
-  out = conv(relu(bn(out, p, "bn2")), p, "conv2", planes, 3, 1, 1);
-  Val skip = same_width ? x : conv(activated, p, "convShortcut", planes, 1, stride, 0);
+  Val out = moe_conv(activated, p, "conv1", planes, 3, stride, 1);
+  out = moe_conv(relu(bn(out, p, "bn2")), p, "conv2", planes, 3, 1, 1);
+  Val skip = same_width ? x : moe_conv(activated, p, "convShortcut", planes, 1, stride, 0);
   return out + skip;
 }
 

@@ -36,6 +36,9 @@ Val flatten(Val x, const std::string& name) {
   const Shape& s = x.shape();
   return reshape(x, Shape{s[0], s.numel() / s[0]}, name);
 }
+Val stop_gradient(Val x, const std::string& name) {
+  return emit1(*x.graph, Op::StopGradient, name, {x});
+}
 Val sum(Val x, const std::string& name) {
   return emit1(*x.graph, Op::Sum, name, {x});
 }
@@ -131,6 +134,9 @@ void register_basic_ops(OpTable& t) {
         return std::vector<ValueId>{
             reshape(r.dout(0), r.in(0).shape(), r.backward_name("reshape_bwd")).id};
       }};
+
+  row(t, Op::StopGradient) = {"stop_gradient", unary_float,
+                              [](GradRequest&) { return std::vector<ValueId>{kNoValue}; }};
 
   row(t, Op::Sum) = {
       "sum", scalar_of_input0, [](GradRequest& r) {

@@ -19,8 +19,10 @@ Val mul(Val a, Val b, const std::string& name = "");
 Val scale(Val x, double alpha, const std::string& name = "");
 Val reshape(Val x, const Shape& shape, const std::string& name = "");
 Val flatten(Val x, const std::string& name = "");  // [N, ...] -> [N, rest]
-Val sum(Val x, const std::string& name = "");      // scalar
-Val mean(Val x, const std::string& name = "");     // scalar
+// Identity in forward; no gradient flows back through it (PyTorch's detach()).
+Val stop_gradient(Val x, const std::string& name = "");
+Val sum(Val x, const std::string& name = "");   // scalar
+Val mean(Val x, const std::string& name = "");  // scalar
 // A tensor of `shape` whose every element is scale * s, for s a scalar.
 Val broadcast_scalar(Val s, const Shape& shape, double scale, const std::string& name = "");
 

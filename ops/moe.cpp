@@ -21,6 +21,10 @@ Val channel_gate(Val y, Val gate, const std::string& name) {
   return emit1(*y.graph, Op::ChannelGate, name, {y, gate});
 }
 
+Val balance_loss(Val logits, Val route, const std::string& name) {
+  return emit1(*logits.graph, Op::BalanceLoss, name, {logits, route});
+}
+
 namespace {
 
 // x [N, H, W, C], w [E * o, k, k, C], route i32 [N]: checks and returns y's shape.
@@ -135,6 +139,29 @@ void register_moe_ops(OpTable& t) {
                          .id;
         return grads;
       }};
+  row(t, Op::BalanceLoss) = {"balance_loss",
+                             [](const Graph& g, const Node& n) {
+                               expect_inputs(g, n, 2, 2);
+                               expect_rank(g, n, 0, 2);
+                               expect_dtype(g, n, 1, DType::I32);
+                               ADVMOE_CHECK(in_shape(g, n, 1) == Shape{in_shape(g, n, 0)[0]},
+                                            "balance_loss '" << n.name << "': route must be ["
+                                                             << in_shape(g, n, 0)[0] << "]");
+                               return std::vector<ValueSpec>{{Shape{}, in_dtype(g, n, 0)}};
+                             },
+                             [](GradRequest& r) {
+                               Val d = emit1(r.graph, Op::BalanceLossBackward,
+                                             r.backward_name("backward"),
+                                             {r.dout(0), r.in(0), r.in(1)});
+                               return std::vector<ValueId>{d.id, kNoValue};
+                             }};
+  row(t, Op::BalanceLossBackward) = {
+      "balance_loss_backward",
+      [](const Graph& g, const Node& n) {
+        expect_inputs(g, n, 3, 3);
+        return std::vector<ValueSpec>{{in_shape(g, n, 1), in_dtype(g, n, 1)}};
+      },
+      nullptr};
   row(t, Op::ChannelGateBackward) = {
       "channel_gate_backward",
       [](const Graph& g, const Node& n) {

@@ -1,9 +1,11 @@
 // advmoe train: standard training with a run directory (config.ini, metrics.csv, last.h5,
 // best.h5), exact resume from it, then the final clean test accuracy.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
 
 #include "datasets/registry.h"
 #include "models/registry.h"
@@ -20,6 +22,7 @@ struct TrainOptions {
   std::string dataset, data_dir, arch, variant, device, out, resume, schedule, augment, normalize;
   std::string best_metric, routing;
   int experts = 2;
+  double balance_loss = 0;
   int epochs = 1, batch = 128, threads = 0;
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, width = 1.0, ratio = 1.0;
   uint64_t seed = 0;
@@ -38,6 +41,8 @@ po::options_description train_options(TrainOptions& t) {
   add("ratio", po::value(&t.ratio)->default_value(1.0),
       "width ratio r of sdense and moe, in (0, 1]");
   add("experts", po::value(&t.experts)->default_value(2), "experts N per MoE layer (moe)");
+  add("balance-loss", po::value(&t.balance_loss)->default_value(0.0),
+      "moe: weight of the load-balancing loss N * sum_e f_e * mean p_e per router (0: off)");
   add("routing", po::value(&t.routing)->default_value("layer"),
       "moe routing: layer (a router per MoE conv) | global (one router network on the image)");
   add("normalize", po::value(&t.normalize)->default_value("none"),
@@ -99,6 +104,38 @@ double score(const EpochMetrics& m, const std::string& metric) {
       metric + "'"};
 }
 
+// Expert usage of an epoch: printed as each layer's share of its most used expert (a collapsed
+// router sends nearly everything to one expert), appended to usage.csv in full.
+void report_usage(const std::string& path, int epoch, const std::vector<LayerUsage>& usage) {
+  if (usage.empty()) return;
+  bool header = !std::filesystem::exists(path);
+  std::ofstream csv(path, std::ios::app);
+  if (header) {
+    csv << "epoch,layer";
+    for (size_t e = 0; e < usage[0].counts.size(); ++e) csv << ",expert" << e;
+    csv << "\n";
+  }
+  double lowest = 1, highest = 0;
+  int collapsed = 0;
+  for (const LayerUsage& u : usage) {
+    int64_t total = std::accumulate(u.counts.begin(), u.counts.end(), int64_t{0});
+    double top =
+        total ? static_cast<double>(*std::max_element(u.counts.begin(), u.counts.end())) / total
+              : 0;
+    lowest = std::min(lowest, top);
+    highest = std::max(highest, top);
+    collapsed += top > 0.95;
+    csv << epoch << "," << u.layer;
+    for (int64_t c : u.counts) csv << "," << c;
+    csv << "\n";
+  }
+  std::printf(
+      "  expert usage (clean training inputs): busiest expert takes %.0f%%-%.0f%% of a layer's "
+      "samples; %d of %zu layers collapsed (>95%% on one expert)%s\n",
+      100 * lowest, 100 * highest, collapsed, usage.size(),
+      collapsed ? " - consider --balance-loss" : "");
+}
+
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics) {
   std::ofstream out(path + ".tmp");
   out << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n";
@@ -155,6 +192,7 @@ int cmd_train(const std::vector<std::string>& args) {
   tc.sgd = {t.momentum, t.weight_decay, false};
   tc.seed = t.seed;
   tc.augmentation = augmentation;
+  tc.balance_loss = t.balance_loss;
   ClassifierTrainer trainer(model, *backend, tc);
   int64_t steps = train.size() / t.batch;
   trainer.set_total_steps(steps * t.epochs);
@@ -205,6 +243,7 @@ int cmd_train(const std::vector<std::string>& args) {
       save_checkpoint(out + "/best.h5", model, trainer.variables(), state);
     }
     write_metrics_csv(out + "/metrics.csv", state.metrics);
+    report_usage(out + "/usage.csv", epoch, trainer.usage());
     std::fflush(stdout);
   }
   EvalResult final_result = trainer.evaluate(test);

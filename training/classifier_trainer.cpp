@@ -8,7 +8,9 @@
 #include "datasets/batcher.h"
 #include "graph/autodiff.h"
 #include "models/registry.h"
+#include "ops/basic.h"
 #include "ops/losses.h"
+#include "ops/moe.h"
 #include "training/evaluate.h"
 
 namespace advmoe {
@@ -17,12 +19,23 @@ ClassifierTrainer::ClassifierTrainer(Model& model, Backend& backend, TrainConfig
     : model_(model), config_(config), variables_(backend) {
   Graph& g = *model.graph;
   Val loss = softmax_cross_entropy(model.logits, model.labels, "cross_entropy");
+  if (config.balance_loss > 0)
+    for (const Model::Router& r : model.routers)
+      loss =
+          loss + scale(balance_loss(r.logits, r.index, r.name + ".balance"), config.balance_loss);
   g.mark_loss(loss.id, "loss");
+  // Expert usage: each MoE layer's route becomes an output of the training plan.
+  for (const auto& [layer, route] : model.routes) {
+    if (g.value(route.id).role == Role::Intermediate) g.mark_output(route.id, "route/" + layer);
+    route_outputs_.push_back(g.value(route.id).name);
+    usage_.push_back({layer, std::vector<int64_t>(static_cast<size_t>(model.config.experts), 0)});
+  }
   std::vector<ValueId> params = g.params();
   Gradients grads = autodiff(g, loss.id, params);
 
   initialize_parameters(model, variables_, config.seed);
   CompileOptions train{Mode::Train, {loss.id, model.logits.id}};
+  for (const std::string& route : route_outputs_) train.targets.push_back(g.find(route));
   for (ValueId p : params) train.targets.push_back(grads[p]);
   train_plan_ = compile(g, variables_, train);
   eval_plan_ = compile(g, variables_, CompileOptions{Mode::Eval, {model.logits.id}});
@@ -55,6 +68,11 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
   BatchLoader loader(train, std::move(order), batch, /*drop_last=*/true, config_.augmentation,
                      config_.seed, epoch);
 
+  for (LayerUsage& u : usage_) std::fill(u.counts.begin(), u.counts.end(), 0);
+  std::vector<Tensor> host_routes;
+  for (const std::string& r : route_outputs_)
+    host_routes.push_back(on_host ? variables_.get(r) : Tensor::zeros(Shape{batch}, DType::I32));
+
   EpochMetrics m;
   m.epoch = epoch;
   int64_t correct = 0;
@@ -75,6 +93,11 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
     sgd_->step(schedule_.at(global_step_));
     ++global_step_;
     if (!on_host) backend.copy(host_logits, logits);
+    for (size_t i = 0; i < usage_.size(); ++i) {
+      if (!on_host) backend.copy(host_routes[i], variables_.get(route_outputs_[i]));
+      const int32_t* r = host_routes[i].data<int32_t>();
+      for (int64_t k = 0; k < batch; ++k) ++usage_[i].counts[static_cast<size_t>(r[k])];
+    }
     score_logits(host_logits, host_labels, batch, &correct, &logit_loss);
     loss_sum += value;
     if (progress)

@@ -25,6 +25,13 @@ struct TrainConfig {
   uint64_t seed = 0;
   bool shuffle = true;
   Augmentation augmentation;  // off by default; the CLI turns on crop 4 + flip for CIFAR-like data
+  double balance_loss = 0;    // MoE: weight of the load-balancing loss per router (0: off)
+};
+
+// How many training samples each MoE layer sent to each expert during an epoch.
+struct LayerUsage {
+  std::string layer;
+  std::vector<int64_t> counts;  // per expert
 };
 
 struct EpochMetrics {
@@ -44,6 +51,8 @@ class ClassifierTrainer {
   // not finite. `steps_per_epoch` sizes the schedule; `progress` may be null.
   EpochMetrics train_epoch(const Dataset& train, int epoch, Progress* progress);
   EvalResult evaluate(const Dataset& data);
+  // MoE: expert usage of the last train_epoch (clean training inputs); empty for other models.
+  const std::vector<LayerUsage>& usage() const { return usage_; }
 
   Variables& variables() { return variables_; }
   Plan& train_plan() { return *train_plan_; }
@@ -61,6 +70,8 @@ class ClassifierTrainer {
   std::unique_ptr<Sgd> sgd_;
   LrSchedule schedule_;
   int64_t global_step_ = 0;
+  std::vector<std::string> route_outputs_;  // one per entry of usage_
+  std::vector<LayerUsage> usage_;
 };
 
 }  // namespace advmoe

@@ -91,13 +91,14 @@ void register_elementwise(KernelRegistry& r, const char* backend, bool par) {
       for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i];
     });
   });
-  add_float_kernel(r, backend, Op::Reshape, par, [](auto tag, const KernelArgs& a, bool) {
-    using T = decltype(tag);
-    const T* x = a.inputs[0].data<T>();
-    T* y = a.outputs[0].data<T>();
-    size_t bytes = a.outputs[0].bytes();
-    return loop_kernel([=] { std::memcpy(y, x, bytes); });
-  });
+  for (Op op : {Op::Reshape, Op::StopGradient})
+    add_float_kernel(r, backend, op, par, [](auto tag, const KernelArgs& a, bool) {
+      using T = decltype(tag);
+      const T* x = a.inputs[0].data<T>();
+      T* y = a.outputs[0].data<T>();
+      size_t bytes = a.outputs[0].bytes();
+      return loop_kernel([=] { std::memcpy(y, x, bytes); });
+    });
   for (Op op : {Op::Sum, Op::Mean})
     add_float_kernel(r, backend, op, par, [op](auto tag, const KernelArgs& a, bool parallel) {
       using T = decltype(tag);

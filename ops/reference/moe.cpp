@@ -1,6 +1,7 @@
 // MoE kernels as plain loops. expert_conv here is its definition: each sample convolved with its
 // own expert's weight slice (so `dense` changes nothing). top1 and channel_gate loops are shared
 // with the oneDNN backend (OpenMP there).
+#include <cmath>
 #include <cstring>
 #include <memory>
 
@@ -104,7 +105,70 @@ void register_reference_moe(KernelRegistry& r) {
   });
 }
 
+namespace {
+
+// Softmax of each row into p (scratch [N, E]) and the routed fractions f [E].
+template <typename T>
+void balance_terms(const T* z, const int32_t* route, int64_t n, int64_t e, std::vector<double>& p,
+                   std::vector<double>& f) {
+  std::fill(f.begin(), f.end(), 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    double m = z[i * e];
+    for (int64_t k = 1; k < e; ++k) m = std::max(m, static_cast<double>(z[i * e + k]));
+    double s = 0;
+    for (int64_t k = 0; k < e; ++k)
+      s += (p[static_cast<size_t>(i * e + k)] = std::exp(z[i * e + k] - m));
+    for (int64_t k = 0; k < e; ++k) p[static_cast<size_t>(i * e + k)] /= s;
+    f[static_cast<size_t>(route[i])] += 1.0 / static_cast<double>(n);
+  }
+}
+
+}  // namespace
+
 void register_moe_loops(KernelRegistry& r, const char* backend, bool parallel) {
+  r.add(backend, Op::BalanceLoss, [](const KernelArgs& a) {
+    return by_float_type(a.inputs[0].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      int64_t n = a.inputs[0].shape()[0], e = a.inputs[0].shape()[1];
+      const T* z = a.inputs[0].data<T>();
+      const int32_t* route = a.inputs[1].data<int32_t>();
+      T* loss = a.outputs[0].data<T>();
+      auto p = std::make_shared<std::vector<double>>(static_cast<size_t>(n * e));
+      auto f = std::make_shared<std::vector<double>>(static_cast<size_t>(e));
+      return loop_kernel([=] {
+        balance_terms(z, route, n, e, *p, *f);
+        double acc = 0;
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t k = 0; k < e; ++k)
+            acc += (*f)[static_cast<size_t>(k)] * (*p)[static_cast<size_t>(i * e + k)];
+        loss[0] = static_cast<T>(static_cast<double>(e) * acc / static_cast<double>(n));
+      });
+    });
+  });
+  r.add(backend, Op::BalanceLossBackward, [](const KernelArgs& a) {
+    return by_float_type(a.inputs[1].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      int64_t n = a.inputs[1].shape()[0], e = a.inputs[1].shape()[1];
+      const T *g = a.inputs[0].data<T>(), *z = a.inputs[1].data<T>();
+      const int32_t* route = a.inputs[2].data<int32_t>();
+      T* dz = a.outputs[0].data<T>();
+      auto p = std::make_shared<std::vector<double>>(static_cast<size_t>(n * e));
+      auto f = std::make_shared<std::vector<double>>(static_cast<size_t>(e));
+      return loop_kernel([=] {
+        balance_terms(z, route, n, e, *p, *f);
+        // dL/dz_nj = E/N * p_nj * (f_j - sum_k f_k p_nk)
+        double scale = g[0] * static_cast<double>(e) / static_cast<double>(n);
+        for (int64_t i = 0; i < n; ++i) {
+          double fp = 0;
+          for (int64_t k = 0; k < e; ++k)
+            fp += (*f)[static_cast<size_t>(k)] * (*p)[static_cast<size_t>(i * e + k)];
+          for (int64_t j = 0; j < e; ++j)
+            dz[i * e + j] = static_cast<T>(scale * (*p)[static_cast<size_t>(i * e + j)] *
+                                           ((*f)[static_cast<size_t>(j)] - fp));
+        }
+      });
+    });
+  });
   r.add(backend, Op::Top1, [](const KernelArgs& a) {
     return by_float_type(a.inputs[0].dtype(), [&](auto tag) {
       using T = decltype(tag);

@@ -167,6 +167,12 @@ std::vector<OpCase> make_cases() {
       moe("expert_conv_stride2", {5, 7, 7, 2}, 2, 3, 2, 0, false),
       moe("expert_conv_wide", {16, 8, 8, 16}, 4, 16, 1, 1, false, false),
       moe("expert_conv_wide_dense_mode", {16, 8, 8, 16}, 4, 16, 1, 1, true, false),
+      {"balance_loss",
+       [](Graph& g) {
+         // Routes from a separate Buffer: fixed while the logits are perturbed.
+         Route r = top1(Val{&g, g.buffer("route_logits", {9, 3})});
+         return balance_loss(in(g, "router_logits", {9, 3}), r.index);
+       }},
       {"channel_gate",
        [](Graph& g) {
          return channel_gate(in(g, "features", {4, 3, 3, 2}), in(g, "gate", {4}));
