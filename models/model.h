@@ -28,9 +28,11 @@ struct ModelConfig {
   DType dtype = DType::F32;
   std::string variant = "dense";  // dense | sdense (every width times `ratio`) | moe
   int experts = 2;                // moe: experts N per MoE layer, each r * C wide
-  std::string routing = "layer";  // moe: layer (router per MoE conv) | global (one router network)
-  double ratio = 1.0;             // r in (0, 1]
-  std::string stem = "auto";      // ResNet: cifar | imagenet | auto (imagenet from 128x128 up)
+  // moe: layer (a router per MoE conv) | global (one router network) | fixed (an Input "route"
+  // gives each sample's expert: benchmarks and tests)
+  std::string routing = "layer";
+  double ratio = 1.0;         // r in (0, 1]
+  std::string stem = "auto";  // ResNet: cifar | imagenet | auto (imagenet from 128x128 up)
   // Input normalization inside the model: none | cifar10 | cifar100 | imagenet (mean/std).
   std::string normalize = "none";
 };
@@ -46,7 +48,7 @@ struct Model {
   Val labels;  // Input "labels" [B], i32
   Val logits;  // Output "logits" [B, classes]
   std::map<std::string, ParamInit> inits;  // every Param and Buffer by name
-  Route global_route;  // moe with global routing: the route all layers share
+  Route global_route;                      // moe with global routing: the route all layers share
   // moe: every router (one per MoE conv, or the global one): its logits and chosen experts, for
   // the load-balancing loss.
   struct Router {

@@ -112,7 +112,7 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
   }
   m.routes.emplace_back(module, route.index);
   Val y = expert_conv(x, w, route.index, experts, stride, padding, false, module);
-  return channel_gate(y, route.gate, module + ".gate");
+  return route.gate.valid() ? channel_gate(y, route.gate, module + ".gate") : y;
 }
 
 Val bn(Val x, const ParamBuilder& p, const std::string& name) {

@@ -37,8 +37,8 @@ ModelConfig resolve(ModelConfig c) {
   if (c.variant == "moe") {
     ADVMOE_CHECK(c.experts >= 1 && c.experts <= 64,
                  "moe: experts must be in [1, 64], got " << c.experts);
-    ADVMOE_CHECK(c.routing == "layer" || c.routing == "global",
-                 "unknown routing '" << c.routing << "' (available: layer, global)");
+    ADVMOE_CHECK(c.routing == "layer" || c.routing == "global" || c.routing == "fixed",
+                 "unknown routing '" << c.routing << "' (available: layer, global, fixed)");
   }
   if (c.stem == "auto") c.stem = c.image.rank() == 3 && c.image[0] >= 128 ? "imagenet" : "cifar";
   ADVMOE_CHECK(c.stem == "cifar" || c.stem == "imagenet",
@@ -88,6 +88,9 @@ Model build_model(const ModelConfig& requested) {
   model.input = normalized(model.images, config.normalize);
   if (config.variant == "moe" && config.routing == "global")
     model.global_route = build_global_router(model);
+  // Fixed routing: the caller feeds every sample's expert (benchmarks, tests); no router, no gate.
+  if (config.variant == "moe" && config.routing == "fixed")
+    model.global_route.index = {&g, g.input("route", Shape{config.batch}, DType::I32)};
   const std::string& a = config.arch;
   if (a == "smallcnn")
     model.logits = build_smallcnn(model);

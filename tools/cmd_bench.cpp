@@ -66,7 +66,8 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   mc.variant = b.variant;
   mc.ratio = b.ratio;
   mc.experts = b.experts;
-  mc.routing = b.routing;
+  bool fixed = b.routing == "balanced" || b.routing == "collapsed";
+  mc.routing = fixed ? "fixed" : b.routing;
   Model model = build_model(mc);
   auto backend = make_backend(b.device);
   ClassifierTrainer trainer(model, *backend, TrainConfig{});
@@ -78,6 +79,12 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
     labels.data<int32_t>()[i] = static_cast<int32_t>(i % b.classes);
   backend->copy(vars.get("images"), images);
   backend->copy(vars.get("labels"), labels);
+  if (fixed) {
+    Tensor route = Tensor::zeros(Shape{b.batch}, DType::I32);
+    for (int64_t i = 0; i < b.batch; ++i)
+      route.data<int32_t>()[i] = b.routing == "balanced" ? static_cast<int32_t>(i % b.experts) : 0;
+    backend->copy(vars.get("route"), route);
+  }
 
   double train_s = seconds_per_run(trainer.train_plan(), *backend, b.warmup, b.iters);
   double eval_s = seconds_per_run(trainer.eval_plan(), *backend, b.warmup, b.iters);
@@ -121,7 +128,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   add("variant", po::value(&b.variant)->default_value("dense"), "dense | sdense");
   add("ratio", po::value(&b.ratio)->default_value(1.0), "width ratio r of sdense and moe");
   add("experts", po::value(&b.experts)->default_value(2), "experts N of moe");
-  add("routing", po::value(&b.routing)->default_value("layer"), "moe routing: layer | global");
+  add("routing", po::value(&b.routing)->default_value("layer"),
+      "moe routing: layer | global (routers decide) | balanced | collapsed (fixed routes: samples "
+      "spread evenly over the experts, or all on expert 0)");
   add("batch-size", po::value(&b.batch)->default_value(128), "batch size");
   add("image-size", po::value(&b.size)->default_value(0), "input height = width (0: per model)");
   add("channels", po::value(&b.channels)->default_value(0), "input channels (0: per model)");

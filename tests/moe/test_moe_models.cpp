@@ -156,6 +156,22 @@ BOOST_AUTO_TEST_CASE(every_architecture_has_an_moe_variant) {
   BOOST_TEST(gmacs(count_macs(build_model(cifar("vgg16-bn", "moe", 0.5))).pathway) == 0.079);
 }
 
+BOOST_AUTO_TEST_CASE(fixed_routing_takes_routes_from_an_input) {
+  Model m = build_model(cifar("resnet18", "moe", 0.5, 2, "fixed", 4));
+  BOOST_TEST(m.graph->has("route"));
+  BOOST_TEST(m.graph->params("router").empty());
+  auto backend = make_backend("onednn");
+  Variables v(*backend);
+  initialize_parameters(m, v, 1);
+  auto plan = compile(*m.graph, v, {Mode::Eval, {m.logits.id}});
+  v.set("images", random_tensor({4, 32, 32, 3}, DType::F32, 2, 0, 1));
+  plan->run();
+  Tensor first = v.get("logits").clone();
+  for (int i = 0; i < 4; ++i) v.get("route").data<int32_t>()[i] = 1;  // other experts, other logits
+  plan->run();
+  BOOST_TEST(max_relative_error(v.get("logits"), first) > 1e-3);
+}
+
 BOOST_AUTO_TEST_CASE(bad_moe_options) {
   BOOST_TEST(error_of([] {
                build_model(cifar("resnet18", "moe", 0.5, 2, "sideways"));
