@@ -19,10 +19,10 @@ double log_sum_exp(const T* z, int64_t k) {
 }
 
 // Labels are validated at run time: a bad label names the node and the sample.
-void check_label(const Node& node, int64_t row, int32_t label, int64_t classes) {
-  ADVMOE_CHECK(label >= 0 && label < classes,
-               "softmax_cross_entropy '" << node.name << "': label " << label << " of sample "
-                                         << row << " is outside [0, " << classes << ")");
+void check_label(const std::string& node, int64_t row, int32_t label, int64_t classes) {
+  ADVMOE_CHECK(label >= 0 && label < classes, "softmax_cross_entropy '"
+                                                  << node << "': label " << label << " of sample "
+                                                  << row << " is outside [0, " << classes << ")");
 }
 
 struct Rows {
@@ -43,9 +43,10 @@ void register_losses(KernelRegistry& r, const char* backend, bool parallel, bool
       const T* z = a.inputs[0].data<T>();
       const int32_t* y = a.inputs[1].data<int32_t>();
       T* loss = a.outputs[0].data<T>();
-      const Node* node = &a.node;
+      // Kernels outlive graph edits (appending nodes may move them): copy the name, not a pointer.
+      std::string node = a.node.name;
       return loop_kernel([=] {
-        for (int64_t i = 0; i < s.n; ++i) check_label(*node, i, y[i], s.k);
+        for (int64_t i = 0; i < s.n; ++i) check_label(node, i, y[i], s.k);
         double acc = 0;
 #pragma omp parallel for reduction(+ : acc) if (parallel)
         for (int64_t i = 0; i < s.n; ++i) acc += log_sum_exp(z + i * s.k, s.k) - z[i * s.k + y[i]];

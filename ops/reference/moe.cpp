@@ -15,11 +15,12 @@ namespace advmoe {
 namespace {
 
 // A route outside [0, experts) is a bug upstream; say which node and sample.
-void check_route(const Node& node, const int32_t* route, int64_t n, int experts) {
+// `node` is "<op> '<name>'", copied at compile time (kernels outlive graph edits).
+void check_route(const std::string& node, const int32_t* route, int64_t n, int experts) {
   for (int64_t i = 0; i < n; ++i)
-    ADVMOE_CHECK(route[i] >= 0 && route[i] < experts,
-                 op_def(node.op).name << " '" << node.name << "': sample " << i
-                                      << " is routed to expert " << route[i] << " of " << experts);
+    ADVMOE_CHECK(route[i] >= 0 && route[i] < experts, node << ": sample " << i
+                                                           << " is routed to expert " << route[i]
+                                                           << " of " << experts);
 }
 
 // Per-sample geometry and the sizes of one sample's slices.
@@ -52,9 +53,9 @@ void register_reference_moe(KernelRegistry& r) {
       const T *x = a.inputs[0].data<T>(), *w = a.inputs[1].data<T>();
       const int32_t* route = a.inputs[2].data<int32_t>();
       T* y = a.outputs[0].data<T>();
-      const Node* node = &a.node;
+      std::string node = std::string(op_def(a.node.op).name) + " '" + a.node.name + "'";
       return loop_kernel([=] {
-        check_route(*node, route, n, p.experts);
+        check_route(node, route, n, p.experts);
         for (int64_t i = 0; i < n; ++i)
           conv_forward(p.one, x + i * p.x_row, w + route[i] * p.w_slice,
                        static_cast<const T*>(nullptr), y + i * p.y_row);
@@ -70,10 +71,10 @@ void register_reference_moe(KernelRegistry& r) {
       const T *dy = a.inputs[0].data<T>(), *w = a.inputs[1].data<T>();
       const int32_t* route = a.inputs[2].data<int32_t>();
       T* dx = a.outputs[0].data<T>();
-      const Node* node = &a.node;
+      std::string node = std::string(op_def(a.node.op).name) + " '" + a.node.name + "'";
       auto acc = std::make_shared<std::vector<double>>(static_cast<size_t>(p.x_row));
       return loop_kernel([=] {
-        check_route(*node, route, n, p.experts);
+        check_route(node, route, n, p.experts);
         for (int64_t i = 0; i < n; ++i)
           conv_backward_data(p.one, dy + i * p.y_row, w + route[i] * p.w_slice, dx + i * p.x_row,
                              *acc);
@@ -89,11 +90,11 @@ void register_reference_moe(KernelRegistry& r) {
       const T *dy = a.inputs[0].data<T>(), *x = a.inputs[1].data<T>();
       const int32_t* route = a.inputs[2].data<int32_t>();
       T* dw = a.outputs[0].data<T>();
-      const Node* node = &a.node;
+      std::string node = std::string(op_def(a.node.op).name) + " '" + a.node.name + "'";
       auto acc = std::make_shared<std::vector<double>>(static_cast<size_t>(p.w_slice));
       auto one = std::make_shared<std::vector<T>>(static_cast<size_t>(p.w_slice));
       return loop_kernel([=] {
-        check_route(*node, route, n, p.experts);
+        check_route(node, route, n, p.experts);
         std::fill(dw, dw + total, T(0));  // experts without samples get exactly zero
         for (int64_t i = 0; i < n; ++i) {
           conv_backward_weights(p.one, dy + i * p.y_row, x + i * p.x_row, one->data(), *acc);
