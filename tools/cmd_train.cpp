@@ -23,6 +23,9 @@ struct TrainOptions {
   std::string best_metric, routing;
   int experts = 2;
   double balance_loss = 0;
+  int eval_pgd_steps = 0;
+  int64_t eval_limit = 1000;
+  std::string eval_epsilon, eval_step_size;
   int epochs = 1, batch = 128, threads = 0;
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, width = 1.0, ratio = 1.0;
   uint64_t seed = 0;
@@ -68,6 +71,14 @@ po::options_description train_options(TrainOptions& t) {
       "run directory for config.ini, metrics.csv, last.h5, best.h5 (default: runs/<dataset>-<arch>-"
       "<variant>-seed<seed>)");
   add("resume", po::value(&t.resume), "continue the run in this directory from its last.h5");
+  add("eval-pgd-steps", po::value(&t.eval_pgd_steps)->default_value(0),
+      "after each epoch, robust accuracy under PGD with this many steps (0: off)");
+  add("eval-epsilon", po::value(&t.eval_epsilon)->default_value("8/255"),
+      "PGD L-inf radius (a/b allowed)");
+  add("eval-step-size", po::value(&t.eval_step_size)->default_value("2/255"),
+      "PGD step size (a/b allowed)");
+  add("eval-limit", po::value(&t.eval_limit)->default_value(1000),
+      "PGD on the first N test images");
   add("best-metric", po::value(&t.best_metric)->default_value("test_accuracy"),
       "what best.h5 keeps the best epoch of: test_accuracy | test_loss | train_accuracy | "
       "train_loss");
@@ -104,14 +115,27 @@ double score(const EpochMetrics& m, const std::string& metric) {
       metric + "'"};
 }
 
+// "8/255" or "0.03" as a number.
+double parse_number(const std::string& option, const std::string& text) {
+  try {
+    size_t slash = text.find('/');
+    if (slash == std::string::npos) return std::stod(text);
+    return std::stod(text.substr(0, slash)) / std::stod(text.substr(slash + 1));
+  } catch (const std::exception&) {
+    throw UsageError{"advmoe train: " + option +
+                     " must be a number or a fraction like 8/255, got '" + text + "'"};
+  }
+}
+
 // Expert usage of an epoch: printed as each layer's share of its most used expert (a collapsed
 // router sends nearly everything to one expert), appended to usage.csv in full.
-void report_usage(const std::string& path, int epoch, const std::vector<LayerUsage>& usage) {
+void report_usage(const std::string& path, int epoch, const std::string& inputs,
+                  const std::vector<LayerUsage>& usage) {
   if (usage.empty()) return;
   bool header = !std::filesystem::exists(path);
   std::ofstream csv(path, std::ios::app);
   if (header) {
-    csv << "epoch,layer";
+    csv << "epoch,inputs,layer";
     for (size_t e = 0; e < usage[0].counts.size(); ++e) csv << ",expert" << e;
     csv << "\n";
   }
@@ -125,14 +149,14 @@ void report_usage(const std::string& path, int epoch, const std::vector<LayerUsa
     lowest = std::min(lowest, top);
     highest = std::max(highest, top);
     collapsed += top > 0.95;
-    csv << epoch << "," << u.layer;
+    csv << epoch << "," << inputs << "," << u.layer;
     for (int64_t c : u.counts) csv << "," << c;
     csv << "\n";
   }
   std::printf(
-      "  expert usage (clean training inputs): busiest expert takes %.0f%%-%.0f%% of a layer's "
+      "  expert usage (%s inputs): busiest expert takes %.0f%%-%.0f%% of a layer's "
       "samples; %d of %zu layers collapsed (>95%% on one expert)%s\n",
-      100 * lowest, 100 * highest, collapsed, usage.size(),
+      inputs.c_str(), 100 * lowest, 100 * highest, collapsed, usage.size(),
       collapsed ? " - consider --balance-loss" : "");
 }
 
@@ -156,6 +180,8 @@ int cmd_train(const std::vector<std::string>& args) {
                      train_options(t), args, vm))
     return 0;
   check(t);
+  parse_number("--eval-epsilon", t.eval_epsilon);
+  parse_number("--eval-step-size", t.eval_step_size);
   score(EpochMetrics{}, t.best_metric);  // validates the name before any work
   Augmentation augmentation = augmentation_of(t);
   set_threads(t.threads);
@@ -243,7 +269,17 @@ int cmd_train(const std::vector<std::string>& args) {
       save_checkpoint(out + "/best.h5", model, trainer.variables(), state);
     }
     write_metrics_csv(out + "/metrics.csv", state.metrics);
-    report_usage(out + "/usage.csv", epoch, trainer.usage());
+    report_usage(out + "/usage.csv", epoch, "clean training", trainer.usage());
+    if (t.eval_pgd_steps > 0) {
+      PgdConfig pgd{parse_number("--eval-epsilon", t.eval_epsilon),
+                    parse_number("--eval-step-size", t.eval_step_size), t.eval_pgd_steps, true,
+                    t.seed};
+      EvalResult robust = trainer.evaluate_adversarial(test.head(t.eval_limit), pgd);
+      std::printf("  PGD-%d (eps %.4g, step %.4g) on %lld test images: robust accuracy %.2f%%\n",
+                  pgd.steps, pgd.epsilon, pgd.step_size, static_cast<long long>(robust.examples),
+                  100 * robust.accuracy);
+      report_usage(out + "/usage.csv", epoch, "adversarial test", trainer.adversarial_usage());
+    }
     std::fflush(stdout);
   }
   EvalResult final_result = trainer.evaluate(test);

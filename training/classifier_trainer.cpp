@@ -38,7 +38,10 @@ ClassifierTrainer::ClassifierTrainer(Model& model, Backend& backend, TrainConfig
   for (const std::string& route : route_outputs_) train.targets.push_back(g.find(route));
   for (ValueId p : params) train.targets.push_back(grads[p]);
   train_plan_ = compile(g, variables_, train);
-  eval_plan_ = compile(g, variables_, CompileOptions{Mode::Eval, {model.logits.id}});
+  CompileOptions eval{Mode::Eval, {model.logits.id}};
+  for (const std::string& route : route_outputs_) eval.targets.push_back(g.find(route));
+  eval_plan_ = compile(g, variables_, eval);
+  adversarial_usage_ = usage_;
 
   std::vector<std::string> names;
   for (ValueId p : params) names.push_back(g.value(p).name);
@@ -113,6 +116,12 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
 
 EvalResult ClassifierTrainer::evaluate(const Dataset& data) {
   return evaluate_classifier(*eval_plan_, variables_, data);
+}
+
+EvalResult ClassifierTrainer::evaluate_adversarial(const Dataset& data, const PgdConfig& config) {
+  if (!attack_) attack_ = std::make_unique<PgdAttack>(model_, variables_, config);
+  return evaluate_classifier(*eval_plan_, variables_, data, attack_.get(), &adversarial_usage_,
+                             route_outputs_);
 }
 
 }  // namespace advmoe

@@ -12,6 +12,7 @@
 #include "models/model.h"
 #include "training/evaluate.h"
 #include "training/lr_schedule.h"
+#include "training/pgd.h"
 #include "training/progress.h"
 #include "training/sgd.h"
 
@@ -26,12 +27,6 @@ struct TrainConfig {
   bool shuffle = true;
   Augmentation augmentation;  // off by default; the CLI turns on crop 4 + flip for CIFAR-like data
   double balance_loss = 0;    // MoE: weight of the load-balancing loss per router (0: off)
-};
-
-// How many training samples each MoE layer sent to each expert during an epoch.
-struct LayerUsage {
-  std::string layer;
-  std::vector<int64_t> counts;  // per expert
 };
 
 struct EpochMetrics {
@@ -51,6 +46,10 @@ class ClassifierTrainer {
   // not finite. `steps_per_epoch` sizes the schedule; `progress` may be null.
   EpochMetrics train_epoch(const Dataset& train, int epoch, Progress* progress);
   EvalResult evaluate(const Dataset& data);
+  // Robust accuracy under PGD (built on first use); MoE usage on the adversarial inputs goes to
+  // adversarial_usage().
+  EvalResult evaluate_adversarial(const Dataset& data, const PgdConfig& config);
+  const std::vector<LayerUsage>& adversarial_usage() const { return adversarial_usage_; }
   // MoE: expert usage of the last train_epoch (clean training inputs); empty for other models.
   const std::vector<LayerUsage>& usage() const { return usage_; }
 
@@ -71,7 +70,8 @@ class ClassifierTrainer {
   LrSchedule schedule_;
   int64_t global_step_ = 0;
   std::vector<std::string> route_outputs_;  // one per entry of usage_
-  std::vector<LayerUsage> usage_;
+  std::vector<LayerUsage> usage_, adversarial_usage_;
+  std::unique_ptr<PgdAttack> attack_;
 };
 
 }  // namespace advmoe

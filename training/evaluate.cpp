@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "datasets/batcher.h"
+#include "training/pgd.h"
 
 namespace advmoe {
 
@@ -28,7 +29,9 @@ void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int6
   }
 }
 
-EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data) {
+EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data,
+                               PgdAttack* attack, std::vector<LayerUsage>* usage,
+                               const std::vector<std::string>& route_outputs) {
   const Tensor& images = variables.get("images");
   const Tensor& logits = variables.get("logits");
   Backend& backend = variables.backend();
@@ -38,6 +41,13 @@ EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& 
   // Labels only score the logits here; an eval plan needs no "labels" input.
   Tensor host_labels = Tensor::zeros(Shape{images.shape()[0]}, DType::I32);
   Tensor host_logits = on_host ? logits : Tensor::zeros(logits.shape(), DType::F32);
+  // The attack reads clean images from its own buffer and writes into the plan's input.
+  Tensor clean = attack ? Tensor::zeros(images.shape(), DType::F32) : host_images;
+  Tensor adversarial = attack ? Tensor::zeros(images.shape(), DType::F32) : Tensor();
+  Tensor host_route = Tensor::zeros(Shape{images.shape()[0]}, DType::I32);
+  if (usage)
+    for (LayerUsage& u : *usage) std::fill(u.counts.begin(), u.counts.end(), 0);
+  uint64_t batch_index = 0;
   std::vector<int64_t> order(static_cast<size_t>(data.size()));
   std::iota(order.begin(), order.end(), 0);
   BatchLoader loader(data, order, images.shape()[0], /*drop_last=*/false, Augmentation{}, 0, 0);
@@ -45,9 +55,20 @@ EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& 
   EvalResult result;
   int64_t correct = 0;
   double loss_sum = 0;
-  while (int64_t rows = loader.next(host_images, host_labels)) {
-    if (!on_host) backend.copy(images, host_images);
+  while (int64_t rows = loader.next(clean, host_labels)) {
+    if (attack) {
+      attack->run(clean, host_labels, adversarial, batch_index++);
+      backend.copy(images, adversarial);
+    } else if (!on_host) {
+      backend.copy(images, host_images);
+    }
     plan.run();
+    if (usage)
+      for (size_t i = 0; i < usage->size(); ++i) {
+        backend.copy(host_route, variables.get(route_outputs[i]));
+        for (int64_t k = 0; k < rows; ++k)
+          ++(*usage)[i].counts[static_cast<size_t>(host_route.data<int32_t>()[k])];
+      }
     if (!on_host) backend.copy(host_logits, logits);
     score_logits(host_logits, host_labels, rows, &correct, &loss_sum);
     result.examples += rows;

@@ -3,7 +3,10 @@
 // only its real rows are counted.
 #pragma once
 
+#include <string>
+#include <vector>
 #include "datasets/dataset.h"
+
 #include "graph/plan.h"
 
 namespace advmoe {
@@ -14,7 +17,20 @@ struct EvalResult {
   int64_t examples = 0;
 };
 
-EvalResult evaluate_classifier(Plan& eval_plan, Variables& variables, const Dataset& data);
+// How many samples each MoE layer sent to each expert.
+struct LayerUsage {
+  std::string layer;
+  std::vector<int64_t> counts;  // per expert
+};
+
+class PgdAttack;
+
+// With `attack`, every batch is first replaced by its adversarial version (robust accuracy).
+// With `usage`, the route outputs named in `route_outputs` (one per entry of *usage) are counted.
+EvalResult evaluate_classifier(Plan& eval_plan, Variables& variables, const Dataset& data,
+                               PgdAttack* attack = nullptr,
+                               std::vector<LayerUsage>* usage = nullptr,
+                               const std::vector<std::string>& route_outputs = {});
 
 // Counts correct argmax predictions and sums -log softmax[label] over the first `rows` rows.
 void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int64_t* correct,
