@@ -10,6 +10,7 @@
 #include "ops/linear.h"
 #include "ops/moe.h"
 #include "ops/pooling.h"
+#include "runtime/error.h"
 
 namespace advmoe {
 
@@ -31,9 +32,23 @@ std::string ParamBuilder::full(const std::string& name) const {
   return prefix_.empty() ? name : prefix_ + "." + name;
 }
 
+namespace {
+// A second forward pass through the same model (TRADES' adversarial branch) finds its parameters
+// and buffers already there and shares them.
+Val existing(Graph& g, const std::string& name, const Shape& shape, Role role) {
+  ValueId v = g.find(name);
+  ADVMOE_CHECK(g.value(v).role == role && g.value(v).shape == shape,
+               "'" << name << "' exists as " << role_name(g.value(v).role) << " "
+                   << g.value(v).shape << ", cannot reuse it as " << role_name(role) << " "
+                   << shape);
+  return {&g, v};
+}
+}  // namespace
+
 Val ParamBuilder::make_param(const std::string& name, const Shape& shape, ParamInit init) const {
   Graph& g = *model_->graph;
   std::string n = full(name);
+  if (g.has(n)) return existing(g, n, shape, Role::Param);
   model_->inits[n] = init;
   return {&g, g.param(n, shape, group_)};
 }
@@ -61,6 +76,11 @@ BatchNormParams ParamBuilder::batch_norm(const std::string& name, int64_t channe
   p.weight = make_param(name + ".weight", Shape{channels}, {InitKind::Ones, 0});
   p.bias = make_param(name + ".bias", Shape{channels}, {InitKind::Zeros, 0});
   std::string mean = full(name + ".running_mean"), var = full(name + ".running_var");
+  if (g.has(mean)) {
+    p.running_mean = existing(g, mean, Shape{channels}, Role::Buffer);
+    p.running_var = existing(g, var, Shape{channels}, Role::Buffer);
+    return p;
+  }
   p.running_mean = {&g, g.buffer(mean, Shape{channels})};
   p.running_var = {&g, g.buffer(var, Shape{channels})};
   model_->inits[mean] = {InitKind::Zeros, 0};

@@ -85,31 +85,42 @@ Model build_model(const ModelConfig& requested) {
   ADVMOE_CHECK(s.rank() == 3, "model input must be [H, W, C], got " << s);
   model.images = {&g, g.input("images", Shape{config.batch, s[0], s[1], s[2]})};
   model.labels = {&g, g.input("labels", Shape{config.batch}, DType::I32)};
-  model.input = normalized(model.images, config.normalize);
-  if (config.variant == "moe" && config.routing == "global")
-    model.global_route = build_global_router(model);
   // Fixed routing: the caller feeds every sample's expert (benchmarks, tests); no router, no gate.
   if (config.variant == "moe" && config.routing == "fixed")
     model.global_route.index = {&g, g.input("route", Shape{config.batch}, DType::I32)};
-  const std::string& a = config.arch;
-  if (a == "smallcnn")
-    model.logits = build_smallcnn(model);
-  else if (a == "resnet18")
-    model.logits = build_resnet18(model);
-  else if (a == "wrn-28-10")
-    model.logits = build_wide_resnet(model, 28, 10);
-  else if (a == "vgg16-bn")
-    model.logits = build_vgg16_bn(model);
-  else if (a == "densenet-bc-40")
-    model.logits = build_densenet_bc(model, 40, 12);
-  else if (a == "densenet-bc-100")
-    model.logits = build_densenet_bc(model, 100, 12);
-  else
-    ADVMOE_FAIL("unknown architecture '" << a << "' (available: " << list_architectures() << ")");
+  model.logits = build_network(model, model.images);
   ADVMOE_CHECK(config.variant != "moe" || !model.routes.empty(),
                "variant moe found no MoE layers in " << config.arch);
   g.mark_output(model.logits.id, "logits");
   return model;
+}
+
+Val build_network(Model& model, Val images) {
+  const ModelConfig& config = model.config;
+  model.input = normalized(images, config.normalize);
+  if (config.variant == "moe" && config.routing == "global")
+    model.global_route = build_global_router(model);
+  const std::string& a = config.arch;
+  if (a == "smallcnn") return build_smallcnn(model);
+  if (a == "resnet18") return build_resnet18(model);
+  if (a == "wrn-28-10") return build_wide_resnet(model, 28, 10);
+  if (a == "vgg16-bn") return build_vgg16_bn(model);
+  if (a == "densenet-bc-40") return build_densenet_bc(model, 40, 12);
+  if (a == "densenet-bc-100") return build_densenet_bc(model, 100, 12);
+  ADVMOE_FAIL("unknown architecture '" << a << "' (available: " << list_architectures() << ")");
+}
+
+Val apply_model(Model& model, Val images) {
+  ADVMOE_CHECK(images.shape() == model.images.shape(),
+               "apply_model: input " << images.shape() << " differs from the model's "
+                                     << model.images.shape());
+  // The builders read model.input and model.global_route; restore the first forward's afterwards.
+  Val input = model.input;
+  Route route = model.global_route;
+  Val logits = build_network(model, images);
+  model.input = input;
+  model.global_route = route;
+  return logits;
 }
 
 }  // namespace advmoe

@@ -15,38 +15,68 @@
 
 namespace advmoe {
 
-ClassifierTrainer::ClassifierTrainer(Model& model, Backend& backend, TrainConfig config)
+ClassifierTrainer::ClassifierTrainer(Model& model, Backend& backend, TrainConfig config,
+                                     bool standard_step)
     : model_(model), config_(config), variables_(backend) {
   Graph& g = *model.graph;
+  // Expert usage: each MoE layer's route becomes an output of the training and eval plans.
+  for (const auto& [layer, route] : model.routes) {
+    if (g.value(route.id).role == Role::Intermediate) g.mark_output(route.id, "route/" + layer);
+    route_outputs_.push_back(g.value(route.id).name);
+    usage_.push_back({layer, std::vector<int64_t>(static_cast<size_t>(model.config.experts), 0)});
+  }
+  initialize_parameters(model, variables_, config.seed);
+  schedule_ = LrSchedule{config.schedule, config.lr, 1};
+  CompileOptions eval{Mode::Eval, {model.logits.id}};
+  for (const std::string& route : route_outputs_) eval.targets.push_back(g.find(route));
+  eval_plan_ = compile(g, variables_, eval);
+  adversarial_usage_ = usage_;
+  if (!standard_step) return;
+
   Val loss = softmax_cross_entropy(model.logits, model.labels, "cross_entropy");
   if (config.balance_loss > 0)
     for (const Model::Router& r : model.routers)
       loss =
           loss + scale(balance_loss(r.logits, r.index, r.name + ".balance"), config.balance_loss);
   g.mark_loss(loss.id, "loss");
-  // Expert usage: each MoE layer's route becomes an output of the training plan.
-  for (const auto& [layer, route] : model.routes) {
-    if (g.value(route.id).role == Role::Intermediate) g.mark_output(route.id, "route/" + layer);
-    route_outputs_.push_back(g.value(route.id).name);
-    usage_.push_back({layer, std::vector<int64_t>(static_cast<size_t>(model.config.experts), 0)});
-  }
   std::vector<ValueId> params = g.params();
   Gradients grads = autodiff(g, loss.id, params);
-
-  initialize_parameters(model, variables_, config.seed);
   CompileOptions train{Mode::Train, {loss.id, model.logits.id}};
   for (const std::string& route : route_outputs_) train.targets.push_back(g.find(route));
   for (ValueId p : params) train.targets.push_back(grads[p]);
   train_plan_ = compile(g, variables_, train);
-  CompileOptions eval{Mode::Eval, {model.logits.id}};
-  for (const std::string& route : route_outputs_) eval.targets.push_back(g.find(route));
-  eval_plan_ = compile(g, variables_, eval);
-  adversarial_usage_ = usage_;
-
   std::vector<std::string> names;
   for (ValueId p : params) names.push_back(g.value(p).name);
   sgd_ = std::make_unique<Sgd>(variables_, names, config.sgd);
-  schedule_ = LrSchedule{config.schedule, config.lr, 1};
+}
+
+double ClassifierTrainer::train_step(int /*epoch*/, int64_t /*step*/) {
+  train_plan_->run();
+  double value = read_scalar("loss");
+  if (std::isfinite(value)) sgd_->step(schedule_.at(global_step_));
+  return value;
+}
+
+double ClassifierTrainer::read_scalar(const std::string& name) {
+  Tensor host = Tensor::zeros(Shape{}, DType::F32);
+  variables_.backend().copy(host, variables_.get(name));
+  return host.item(0);
+}
+
+void ClassifierTrainer::check_loss(double value, int epoch, int64_t step) const {
+  ADVMOE_CHECK(std::isfinite(value), "training diverged: loss is "
+                                         << value << " at epoch " << epoch << ", step " << step + 1
+                                         << " (global step " << global_step_ + 1 << ")");
+}
+
+void ClassifierTrainer::count_routes(int64_t batch) {
+  for (size_t i = 0; i < usage_.size(); ++i) {
+    const Tensor& route = variables_.get(route_outputs_[i]);
+    Tensor host = Tensor::zeros(route.shape(), DType::I32);
+    variables_.backend().copy(host, route);
+    const int32_t* r = host.data<int32_t>();
+    for (int64_t k = 0; k < batch; ++k) ++usage_[i].counts[static_cast<size_t>(r[k])];
+  }
 }
 
 EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Progress* progress) {
@@ -55,7 +85,6 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
   const Tensor& images = variables_.get("images");
   const Tensor& labels = variables_.get("labels");
   const Tensor& logits = variables_.get("logits");
-  const Tensor& loss = variables_.get("loss");
   int64_t batch = images.shape()[0];
   int64_t steps = train.size() / batch;
   ADVMOE_CHECK(steps > 0, "training set " << train.name << " has " << train.size()
@@ -64,7 +93,6 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
   Tensor host_images = on_host ? images : Tensor::zeros(images.shape(), DType::F32);
   Tensor host_labels = on_host ? labels : Tensor::zeros(labels.shape(), DType::I32);
   Tensor host_logits = on_host ? logits : Tensor::zeros(logits.shape(), DType::F32);
-  Tensor host_loss = on_host ? loss : Tensor::zeros(loss.shape(), loss.dtype());
 
   std::vector<int64_t> order = epoch_order(config_.seed, epoch, train.size());
   if (!config_.shuffle) std::iota(order.begin(), order.end(), 0);
@@ -72,9 +100,7 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
                      config_.seed, epoch);
 
   for (LayerUsage& u : usage_) std::fill(u.counts.begin(), u.counts.end(), 0);
-  std::vector<Tensor> host_routes;
-  for (const std::string& r : route_outputs_)
-    host_routes.push_back(on_host ? variables_.get(r) : Tensor::zeros(Shape{batch}, DType::I32));
+  begin_epoch(train, epoch);
 
   EpochMetrics m;
   m.epoch = epoch;
@@ -86,21 +112,11 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
       backend.copy(images, host_images);
       backend.copy(labels, host_labels);
     }
-    train_plan_->run();
-    if (!on_host) backend.copy(host_loss, loss);
-    double value = host_loss.item(0);
-    ADVMOE_CHECK(std::isfinite(value), "training diverged: loss is "
-                                           << value << " at epoch " << epoch << ", step "
-                                           << step + 1 << " (global step " << global_step_ + 1
-                                           << ")");
-    sgd_->step(schedule_.at(global_step_));
+    double value = train_step(epoch, step);
+    check_loss(value, epoch, step);
     ++global_step_;
     if (!on_host) backend.copy(host_logits, logits);
-    for (size_t i = 0; i < usage_.size(); ++i) {
-      if (!on_host) backend.copy(host_routes[i], variables_.get(route_outputs_[i]));
-      const int32_t* r = host_routes[i].data<int32_t>();
-      for (int64_t k = 0; k < batch; ++k) ++usage_[i].counts[static_cast<size_t>(r[k])];
-    }
+    count_routes(batch);
     score_logits(host_logits, host_labels, batch, &correct, &logit_loss);
     loss_sum += value;
     if (progress)

@@ -39,12 +39,14 @@ struct EpochMetrics {
 class ClassifierTrainer {
  public:
   // Adds the loss and its gradients to model.graph, compiles both Plans and initializes the
-  // parameters from config.seed.
-  ClassifierTrainer(Model& model, Backend& backend, TrainConfig config);
+  // parameters from config.seed. `standard_step` false leaves the training step to a subclass
+  // (adversarial training builds its own losses, gradients and optimizers).
+  ClassifierTrainer(Model& model, Backend& backend, TrainConfig config, bool standard_step = true);
+  virtual ~ClassifierTrainer() = default;
 
   // One pass over `train` (last partial batch dropped); throws naming the step if the loss is
-  // not finite. `steps_per_epoch` sizes the schedule; `progress` may be null.
-  EpochMetrics train_epoch(const Dataset& train, int epoch, Progress* progress);
+  // not finite. `progress` may be null.
+  virtual EpochMetrics train_epoch(const Dataset& train, int epoch, Progress* progress);
   EvalResult evaluate(const Dataset& data);
   // Robust accuracy under PGD (built on first use); MoE usage on the adversarial inputs goes to
   // adversarial_usage().
@@ -54,14 +56,25 @@ class ClassifierTrainer {
   const std::vector<LayerUsage>& usage() const { return usage_; }
 
   Variables& variables() { return variables_; }
-  Plan& train_plan() { return *train_plan_; }
+  Plan& train_plan() { return *train_plan_; }  // the plan of the (last) optimizer step
   Plan& eval_plan() { return *eval_plan_; }
   int64_t global_step() const { return global_step_; }
   void set_total_steps(int64_t steps) { schedule_.total_steps = steps; }
   // Resuming: continue the schedule from this optimizer step.
   void set_global_step(int64_t step) { global_step_ = step; }
 
- private:
+ protected:
+  // Subclasses' hooks: prepare an epoch (e.g. a second data stream), and take one optimizer step
+  // on the batch already in the "images"/"labels" variables, returning its loss. The standard
+  // step runs the CE plan and SGD.
+  virtual void begin_epoch(const Dataset& /*train*/, int /*epoch*/) {}
+  virtual double train_step(int epoch, int64_t step);
+  double read_scalar(const std::string& name);
+  // Checks a step's loss and names the step when it is NaN or infinite.
+  void check_loss(double value, int epoch, int64_t step) const;
+  // Counts this batch's routes into usage_ (host route tensors read from the variables).
+  void count_routes(int64_t batch);
+
   Model& model_;
   TrainConfig config_;
   Variables variables_;
