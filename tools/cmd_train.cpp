@@ -11,6 +11,7 @@
 #include "models/registry.h"
 #include "ops/backends.h"
 #include "tools/options.h"
+#include "training/adversarial_trainer.h"
 #include "training/checkpoint.h"
 #include "training/classifier_trainer.h"
 
@@ -24,6 +25,9 @@ struct TrainOptions {
   int experts = 2;
   double balance_loss = 0;
   int eval_pgd_steps = 0;
+  std::string method, epsilon, attack_step_size;
+  int attack_steps = 2;
+  double beta = 6.0;
   int64_t eval_limit = 1000;
   std::string eval_epsilon, eval_step_size;
   int epochs = 1, batch = 128, threads = 0;
@@ -71,6 +75,15 @@ po::options_description train_options(TrainOptions& t) {
       "run directory for config.ini, metrics.csv, last.h5, best.h5 (default: runs/<dataset>-<arch>-"
       "<variant>-seed<seed>)");
   add("resume", po::value(&t.resume), "continue the run in this directory from its last.h5");
+  add("method", po::value(&t.method)->default_value("standard"),
+      "standard | pgd-at | trades | advmoe (bi-level router/backbone steps; needs --variant moe)");
+  add("epsilon", po::value(&t.epsilon)->default_value("8/255"),
+      "training attack's L-inf radius (a/b allowed)");
+  add("attack-steps", po::value(&t.attack_steps)->default_value(2),
+      "training attack's PGD steps K");
+  add("attack-step-size", po::value(&t.attack_step_size)->default_value("0"),
+      "training attack's step (0: 2.5 * epsilon / K)");
+  add("beta", po::value(&t.beta)->default_value(6.0), "TRADES weight of the KL term");
   add("eval-pgd-steps", po::value(&t.eval_pgd_steps)->default_value(0),
       "after each epoch, robust accuracy under PGD with this many steps (0: off)");
   add("eval-epsilon", po::value(&t.eval_epsilon)->default_value("8/255"),
@@ -219,7 +232,15 @@ int cmd_train(const std::vector<std::string>& args) {
   tc.seed = t.seed;
   tc.augmentation = augmentation;
   tc.balance_loss = t.balance_loss;
-  ClassifierTrainer trainer(model, *backend, tc);
+  std::unique_ptr<ClassifierTrainer> trainer_holder;
+  if (t.method == "standard") {
+    trainer_holder = std::make_unique<ClassifierTrainer>(model, *backend, tc);
+  } else {
+    AdversarialConfig ac{t.method, parse_number("--epsilon", t.epsilon), t.attack_steps,
+                         parse_number("--attack-step-size", t.attack_step_size), t.beta};
+    trainer_holder = std::make_unique<AdversarialTrainer>(model, *backend, tc, ac);
+  }
+  ClassifierTrainer& trainer = *trainer_holder;
   int64_t steps = train.size() / t.batch;
   trainer.set_total_steps(steps * t.epochs);
 

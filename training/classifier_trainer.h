@@ -56,7 +56,7 @@ class ClassifierTrainer {
   const std::vector<LayerUsage>& usage() const { return usage_; }
 
   Variables& variables() { return variables_; }
-  Plan& train_plan() { return *train_plan_; }  // the plan of the (last) optimizer step
+  virtual Plan& train_plan() { return *train_plan_; }  // the plan of the (last) optimizer step
   Plan& eval_plan() { return *eval_plan_; }
   int64_t global_step() const { return global_step_; }
   void set_total_steps(int64_t steps) { schedule_.total_steps = steps; }

@@ -1,0 +1,62 @@
+// Adversarial training methods as graph programs over one graph holding two forwards of the
+// same weights, on the clean "images" and on "adv_images":
+//   pgd-at  (Madry): minimize CE(f(x'), y), x' = PGD-K on CE from a uniform start;
+//   trades  (Zhang et al.): minimize CE(f(x), y) + beta * KL(f(x) || f(x')), x' = PGD-K on the KL
+//           from x + 0.001 N(0, 1); the clean branch is not detached;
+//   advmoe  (AdvMoE, Algorithm 1): every iteration two different batches; on B_phi a fresh attack
+//           and an SGD step of the routers (group "router") on the TRADES loss with the backbone
+//           fixed, then on B_psi a fresh attack and an SGD step of the backbone (group
+//           "backbone") with the routers fixed. Each level's Plan computes its own group's
+//           gradients only. One epoch = one pass of B_psi over the training set.
+// Attacks run in eval mode (BN running statistics); training steps in train mode.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "training/classifier_trainer.h"
+#include "training/pgd.h"
+
+namespace advmoe {
+
+struct AdversarialConfig {
+  std::string method = "trades";  // pgd-at | trades | advmoe
+  double epsilon = 8.0 / 255;
+  int steps = 2;         // attack steps K during training
+  double step_size = 0;  // 0: 2.5 * epsilon / K (TRADES' rule) ; pgd-at default is the same
+  double beta = 6.0;     // TRADES weight of the KL term
+};
+
+class AdversarialTrainer : public ClassifierTrainer {
+ public:
+  AdversarialTrainer(Model& model, Backend& backend, TrainConfig config, AdversarialConfig adv);
+
+  Plan& train_plan() override { return adv_.method == "advmoe" ? *backbone_.plan : *all_.plan; }
+  // advmoe: the Plan of one level ("router" or "backbone"), to inspect what it computes.
+  const Plan& level_plan(const std::string& group) const {
+    return *(group == "router" ? routers_ : backbone_).plan;
+  }
+
+ protected:
+  void begin_epoch(const Dataset& train, int epoch) override;
+  double train_step(int epoch, int64_t step) override;
+
+ private:
+  struct Level {
+    std::unique_ptr<Plan> plan;
+    std::unique_ptr<Sgd> sgd;
+  };
+  Level make_level(ValueId loss, const std::vector<ValueId>& params);
+  // Attacks the batch in the "images"/"labels" variables into "adv_images", then runs `level`.
+  double attacked_step(Level& level, uint64_t batch_key);
+
+  AdversarialConfig adv_;
+  std::unique_ptr<PgdAttack> attack_;
+  Level all_, routers_, backbone_;
+  Tensor clean_, adversarial_;
+  // advmoe: the router level's own stream of batches (B_phi), shuffled apart from B_psi.
+  std::unique_ptr<BatchLoader> router_batches_;
+  const Dataset* train_ = nullptr;
+};
+
+}  // namespace advmoe
