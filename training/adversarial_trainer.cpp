@@ -60,6 +60,10 @@ AdversarialTrainer::AdversarialTrainer(Model& model, Backend& backend, TrainConf
   }
   clean_ = Tensor::zeros(model.images.shape(), DType::F32);
   adversarial_ = Tensor::zeros(model.images.shape(), DType::F32);
+  backbone_images_ = Tensor::zeros(model.images.shape(), DType::F32);
+  router_images_ = Tensor::zeros(model.images.shape(), DType::F32);
+  backbone_labels_ = Tensor::zeros(model.labels.shape(), DType::I32);
+  router_labels_ = Tensor::zeros(model.labels.shape(), DType::I32);
 }
 
 AdversarialTrainer::Level AdversarialTrainer::make_level(ValueId loss,
@@ -105,20 +109,16 @@ double AdversarialTrainer::train_step(int epoch, int64_t step) {
   // Lower level: the routers on B_phi. The backbone batch already loaded into the variables is
   // kept aside and restored for the upper level.
   Backend& backend = variables_.backend();
-  Tensor backbone_images = Tensor::zeros(model_.images.shape(), DType::F32);
-  Tensor backbone_labels = Tensor::zeros(model_.labels.shape(), DType::I32);
-  backend.copy(backbone_images, variables_.get("images"));
-  backend.copy(backbone_labels, variables_.get("labels"));
-  Tensor images = Tensor::zeros(model_.images.shape(), DType::F32);
-  Tensor labels = Tensor::zeros(model_.labels.shape(), DType::I32);
-  router_batches_->next(images, labels);
-  backend.copy(variables_.get("images"), images);
-  backend.copy(variables_.get("labels"), labels);
+  backend.copy(backbone_images_, variables_.get("images"));
+  backend.copy(backbone_labels_, variables_.get("labels"));
+  router_batches_->next(router_images_, router_labels_);
+  backend.copy(variables_.get("images"), router_images_);
+  backend.copy(variables_.get("labels"), router_labels_);
   double router_loss = attacked_step(routers_, key | (1ull << 63));
   check_loss(router_loss, epoch, step);
   // Upper level: the backbone on B_psi, against a fresh attack on the updated routers.
-  backend.copy(variables_.get("images"), backbone_images);
-  backend.copy(variables_.get("labels"), backbone_labels);
+  backend.copy(variables_.get("images"), backbone_images_);
+  backend.copy(variables_.get("labels"), backbone_labels_);
   return attacked_step(backbone_, key);
 }
 

@@ -54,6 +54,8 @@ class AdversarialTrainer : public ClassifierTrainer {
   std::unique_ptr<PgdAttack> attack_;
   Level all_, routers_, backbone_;
   Tensor clean_, adversarial_;
+  // advmoe: host staging of the two batches of an iteration (B_psi set aside while B_phi trains).
+  Tensor backbone_images_, backbone_labels_, router_images_, router_labels_;
   // advmoe: the router level's own stream of batches (B_phi), shuffled apart from B_psi.
   std::unique_ptr<BatchLoader> router_batches_;
   const Dataset* train_ = nullptr;

@@ -70,11 +70,11 @@ void ClassifierTrainer::check_loss(double value, int epoch, int64_t step) const 
 }
 
 void ClassifierTrainer::count_routes(int64_t batch) {
+  if (!host_route_.defined() || host_route_.numel() != batch)
+    host_route_ = Tensor::zeros(Shape{batch}, DType::I32);
   for (size_t i = 0; i < usage_.size(); ++i) {
-    const Tensor& route = variables_.get(route_outputs_[i]);
-    Tensor host = Tensor::zeros(route.shape(), DType::I32);
-    variables_.backend().copy(host, route);
-    const int32_t* r = host.data<int32_t>();
+    variables_.backend().copy(host_route_, variables_.get(route_outputs_[i]));
+    const int32_t* r = host_route_.data<int32_t>();
     for (int64_t k = 0; k < batch; ++k) ++usage_[i].counts[static_cast<size_t>(r[k])];
   }
 }

@@ -84,6 +84,7 @@ class ClassifierTrainer {
   int64_t global_step_ = 0;
   std::vector<std::string> route_outputs_;  // one per entry of usage_
   std::vector<LayerUsage> usage_, adversarial_usage_;
+  Tensor host_route_;  // staging for count_routes
   std::unique_ptr<PgdAttack> attack_;
 };
 
