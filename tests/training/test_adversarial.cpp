@@ -3,6 +3,7 @@
 // only their own parameter group.
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <cstring>
 
 #include "../helpers.h"
@@ -41,6 +42,52 @@ bool changed(const std::map<std::string, Tensor>& before, Variables& v) {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(adversarial_training)
+
+BOOST_AUTO_TEST_CASE(trades_loss_equals_a_hand_computation) {
+  // L = CE(f(x), y) + beta * KL(softmax f(x) || softmax f(x')), batchmean. Train-mode BN makes
+  // each branch's logits depend on its own batch only, so f(x') can be read by running the same
+  // plan with x' as the clean input too.
+  ModelConfig c;
+  c.batch = 8;
+  c.width = 0.25;
+  Model m = build_model(c);
+  auto backend = make_backend("onednn");
+  AdversarialTrainer trainer(m, *backend, TrainConfig{},
+                             AdversarialConfig{"trades", 0.1, 2, 0, 6.0});
+  Variables& v = trainer.variables();
+  Tensor x = random_tensor({8, 28, 28, 1}, DType::F32, 1, 0, 1);
+  Tensor x_adv = random_tensor({8, 28, 28, 1}, DType::F32, 2, 0, 1);
+  for (int i = 0; i < 8; ++i) v.get("labels").data<int32_t>()[i] = (3 * i) % 10;
+  auto logits_and_loss = [&](const Tensor& clean, const Tensor& adversarial) {
+    v.set("images", clean);
+    v.set("adv_images", adversarial);
+    trainer.train_plan().run();
+    return std::make_pair(v.get("logits").clone(), v.get("loss").item(0));
+  };
+  auto [clean_logits, loss] = logits_and_loss(x, x_adv);
+  Tensor adv_logits = logits_and_loss(x_adv, x_adv).first;
+  double ce = 0, kl = 0;
+  for (int n = 0; n < 8; ++n) {
+    auto log_softmax_row = [&](const Tensor& z) {
+      std::vector<double> out(10);
+      double m_ = -1e30, s = 0;
+      for (int k = 0; k < 10; ++k) m_ = std::max(m_, z.item(n * 10 + k));
+      for (int k = 0; k < 10; ++k) s += std::exp(z.item(n * 10 + k) - m_);
+      for (int k = 0; k < 10; ++k)
+        out[static_cast<size_t>(k)] = z.item(n * 10 + k) - m_ - std::log(s);
+      return out;
+    };
+    std::vector<double> lp = log_softmax_row(clean_logits), lq = log_softmax_row(adv_logits);
+    ce -= lp[static_cast<size_t>((3 * n) % 10)];
+    for (size_t k = 0; k < 10; ++k) kl += std::exp(lp[k]) * (lp[k] - lq[k]);
+  }
+  double expected = ce / 8 + 6.0 * kl / 8;
+  BOOST_TEST(loss == expected, boost::test_tools::tolerance(1e-4));
+  BOOST_TEST(kl > 0);
+  // With x' = x the KL term vanishes and the loss is the clean cross-entropy.
+  double same = logits_and_loss(x, x).second;
+  BOOST_TEST(same == ce / 8, boost::test_tools::tolerance(1e-4));
+}
 
 BOOST_AUTO_TEST_CASE(advmoe_levels_update_only_their_own_group) {
   Dataset data = load_dataset("fashion-mnist", "", "train", 128);
