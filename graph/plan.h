@@ -37,7 +37,6 @@ class Plan {
   // Ops of the kernels in execution order, and how often each op has run so far.
   const std::vector<Op>& kernel_ops() const { return ops_; }
   int64_t run_count(Op op) const { return run_counts_[static_cast<size_t>(op)]; }
-  size_t num_kernels() const { return kernels_.size(); }
 
   // Profiling: when on, run() accumulates each kernel's wall time (for `advmoe bench --profile`).
   void set_profiling(bool on) { profiling_ = on; }

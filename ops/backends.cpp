@@ -8,13 +8,6 @@ namespace advmoe {
 
 #ifdef ADVMOE_WITH_CUDA
 std::shared_ptr<Backend> make_cuda_backend();  // ops/cuda/cuda_backend.cu
-bool cuda_built() {
-  return true;
-}
-#else
-bool cuda_built() {
-  return false;
-}
 #endif
 
 std::shared_ptr<Backend> make_backend(const std::string& name) {

@@ -10,6 +10,5 @@ namespace advmoe {
 
 // Throws naming the reason for an unknown name, a build without CUDA, or a machine without a GPU.
 std::shared_ptr<Backend> make_backend(const std::string& name);
-bool cuda_built();
 
 }  // namespace advmoe

@@ -69,16 +69,6 @@ void ClassifierTrainer::check_loss(double value, int epoch, int64_t step) const 
                                          << " (global step " << global_step_ + 1 << ")");
 }
 
-void ClassifierTrainer::count_routes(int64_t batch) {
-  if (!host_route_.defined() || host_route_.numel() != batch)
-    host_route_ = Tensor::zeros(Shape{batch}, DType::I32);
-  for (size_t i = 0; i < usage_.size(); ++i) {
-    variables_.backend().copy(host_route_, variables_.get(route_outputs_[i]));
-    const int32_t* r = host_route_.data<int32_t>();
-    for (int64_t k = 0; k < batch; ++k) ++usage_[i].counts[static_cast<size_t>(r[k])];
-  }
-}
-
 EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Progress* progress) {
   auto start = std::chrono::steady_clock::now();
   Backend& backend = variables_.backend();
@@ -100,6 +90,7 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
                      config_.seed, epoch);
 
   for (LayerUsage& u : usage_) std::fill(u.counts.begin(), u.counts.end(), 0);
+  Tensor host_route = Tensor::zeros(Shape{batch}, DType::I32);
   begin_epoch(train, epoch);
 
   EpochMetrics m;
@@ -116,7 +107,7 @@ EpochMetrics ClassifierTrainer::train_epoch(const Dataset& train, int epoch, Pro
     check_loss(value, epoch, step);
     ++global_step_;
     if (!on_host) backend.copy(host_logits, logits);
-    count_routes(batch);
+    if (!usage_.empty()) count_routes(variables_, route_outputs_, batch, host_route, usage_);
     score_logits(host_logits, host_labels, batch, &correct, &logit_loss);
     loss_sum += value;
     if (progress)

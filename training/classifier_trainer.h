@@ -72,8 +72,6 @@ class ClassifierTrainer {
   double read_scalar(const std::string& name);
   // Checks a step's loss and names the step when it is NaN or infinite.
   void check_loss(double value, int epoch, int64_t step) const;
-  // Counts this batch's routes into usage_ (host route tensors read from the variables).
-  void count_routes(int64_t batch);
 
   Model& model_;
   TrainConfig config_;
@@ -84,7 +82,6 @@ class ClassifierTrainer {
   int64_t global_step_ = 0;
   std::vector<std::string> route_outputs_;  // one per entry of usage_
   std::vector<LayerUsage> usage_, adversarial_usage_;
-  Tensor host_route_;  // staging for count_routes
   std::unique_ptr<PgdAttack> attack_;
 };
 

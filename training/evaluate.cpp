@@ -29,6 +29,15 @@ void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int6
   }
 }
 
+void count_routes(Variables& variables, const std::vector<std::string>& route_outputs, int64_t rows,
+                  const Tensor& staging, std::vector<LayerUsage>& usage) {
+  for (size_t i = 0; i < usage.size(); ++i) {
+    variables.backend().copy(staging, variables.get(route_outputs[i]));
+    const int32_t* route = staging.data<int32_t>();
+    for (int64_t k = 0; k < rows; ++k) ++usage[i].counts[static_cast<size_t>(route[k])];
+  }
+}
+
 EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data,
                                PgdAttack* attack, std::vector<LayerUsage>* usage,
                                const std::vector<std::string>& route_outputs) {
@@ -63,12 +72,7 @@ EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& 
       backend.copy(images, host_images);
     }
     plan.run();
-    if (usage)
-      for (size_t i = 0; i < usage->size(); ++i) {
-        backend.copy(host_route, variables.get(route_outputs[i]));
-        for (int64_t k = 0; k < rows; ++k)
-          ++(*usage)[i].counts[static_cast<size_t>(host_route.data<int32_t>()[k])];
-      }
+    if (usage) count_routes(variables, route_outputs, rows, host_route, *usage);
     if (!on_host) backend.copy(host_logits, logits);
     score_logits(host_logits, host_labels, rows, &correct, &loss_sum);
     result.examples += rows;

@@ -23,6 +23,11 @@ struct LayerUsage {
   std::vector<int64_t> counts;  // per expert
 };
 
+// Adds the experts chosen for the first `rows` samples by each route output (names in
+// `route_outputs`, one per entry of `usage`), copying each through the host tensor `staging`.
+void count_routes(Variables& variables, const std::vector<std::string>& route_outputs, int64_t rows,
+                  const Tensor& staging, std::vector<LayerUsage>& usage);
+
 class PgdAttack;
 
 // With `attack`, every batch is first replaced by its adversarial version (robust accuracy).
