@@ -13,6 +13,7 @@
 #include "ops/op_registry.h"
 #include "runtime/rng.h"
 #include "tools/options.h"
+#include "training/adversarial_trainer.h"
 #include "training/classifier_trainer.h"
 
 namespace advmoe {
@@ -26,6 +27,31 @@ double seconds_per_run(Plan& plan, Backend& backend, int warmup, int iters) {
   for (int i = 0; i < iters; ++i) plan.run();
   backend.synchronize();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
+}
+
+template <typename F>
+double seconds_per_call(F&& call, Backend& backend, int warmup, int iters) {
+  for (int i = 0; i < warmup; ++i) call();
+  backend.synchronize();
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) call();
+  backend.synchronize();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
+}
+
+// `copies` batches repeating the host batch `images`/`labels` (values in [0, 1]) as a dataset.
+Dataset synthetic_dataset(const Tensor& images, const Tensor& labels, int classes, int copies) {
+  Dataset d;
+  d.name = "synthetic";
+  const Shape& s = images.shape();
+  d.shape = Shape{s[0] * copies, s[1], s[2], s[3]};
+  d.num_classes = classes;
+  for (int c = 0; c < copies; ++c) {
+    for (int64_t i = 0; i < images.numel(); ++i)
+      d.pixels.push_back(static_cast<uint8_t>(images.data<float>()[i] * 255));
+    for (int64_t i = 0; i < labels.numel(); ++i) d.labels.push_back(labels.data<int32_t>()[i]);
+  }
+  return d;
 }
 
 void print_profile(Plan& plan, Backend& backend, int iters) {
@@ -47,7 +73,8 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
 }
 
 struct BenchOptions {
-  std::string archs, variant, device, routing;
+  std::string archs, variant, device, routing, method;
+  int pgd_steps = 0;
   int experts = 2;
   double ratio = 1.0;
   int batch = 128, iters = 10, warmup = 2, threads = 0, size = 0, channels = 0, classes = 10;
@@ -70,7 +97,18 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   mc.routing = fixed ? "fixed" : b.routing;
   Model model = build_model(mc);
   auto backend = make_backend(b.device);
-  ClassifierTrainer trainer(model, *backend, TrainConfig{});
+  std::unique_ptr<ClassifierTrainer> holder;
+  AdversarialTrainer* adversarial = nullptr;
+  if (b.method == "standard") {
+    holder = std::make_unique<ClassifierTrainer>(model, *backend, TrainConfig{});
+  } else {
+    AdversarialConfig ac;
+    ac.method = b.method;
+    auto owned = std::make_unique<AdversarialTrainer>(model, *backend, TrainConfig{}, ac);
+    adversarial = owned.get();
+    holder = std::move(owned);
+  }
+  ClassifierTrainer& trainer = *holder;
   Variables& vars = trainer.variables();
   Tensor images = Tensor::zeros(vars.get("images").shape(), DType::F32);
   RandomStream(1, 1).fill_uniform(images, 0, 1);
@@ -86,12 +124,38 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
     backend->copy(vars.get("route"), route);
   }
 
-  double train_s = seconds_per_run(trainer.train_plan(), *backend, b.warmup, b.iters);
+  double train_s = 0;
+  if (adversarial) {
+    // The paper's AdvMoE reads its router batches (B_phi) from a dataset of this batch's images.
+    Dataset synthetic = synthetic_dataset(images, labels, b.classes, b.warmup + b.iters + 1);
+    train_s =
+        seconds_per_call([&] { adversarial->iterate(synthetic); }, *backend, b.warmup, b.iters);
+  } else {
+    train_s = seconds_per_run(trainer.train_plan(), *backend, b.warmup, b.iters);
+  }
   double eval_s = seconds_per_run(trainer.eval_plan(), *backend, b.warmup, b.iters);
+  double pgd_rate = 0;
+  if (b.pgd_steps > 0) {
+    PgdConfig pgd;
+    pgd.steps = b.pgd_steps;
+    PgdAttack attack(model, vars, pgd);
+    Tensor adv = Tensor::zeros(images.shape(), DType::F32);
+    // PGD-K evaluation of a batch: the attack, then the eval forward on its output.
+    double s = seconds_per_call(
+        [&] {
+          attack.run(images, labels, adv, 0);
+          backend->copy(vars.get("images"), adv);
+          trainer.eval_plan().run();
+        },
+        *backend, 1, std::max(1, b.iters / 5));
+    pgd_rate = b.batch / s;
+  }
   const PlanMemory& tm = trainer.train_plan().memory();
-  std::printf("  %-16s %-7s %11lld  %10.1f  %10.1f  %9.1f  %9.1f\n", arch.c_str(),
-              mc.variant.c_str(), static_cast<long long>(model.num_parameters()), b.batch / train_s,
-              b.batch / eval_s, tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
+  std::printf("  %-16s %-7s %11lld  %10.1f  %10.1f  %9.1f  %9.1f", arch.c_str(), mc.variant.c_str(),
+              static_cast<long long>(model.num_parameters()), b.batch / train_s, b.batch / eval_s,
+              tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
+  if (b.pgd_steps > 0) std::printf("  %10.1f", pgd_rate);
+  std::printf("\n");
   std::fflush(stdout);
   if (b.profile) print_profile(trainer.train_plan(), *backend, b.iters);
 }
@@ -125,7 +189,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   auto add = o.add_options();
   add("arch", po::value(&b.archs)->default_value("smallcnn"),
       "architecture, a comma-separated list, or 'all'");
-  add("variant", po::value(&b.variant)->default_value("dense"), "dense | sdense");
+  add("variant", po::value(&b.variant)->default_value("dense"), "dense | sdense | moe");
   add("ratio", po::value(&b.ratio)->default_value(1.0), "width ratio r of sdense and moe");
   add("experts", po::value(&b.experts)->default_value(2), "experts N of moe");
   add("routing", po::value(&b.routing)->default_value("layer"),
@@ -139,6 +203,11 @@ int cmd_bench(const std::vector<std::string>& args) {
   add("warmup", po::value(&b.warmup)->default_value(2), "untimed iterations first");
   add("threads", po::value(&b.threads)->default_value(0), "CPU threads (0: all cores)");
   add("device", po::value(&b.device)->default_value("cpu"), "cpu | reference | cuda");
+  add("method", po::value(&b.method)->default_value("standard"),
+      "what the train column times: standard (one SGD step) | pgd-at | trades | advmoe (one "
+      "whole iteration: attacks and steps, with the training defaults K = 2, beta = 6)");
+  add("pgd-steps", po::value(&b.pgd_steps)->default_value(0),
+      "also time PGD-K evaluation (attack + forward) of a batch, in images/s (0: off)");
   add("profile", po::bool_switch(&b.profile), "print each training step's time per op kind");
   add("data", po::bool_switch(&b.data), "also measure the data pipeline");
   po::variables_map vm;
@@ -158,8 +227,10 @@ int cmd_bench(const std::vector<std::string>& args) {
   }
   std::printf("advmoe bench: batch %d, device %s, %d threads (0: all); images/s, MiB\n", b.batch,
               b.device.c_str(), b.threads);
-  std::printf("  %-16s %-7s %11s  %10s  %10s  %9s  %9s\n", "model", "variant", "parameters",
-              "train", "inference", "peak", "unshared");
+  std::printf("  %-16s %-7s %11s  %10s  %10s  %9s  %9s", "model", "variant", "parameters",
+              b.method == "standard" ? "train" : b.method.c_str(), "inference", "peak", "unshared");
+  if (b.pgd_steps > 0) std::printf("  %10s", ("pgd-" + std::to_string(b.pgd_steps)).c_str());
+  std::printf("\n");
   for (const std::string& arch : archs) bench_model(arch, b);
   if (b.data) bench_data(b);
   return 0;

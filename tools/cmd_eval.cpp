@@ -1,19 +1,33 @@
-// advmoe eval: clean accuracy of a checkpoint on a dataset's test split (attacks: issue 5).
+// advmoe eval: clean accuracy (SA) of a checkpoint on a dataset's test split and, unless
+// --attack none, robust accuracy (RA) under PGD / FGSM, with MoE expert usage on both.
+#include <chrono>
 #include <cstdio>
 
 #include "datasets/registry.h"
 #include "models/registry.h"
 #include "ops/backends.h"
-#include "tools/options.h"
+#include "tools/attack_options.h"
+#include "tools/run_report.h"
 #include "training/checkpoint.h"
 #include "training/evaluate.h"
 
 namespace advmoe {
 
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 int cmd_eval(const std::vector<std::string>& args) {
   std::string checkpoint, dataset, data_dir, device;
   int batch = 256, threads = 0;
   int64_t test_limit = 0;
+  uint64_t seed = 0;
+  AttackOptions attack;
+  attack.attack = "none";
   po::options_description o("eval options");
   auto add = o.add_options();
   add("checkpoint", po::value(&checkpoint)->required(), "checkpoint file (.h5)");
@@ -23,9 +37,14 @@ int cmd_eval(const std::vector<std::string>& args) {
   add("test-limit", po::value(&test_limit)->default_value(0), "use the first N test images");
   add("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)");
   add("device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda");
+  add("seed", po::value(&seed)->default_value(0), "seed of the attack's random starts");
+  add_attack_options(o, attack);
   po::variables_map vm;
-  if (!parse_command("eval", "Evaluate a checkpoint on a test set.", o, args, vm)) return 0;
+  if (!parse_command("eval", "Evaluate a checkpoint on a test set, clean and under attack.", o,
+                     args, vm))
+    return 0;
   if (batch < 1) throw UsageError{"advmoe eval: --batch-size must be at least 1"};
+  PgdConfig pgd = attack.attack == "none" ? PgdConfig{} : pgd_config_of(attack, seed);
   set_threads(threads);
 
   CheckpointHeader header = read_checkpoint_header(checkpoint);
@@ -41,11 +60,29 @@ int cmd_eval(const std::vector<std::string>& args) {
   auto backend = make_backend(device);
   Variables variables(*backend);
   load_checkpoint_tensors(checkpoint, model, variables, /*with_optimizer=*/false);
-  auto plan = compile(*model.graph, variables, {Mode::Eval, {model.logits.id}});
-  EvalResult r = evaluate_classifier(*plan, variables, test);
-  std::printf("%s (%s, epoch %lld) on %s: clean accuracy (SA) %.2f%%, loss %.4f, %lld images\n",
-              checkpoint.c_str(), mc.arch.c_str(), static_cast<long long>(header.state.epoch),
-              test.name.c_str(), 100 * r.accuracy, r.loss, static_cast<long long>(r.examples));
+  std::vector<std::string> routes = mark_route_outputs(model);
+  std::vector<LayerUsage> usage = empty_usage(model);
+  CompileOptions options{Mode::Eval, {model.logits.id}};
+  for (const std::string& route : routes) options.targets.push_back(model.graph->find(route));
+  auto plan = compile(*model.graph, variables, options);
+  auto start = std::chrono::steady_clock::now();
+  EvalResult r = evaluate_classifier(*plan, variables, test, nullptr, &usage, routes);
+  std::printf(
+      "%s (%s %s, epoch %lld) on %s: clean accuracy (SA) %.2f%%, loss %.4f, %lld images, "
+      "%.0f img/s\n",
+      checkpoint.c_str(), mc.arch.c_str(), mc.variant.c_str(),
+      static_cast<long long>(header.state.epoch), test.name.c_str(), 100 * r.accuracy, r.loss,
+      static_cast<long long>(r.examples), r.examples / seconds_since(start));
+  print_usage_summary("clean test", usage);
+  if (attack.attack == "none") return 0;
+
+  PgdAttack pgd_attack(model, variables, pgd);
+  start = std::chrono::steady_clock::now();
+  EvalResult robust = evaluate_classifier(*plan, variables, test, &pgd_attack, &usage, routes);
+  std::printf("%s: robust accuracy (RA) %.2f%%, loss %.4f, %lld images, %.1f img/s\n",
+              describe(pgd).c_str(), 100 * robust.accuracy, robust.loss,
+              static_cast<long long>(robust.examples), robust.examples / seconds_since(start));
+  print_usage_summary("adversarial test", usage);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // advmoe train: standard training with a run directory (config.ini, metrics.csv, last.h5,
 // best.h5), exact resume from it, then the final clean test accuracy.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,7 +11,9 @@
 #include "datasets/registry.h"
 #include "models/registry.h"
 #include "ops/backends.h"
+#include "tools/attack_options.h"
 #include "tools/options.h"
+#include "tools/run_report.h"
 #include "training/adversarial_trainer.h"
 #include "training/checkpoint.h"
 #include "training/classifier_trainer.h"
@@ -24,8 +27,9 @@ struct TrainOptions {
   std::string best_metric, routing;
   int experts = 2;
   double balance_loss = 0;
-  int eval_pgd_steps = 0;
-  std::string method, epsilon, attack_step_size;
+  int eval_pgd_steps = -1, final_pgd_steps = -1, final_restarts = 1;
+  std::string method, preset, epsilon, attack_step_size;
+  double router_lr = 0;
   int attack_steps = 2;
   double beta = 6.0;
   int64_t eval_limit = 1000;
@@ -84,14 +88,25 @@ po::options_description train_options(TrainOptions& t) {
   add("attack-step-size", po::value(&t.attack_step_size)->default_value("0"),
       "training attack's step (0: 2.5 * epsilon / K)");
   add("beta", po::value(&t.beta)->default_value(6.0), "TRADES weight of the KL term");
-  add("eval-pgd-steps", po::value(&t.eval_pgd_steps)->default_value(0),
-      "after each epoch, robust accuracy under PGD with this many steps (0: off)");
-  add("eval-epsilon", po::value(&t.eval_epsilon)->default_value("8/255"),
-      "PGD L-inf radius (a/b allowed)");
-  add("eval-step-size", po::value(&t.eval_step_size)->default_value("2/255"),
-      "PGD step size (a/b allowed)");
+  add("preset", po::value(&t.preset)->default_value("paper"),
+      "advmoe: paper (Algorithm 1: routers on one batch, backbone on another) | reference-code "
+      "(the public code: global router, both steps on one batch, router CE to y mod N + KL)");
+  add("router-lr", po::value(&t.router_lr)->default_value(0.0),
+      "advmoe: the routers' peak learning rate, same schedule (0: --lr)");
+  add("eval-pgd-steps", po::value(&t.eval_pgd_steps)->default_value(-1),
+      "after each epoch, robust accuracy under PGD with this many steps on --eval-limit test "
+      "images (-1: 10 for adversarial methods, off for standard; 0: off)");
+  add("eval-epsilon", po::value(&t.eval_epsilon)->default_value("auto"),
+      "evaluation PGD's L-inf radius (a/b allowed; auto: --epsilon)");
+  add("eval-step-size", po::value(&t.eval_step_size)->default_value("auto"),
+      "evaluation PGD's step size (a/b allowed; auto: radius / 4)");
   add("eval-limit", po::value(&t.eval_limit)->default_value(1000),
-      "PGD on the first N test images");
+      "per-epoch PGD on the first N test images");
+  add("final-pgd-steps", po::value(&t.final_pgd_steps)->default_value(-1),
+      "at the end, robust accuracy under PGD with this many steps on the whole test set (-1: 50 "
+      "for adversarial methods, off for standard; 0: off)");
+  add("final-restarts", po::value(&t.final_restarts)->default_value(1),
+      "random restarts of the final PGD (each image keeps its worst case)");
   add("best-metric", po::value(&t.best_metric)->default_value("test_accuracy"),
       "what best.h5 keeps the best epoch of: test_accuracy | test_loss | train_accuracy | "
       "train_loss");
@@ -128,61 +143,6 @@ double score(const EpochMetrics& m, const std::string& metric) {
       metric + "'"};
 }
 
-// "8/255" or "0.03" as a number.
-double parse_number(const std::string& option, const std::string& text) {
-  try {
-    size_t slash = text.find('/');
-    if (slash == std::string::npos) return std::stod(text);
-    return std::stod(text.substr(0, slash)) / std::stod(text.substr(slash + 1));
-  } catch (const std::exception&) {
-    throw UsageError{"advmoe train: " + option +
-                     " must be a number or a fraction like 8/255, got '" + text + "'"};
-  }
-}
-
-// Expert usage of an epoch: printed as each layer's share of its most used expert (a collapsed
-// router sends nearly everything to one expert), appended to usage.csv in full.
-void report_usage(const std::string& path, int epoch, const std::string& inputs,
-                  const std::vector<LayerUsage>& usage) {
-  if (usage.empty()) return;
-  bool header = !std::filesystem::exists(path);
-  std::ofstream csv(path, std::ios::app);
-  if (header) {
-    csv << "epoch,inputs,layer";
-    for (size_t e = 0; e < usage[0].counts.size(); ++e) csv << ",expert" << e;
-    csv << "\n";
-  }
-  double lowest = 1, highest = 0;
-  int collapsed = 0;
-  for (const LayerUsage& u : usage) {
-    int64_t total = std::accumulate(u.counts.begin(), u.counts.end(), int64_t{0});
-    double top =
-        total ? static_cast<double>(*std::max_element(u.counts.begin(), u.counts.end())) / total
-              : 0;
-    lowest = std::min(lowest, top);
-    highest = std::max(highest, top);
-    collapsed += top > 0.95;
-    csv << epoch << "," << inputs << "," << u.layer;
-    for (int64_t c : u.counts) csv << "," << c;
-    csv << "\n";
-  }
-  std::printf(
-      "  expert usage (%s inputs): busiest expert takes %.0f%%-%.0f%% of a layer's "
-      "samples; %d of %zu layers collapsed (>95%% on one expert)%s\n",
-      inputs.c_str(), 100 * lowest, 100 * highest, collapsed, usage.size(),
-      collapsed ? " - consider --balance-loss" : "");
-}
-
-void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics) {
-  std::ofstream out(path + ".tmp");
-  out << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n";
-  for (const EpochMetrics& m : metrics)
-    out << m.epoch << "," << m.train_loss << "," << m.train_accuracy << "," << m.test_loss << ","
-        << m.test_accuracy << "," << m.seconds << "," << m.images_per_second << "\n";
-  out.close();
-  std::filesystem::rename(path + ".tmp", path);
-}
-
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& args) {
@@ -193,8 +153,26 @@ int cmd_train(const std::vector<std::string>& args) {
                      train_options(t), args, vm))
     return 0;
   check(t);
-  parse_number("--eval-epsilon", t.eval_epsilon);
-  parse_number("--eval-step-size", t.eval_step_size);
+  bool adversarial = t.method != "standard";
+  if (t.preset == "reference-code" && vm["routing"].defaulted()) t.routing = "global";
+  if (t.eval_pgd_steps < 0) t.eval_pgd_steps = adversarial ? 10 : 0;
+  if (t.final_pgd_steps < 0) t.final_pgd_steps = adversarial ? 50 : 0;
+  double train_epsilon = parse_fraction("--epsilon", t.epsilon);
+  PgdConfig eval_pgd;  // per epoch on a fixed subset; the final attack differs in steps/restarts
+  eval_pgd.epsilon =
+      t.eval_epsilon == "auto" ? train_epsilon : parse_fraction("--eval-epsilon", t.eval_epsilon);
+  eval_pgd.step_size = t.eval_step_size == "auto"
+                           ? eval_pgd.epsilon / 4
+                           : parse_fraction("--eval-step-size", t.eval_step_size);
+  eval_pgd.steps = std::max(t.eval_pgd_steps, 1);
+  eval_pgd.seed = t.seed;
+  PgdConfig final_pgd = eval_pgd;
+  final_pgd.steps = std::max(t.final_pgd_steps, 1);
+  final_pgd.restarts = t.final_restarts;
+  if (!(eval_pgd.step_size > 0) || !(eval_pgd.epsilon >= 0) || t.final_restarts < 1)
+    throw UsageError{
+        "advmoe train: the evaluation attack needs a positive step size, a radius "
+        ">= 0 and at least one restart"};
   score(EpochMetrics{}, t.best_metric);  // validates the name before any work
   Augmentation augmentation = augmentation_of(t);
   set_threads(t.threads);
@@ -236,8 +214,14 @@ int cmd_train(const std::vector<std::string>& args) {
   if (t.method == "standard") {
     trainer_holder = std::make_unique<ClassifierTrainer>(model, *backend, tc);
   } else {
-    AdversarialConfig ac{t.method, parse_number("--epsilon", t.epsilon), t.attack_steps,
-                         parse_number("--attack-step-size", t.attack_step_size), t.beta};
+    AdversarialConfig ac;
+    ac.method = t.method;
+    ac.epsilon = train_epsilon;
+    ac.steps = t.attack_steps;
+    ac.step_size = parse_fraction("--attack-step-size", t.attack_step_size);
+    ac.beta = t.beta;
+    ac.preset = t.preset;
+    ac.router_lr = t.router_lr;
     trainer_holder = std::make_unique<AdversarialTrainer>(model, *backend, tc, ac);
   }
   ClassifierTrainer& trainer = *trainer_holder;
@@ -277,10 +261,16 @@ int cmd_train(const std::vector<std::string>& args) {
     EvalResult r = trainer.evaluate(test);
     m.test_loss = r.loss;
     m.test_accuracy = r.accuracy;
+    if (t.eval_pgd_steps > 0)
+      m.robust_accuracy = trainer.evaluate_adversarial(test.head(t.eval_limit), eval_pgd).accuracy;
     std::printf(
         "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.1fs, %.0f img/s\n",
         epoch, t.epochs, m.train_loss, 100 * m.train_accuracy, r.loss, 100 * r.accuracy, m.seconds,
         m.images_per_second);
+    if (t.eval_pgd_steps > 0)
+      std::printf("  robust accuracy %.2f%% (%s, first %lld test images)\n",
+                  100 * m.robust_accuracy, describe(eval_pgd).c_str(),
+                  static_cast<long long>(std::min(t.eval_limit, test.size())));
     state.epoch = epoch;
     state.step = trainer.global_step();
     state.metrics.push_back(m);
@@ -291,21 +281,24 @@ int cmd_train(const std::vector<std::string>& args) {
     }
     write_metrics_csv(out + "/metrics.csv", state.metrics);
     report_usage(out + "/usage.csv", epoch, "clean training", trainer.usage());
-    if (t.eval_pgd_steps > 0) {
-      PgdConfig pgd{parse_number("--eval-epsilon", t.eval_epsilon),
-                    parse_number("--eval-step-size", t.eval_step_size), t.eval_pgd_steps, true,
-                    t.seed};
-      EvalResult robust = trainer.evaluate_adversarial(test.head(t.eval_limit), pgd);
-      std::printf("  PGD-%d (eps %.4g, step %.4g) on %lld test images: robust accuracy %.2f%%\n",
-                  pgd.steps, pgd.epsilon, pgd.step_size, static_cast<long long>(robust.examples),
-                  100 * robust.accuracy);
+    if (t.eval_pgd_steps > 0)
       report_usage(out + "/usage.csv", epoch, "adversarial test", trainer.adversarial_usage());
-    }
     std::fflush(stdout);
   }
+  // The final evaluation: the whole test set, clean and under the full attack.
   EvalResult final_result = trainer.evaluate(test);
   std::printf("final test accuracy: %.2f%% on %lld images\n", 100 * final_result.accuracy,
               static_cast<long long>(final_result.examples));
+  if (t.final_pgd_steps > 0) {
+    auto start = std::chrono::steady_clock::now();
+    EvalResult robust = trainer.evaluate_adversarial(test, final_pgd);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("final robust accuracy: %.2f%% on %lld images (%s; %.0fs)\n", 100 * robust.accuracy,
+                static_cast<long long>(robust.examples), describe(final_pgd).c_str(), seconds);
+    print_usage_summary("adversarial test", trainer.adversarial_usage());
+  }
+  std::fflush(stdout);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-// PGD-AT, TRADES and AdvMoE's bi-level alternating optimization.
+// PGD-AT, TRADES and AdvMoE's bi-level alternating optimization (paper and reference-code).
 #include "training/adversarial_trainer.h"
 
 #include <cmath>
@@ -20,11 +20,18 @@ AdversarialTrainer::AdversarialTrainer(Model& model, Backend& backend, TrainConf
       "unknown training method '" << method << "' (available: standard, pgd-at, trades, advmoe)");
   ADVMOE_CHECK(method != "advmoe" || !model.graph->params("router").empty(),
                "method advmoe needs an MoE model with routers (--variant moe)");
-  ADVMOE_CHECK(adv.epsilon >= 0 && adv.steps >= 1 && adv.beta >= 0,
-               "adversarial training needs epsilon >= 0, at least one attack step and beta >= 0");
+  ADVMOE_CHECK(adv.epsilon >= 0 && adv.steps >= 1 && adv.beta >= 0 && adv.router_lr >= 0,
+               "adversarial training needs epsilon >= 0, at least one attack step, beta >= 0 "
+               "and a router learning rate >= 0");
+  ADVMOE_CHECK(adv.preset == "paper" || adv.preset == "reference-code",
+               "unknown preset '" << adv.preset << "' (available: paper, reference-code)");
+  reference_code_ = method == "advmoe" && adv.preset == "reference-code";
+  ADVMOE_CHECK(!reference_code_ || model.config.routing == "global",
+               "preset reference-code trains a global router: use --routing global");
   if (adv_.step_size <= 0) adv_.step_size = 2.5 * adv_.epsilon / adv_.steps;
 
   Graph& g = *model.graph;
+  const size_t clean_routers = model.routers.size();
   Val adv_images{&g, g.input("adv_images", model.images.shape())};
   Val adv_logits = apply_model(model, adv_images);
   Val ce_clean = softmax_cross_entropy(model.logits, model.labels, "ce_clean");
@@ -38,25 +45,39 @@ AdversarialTrainer::AdversarialTrainer(Model& model, Backend& backend, TrainConf
     loss = ce_clean + scale(kl, adv_.beta);
     attack_loss = kl;
   }
+  // The balance loss covers the routers of both forwards.
   if (config.balance_loss > 0)
     for (const Model::Router& r : model.routers)
       loss =
           loss + scale(balance_loss(r.logits, r.index, r.name + ".balance"), config.balance_loss);
   g.mark_loss(loss.id, "loss");
+  Val router_loss;
+  if (reference_code_) {
+    Val router_clean = model.routers[0].logits, router_adv = model.routers[clean_routers].logits;
+    Val router_kl = kl_div(log_softmax(router_clean), log_softmax(router_adv), "router_kl");
+    attack_loss = attack_loss + router_kl;
+    Val targets{&g, g.input("router_labels", model.labels.shape(), DType::I32)};
+    router_loss =
+        scale(softmax_cross_entropy(router_clean, targets, "router_ce"), adv_.router_ce_weight) +
+        scale(router_kl, adv_.beta);
+    g.mark_loss(router_loss.id, "router_loss");
+  }
   if (attack_loss.id != loss.id) g.mark_loss(attack_loss.id, "attack_objective");
 
-  PgdConfig pgd{adv_.epsilon,
-                adv_.step_size,
-                adv_.steps,
-                method == "pgd-at",
-                config.seed,
-                /*trades_start=*/method != "pgd-at"};
+  PgdConfig pgd;
+  pgd.epsilon = adv_.epsilon;
+  pgd.step_size = adv_.step_size;
+  pgd.steps = adv_.steps;
+  pgd.start = method == "pgd-at" ? PgdStart::Uniform : PgdStart::Trades;
+  pgd.seed = config.seed;
   attack_ = std::make_unique<PgdAttack>(g, variables_, attack_loss.id, adv_images.id, pgd);
+  double router_scale = adv_.router_lr > 0 ? adv_.router_lr / config.lr : 1.0;
   if (method == "advmoe") {
-    routers_ = make_level(loss.id, g.params("router"));
-    backbone_ = make_level(loss.id, g.params("backbone"));
+    routers_ = reference_code_ ? make_level(router_loss.id, g.params("router"), false, router_scale)
+                               : make_level(loss.id, g.params("router"), true, router_scale);
+    backbone_ = make_level(loss.id, g.params("backbone"), true, 1.0);
   } else {
-    all_ = make_level(loss.id, g.params());
+    all_ = make_level(loss.id, g.params(), true, 1.0);
   }
   clean_ = Tensor::zeros(model.images.shape(), DType::F32);
   adversarial_ = Tensor::zeros(model.images.shape(), DType::F32);
@@ -67,29 +88,44 @@ AdversarialTrainer::AdversarialTrainer(Model& model, Backend& backend, TrainConf
 }
 
 AdversarialTrainer::Level AdversarialTrainer::make_level(ValueId loss,
-                                                         const std::vector<ValueId>& params) {
+                                                         const std::vector<ValueId>& params,
+                                                         bool report_outputs, double lr_scale) {
   Graph& g = *model_.graph;
   Gradients grads = autodiff(g, loss, params);
-  CompileOptions options{Mode::Train, {loss, model_.logits.id}};
-  for (const std::string& route : route_outputs_) options.targets.push_back(g.find(route));
+  CompileOptions options{Mode::Train, {loss}};
+  // The logits and routes the epoch loop scores come from the levels that report them.
+  if (report_outputs) {
+    options.targets.push_back(model_.logits.id);
+    for (const std::string& route : route_outputs_) options.targets.push_back(g.find(route));
+  }
   std::vector<std::string> names;
   for (ValueId p : params) {
     options.targets.push_back(grads[p]);
     names.push_back(g.value(p).name);
   }
-  Level level{compile(g, variables_, options), nullptr};
+  Level level{compile(g, variables_, options), nullptr, g.value(loss).name, lr_scale};
   level.sgd = std::make_unique<Sgd>(variables_, names, config_.sgd);
   return level;
 }
 
 void AdversarialTrainer::begin_epoch(const Dataset& train, int epoch) {
-  train_ = &train;
-  if (adv_.method != "advmoe") return;
+  if (adv_.method != "advmoe" || reference_code_) return;
   // B_phi: a second pass in another order, so that each iteration's two batches differ.
   int64_t batch = model_.images.shape()[0];
   router_batches_ = std::make_unique<BatchLoader>(
       train, epoch_order(config_.seed ^ 0x0BE7A5EEDull, epoch, train.size()), batch, true,
       config_.augmentation, config_.seed ^ 0x0BE7A5EEDull, epoch);
+}
+
+double AdversarialTrainer::level_step(const std::string& group) {
+  ADVMOE_CHECK(adv_.method == "advmoe", "level_step needs method advmoe");
+  if (group == "router" && reference_code_) set_router_labels();
+  return attacked_step(group == "router" ? routers_ : backbone_, 0);
+}
+
+double AdversarialTrainer::iterate(const Dataset& train) {
+  if (iterations_ == 0) begin_epoch(train, 1);
+  return train_step(1, iterations_++);
 }
 
 double AdversarialTrainer::attacked_step(Level& level, uint64_t batch_key) {
@@ -98,14 +134,33 @@ double AdversarialTrainer::attacked_step(Level& level, uint64_t batch_key) {
   attack_->run(clean_, adversarial_, batch_key);
   backend.copy(variables_.get("adv_images"), adversarial_);
   level.plan->run();
-  double value = read_scalar("loss");
-  if (std::isfinite(value)) level.sgd->step(schedule_.at(global_step_));
+  double value = read_scalar(level.loss);
+  if (std::isfinite(value)) level.sgd->step(level.lr_scale * schedule_.at(global_step_));
   return value;
+}
+
+void AdversarialTrainer::set_router_labels() {
+  Backend& backend = variables_.backend();
+  backend.copy(router_labels_, variables_.get("labels"));
+  int32_t* y = router_labels_.data<int32_t>();
+  for (int64_t i = 0; i < router_labels_.numel(); ++i) y[i] %= model_.config.experts;
+  backend.copy(variables_.get("router_labels"), router_labels_);
 }
 
 double AdversarialTrainer::train_step(int epoch, int64_t step) {
   uint64_t key = (static_cast<uint64_t>(epoch) << 32) + static_cast<uint64_t>(step);
   if (adv_.method != "advmoe") return attacked_step(all_, key);
+  if (!reference_code_) return paper_advmoe_step(epoch, step, key);
+  // Reference code: both steps on this one batch, the backbone's first.
+  double backbone_loss = attacked_step(backbone_, key);
+  check_loss(backbone_loss, epoch, step);
+  set_router_labels();
+  double router_loss = attacked_step(routers_, key | (1ull << 63));
+  check_loss(router_loss, epoch, step);
+  return backbone_loss;
+}
+
+double AdversarialTrainer::paper_advmoe_step(int epoch, int64_t step, uint64_t key) {
   // Lower level: the routers on B_phi. The backbone batch already loaded into the variables is
   // kept aside and restored for the upper level.
   Backend& backend = variables_.backend();

@@ -8,6 +8,10 @@
 //           fixed, then on B_psi a fresh attack and an SGD step of the backbone (group
 //           "backbone") with the routers fixed. Each level's Plan computes its own group's
 //           gradients only. One epoch = one pass of B_psi over the training set.
+//   advmoe with preset "reference-code" (the paper's public code): a global router and ONE batch
+//           per iteration: a backbone step on TRADES whose attack also maximizes the routers' KL
+//           KL(r(x) || r(x')), then a fresh attack and a router step on
+//           alpha * CE(r(x), y mod N) + beta * KL(r(x) || r(x')).
 // Attacks run in eval mode (BN running statistics); training steps in train mode.
 #pragma once
 
@@ -22,9 +26,12 @@ namespace advmoe {
 struct AdversarialConfig {
   std::string method = "trades";  // pgd-at | trades | advmoe
   double epsilon = 8.0 / 255;
-  int steps = 2;         // attack steps K during training
-  double step_size = 0;  // 0: 2.5 * epsilon / K (TRADES' rule) ; pgd-at default is the same
-  double beta = 6.0;     // TRADES weight of the KL term
+  int steps = 2;                 // attack steps K during training
+  double step_size = 0;          // 0: 2.5 * epsilon / K (TRADES' rule) ; pgd-at default is the same
+  double beta = 6.0;             // TRADES weight of the KL term
+  std::string preset = "paper";  // advmoe: paper (Algorithm 1) | reference-code
+  double router_lr = 0;          // advmoe: the routers' peak learning rate (0: the backbone's)
+  double router_ce_weight = 6.0;  // reference-code: alpha of CE(r(x), y mod N)
 };
 
 class AdversarialTrainer : public ClassifierTrainer {
@@ -36,6 +43,12 @@ class AdversarialTrainer : public ClassifierTrainer {
   const Plan& level_plan(const std::string& group) const {
     return *(group == "router" ? routers_ : backbone_).plan;
   }
+  // advmoe, for tests: one level's attack and SGD step ("router" or "backbone") on the batch in
+  // the "images"/"labels" variables; returns its loss.
+  double level_step(const std::string& group);
+  // Benchmarks: one training iteration on the batch in the "images"/"labels" variables; the
+  // paper's AdvMoE draws its router batches from `train`.
+  double iterate(const Dataset& train);
 
  protected:
   void begin_epoch(const Dataset& train, int epoch) override;
@@ -45,12 +58,19 @@ class AdversarialTrainer : public ClassifierTrainer {
   struct Level {
     std::unique_ptr<Plan> plan;
     std::unique_ptr<Sgd> sgd;
+    std::string loss;       // the scalar this level minimizes
+    double lr_scale = 1.0;  // of the shared schedule (the routers' own LR)
   };
-  Level make_level(ValueId loss, const std::vector<ValueId>& params);
+  Level make_level(ValueId loss, const std::vector<ValueId>& params, bool report_outputs,
+                   double lr_scale);
   // Attacks the batch in the "images"/"labels" variables into "adv_images", then runs `level`.
   double attacked_step(Level& level, uint64_t batch_key);
+  // reference-code: the routers' targets y mod N.
+  void set_router_labels();
+  double paper_advmoe_step(int epoch, int64_t step, uint64_t key);
 
   AdversarialConfig adv_;
+  bool reference_code_ = false;
   std::unique_ptr<PgdAttack> attack_;
   Level all_, routers_, backbone_;
   Tensor clean_, adversarial_;
@@ -58,7 +78,7 @@ class AdversarialTrainer : public ClassifierTrainer {
   Tensor backbone_images_, backbone_labels_, router_images_, router_labels_;
   // advmoe: the router level's own stream of batches (B_phi), shuffled apart from B_psi.
   std::unique_ptr<BatchLoader> router_batches_;
-  const Dataset* train_ = nullptr;
+  int64_t iterations_ = 0;  // iterate() calls
 };
 
 }  // namespace advmoe

@@ -1,6 +1,8 @@
 // Checkpoint writing and validated reading.
 #include "training/checkpoint.h"
 
+#include <cmath>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,9 +24,11 @@ constexpr const char* kFormatName = "advmoe-checkpoint";
 struct MetricsRow {
   int32_t epoch;
   double train_loss, train_accuracy, test_loss, test_accuracy, seconds, images_per_second;
+  double robust_accuracy;
 };
 
-H5Handle metrics_type() {
+// `with_robust` false reads tables written before robust_accuracy existed.
+H5Handle metrics_type(bool with_robust = true) {
   H5Handle t(H5Tcreate(H5T_COMPOUND, sizeof(MetricsRow)), H5Tclose);
   H5Tinsert(t.id(), "epoch", HOFFSET(MetricsRow, epoch), H5T_NATIVE_INT32);
   H5Tinsert(t.id(), "train_loss", HOFFSET(MetricsRow, train_loss), H5T_NATIVE_DOUBLE);
@@ -33,6 +37,8 @@ H5Handle metrics_type() {
   H5Tinsert(t.id(), "test_accuracy", HOFFSET(MetricsRow, test_accuracy), H5T_NATIVE_DOUBLE);
   H5Tinsert(t.id(), "seconds", HOFFSET(MetricsRow, seconds), H5T_NATIVE_DOUBLE);
   H5Tinsert(t.id(), "images_per_second", HOFFSET(MetricsRow, images_per_second), H5T_NATIVE_DOUBLE);
+  if (with_robust)
+    H5Tinsert(t.id(), "robust_accuracy", HOFFSET(MetricsRow, robust_accuracy), H5T_NATIVE_DOUBLE);
   return t;
 }
 
@@ -40,7 +46,7 @@ void write_metrics(H5File& f, const std::vector<EpochMetrics>& metrics) {
   std::vector<MetricsRow> rows;
   for (const EpochMetrics& m : metrics)
     rows.push_back({m.epoch, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy,
-                    m.seconds, m.images_per_second});
+                    m.seconds, m.images_per_second, m.robust_accuracy});
   hsize_t n = rows.size();
   H5Handle type = metrics_type();
   H5Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
@@ -56,15 +62,19 @@ std::vector<EpochMetrics> read_metrics(const H5File& f) {
   if (!f.exists("/metrics")) return {};
   H5Handle d(H5Dopen2(f.id(), "/metrics", H5P_DEFAULT), H5Dclose);
   H5Handle space(H5Dget_space(d.id()), H5Sclose);
-  std::vector<MetricsRow> rows(static_cast<size_t>(H5Sget_simple_extent_npoints(space.id())));
-  H5Handle type = metrics_type();
+  MetricsRow unmeasured{};
+  unmeasured.robust_accuracy = std::nan("");
+  std::vector<MetricsRow> rows(static_cast<size_t>(H5Sget_simple_extent_npoints(space.id())),
+                               unmeasured);
+  H5Handle file_type(H5Dget_type(d.id()), H5Tclose);
+  H5Handle type = metrics_type(H5Tget_member_index(file_type.id(), "robust_accuracy") >= 0);
   ADVMOE_CHECK(
       rows.empty() || H5Dread(d.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) >= 0,
       "cannot read '" << f.path() << "' /metrics");
   std::vector<EpochMetrics> out;
   for (const MetricsRow& r : rows)
     out.push_back({r.epoch, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.seconds,
-                   r.images_per_second});
+                   r.images_per_second, r.robust_accuracy});
   return out;
 }
 

@@ -20,11 +20,8 @@ ClassifierTrainer::ClassifierTrainer(Model& model, Backend& backend, TrainConfig
     : model_(model), config_(config), variables_(backend) {
   Graph& g = *model.graph;
   // Expert usage: each MoE layer's route becomes an output of the training and eval plans.
-  for (const auto& [layer, route] : model.routes) {
-    if (g.value(route.id).role == Role::Intermediate) g.mark_output(route.id, "route/" + layer);
-    route_outputs_.push_back(g.value(route.id).name);
-    usage_.push_back({layer, std::vector<int64_t>(static_cast<size_t>(model.config.experts), 0)});
-  }
+  route_outputs_ = mark_route_outputs(model);
+  usage_ = empty_usage(model);
   initialize_parameters(model, variables_, config.seed);
   schedule_ = LrSchedule{config.schedule, config.lr, 1};
   CompileOptions eval{Mode::Eval, {model.logits.id}};
@@ -126,7 +123,8 @@ EvalResult ClassifierTrainer::evaluate(const Dataset& data) {
 }
 
 EvalResult ClassifierTrainer::evaluate_adversarial(const Dataset& data, const PgdConfig& config) {
-  if (!attack_) attack_ = std::make_unique<PgdAttack>(model_, variables_, config);
+  // A new attack Plan per call: per-epoch checks and the final evaluation differ in settings.
+  attack_ = std::make_unique<PgdAttack>(model_, variables_, config);
   return evaluate_classifier(*eval_plan_, variables_, data, attack_.get(), &adversarial_usage_,
                              route_outputs_);
 }

@@ -3,6 +3,7 @@
 // over the same Variables, plus SGD with a per-step learning-rate schedule.
 #pragma once
 
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct EpochMetrics {
   double train_loss = 0, train_accuracy = 0;
   double test_loss = 0, test_accuracy = 0;
   double seconds = 0, images_per_second = 0;
+  double robust_accuracy = std::nan("");  // the quick per-epoch PGD check; NaN when not run
 };
 
 class ClassifierTrainer {
@@ -48,7 +50,7 @@ class ClassifierTrainer {
   // not finite. `progress` may be null.
   virtual EpochMetrics train_epoch(const Dataset& train, int epoch, Progress* progress);
   EvalResult evaluate(const Dataset& data);
-  // Robust accuracy under PGD (built on first use); MoE usage on the adversarial inputs goes to
+  // Robust accuracy under PGD with `config`; MoE usage on the adversarial inputs goes to
   // adversarial_usage().
   EvalResult evaluate_adversarial(const Dataset& data, const PgdConfig& config);
   const std::vector<LayerUsage>& adversarial_usage() const { return adversarial_usage_; }

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "datasets/batcher.h"
+#include "models/model.h"
 #include "training/pgd.h"
 
 namespace advmoe {
@@ -27,6 +28,23 @@ void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int6
     *loss_sum += m + std::log(s) - row[y[i]];
     *correct += best == y[i];
   }
+}
+
+std::vector<std::string> mark_route_outputs(Model& model) {
+  Graph& g = *model.graph;
+  std::vector<std::string> names;
+  for (const auto& [layer, route] : model.routes) {
+    if (g.value(route.id).role == Role::Intermediate) g.mark_output(route.id, "route/" + layer);
+    names.push_back(g.value(route.id).name);
+  }
+  return names;
+}
+
+std::vector<LayerUsage> empty_usage(const Model& model) {
+  std::vector<LayerUsage> usage;
+  for (const auto& entry : model.routes)
+    usage.push_back({entry.first, std::vector<int64_t>(static_cast<size_t>(model.config.experts))});
+  return usage;
 }
 
 void count_routes(Variables& variables, const std::vector<std::string>& route_outputs, int64_t rows,

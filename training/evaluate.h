@@ -28,6 +28,14 @@ struct LayerUsage {
 void count_routes(Variables& variables, const std::vector<std::string>& route_outputs, int64_t rows,
                   const Tensor& staging, std::vector<LayerUsage>& usage);
 
+struct Model;
+
+// MoE: marks each MoE layer's route (expert index per sample) as an output of the model's graph,
+// once, and returns the output names in model.routes' order; empty for other models.
+std::vector<std::string> mark_route_outputs(Model& model);
+// Zeroed counts, one entry per MoE layer of `model`.
+std::vector<LayerUsage> empty_usage(const Model& model);
+
 class PgdAttack;
 
 // With `attack`, every batch is first replaced by its adversarial version (robust accuracy).

@@ -1,4 +1,4 @@
-// The PGD loop.
+// The PGD loop: random starts, L-inf / L2 steps and projections, worst case over restarts.
 #include "training/pgd.h"
 
 #include <algorithm>
@@ -10,28 +10,71 @@
 
 namespace advmoe {
 
+PgdConfig fgsm(double epsilon, uint64_t seed) {
+  PgdConfig c;
+  c.epsilon = epsilon;
+  c.step_size = epsilon;
+  c.steps = 1;
+  c.start = PgdStart::None;
+  c.seed = seed;
+  return c;
+}
+
+PgdNorm parse_pgd_norm(const std::string& text) {
+  if (text == "linf") return PgdNorm::Linf;
+  if (text == "l2") return PgdNorm::L2;
+  throw Error("attack norm must be linf or l2, got '" + text + "'");
+}
+
+PgdStart parse_pgd_start(const std::string& text) {
+  if (text == "uniform") return PgdStart::Uniform;
+  if (text == "trades") return PgdStart::Trades;
+  if (text == "none") return PgdStart::None;
+  throw Error("attack start must be uniform, trades or none, got '" + text + "'");
+}
+
+PgdObjective parse_pgd_objective(const std::string& text) {
+  if (text == "ce") return PgdObjective::CrossEntropy;
+  if (text == "kl") return PgdObjective::KlToClean;
+  throw Error("attack loss must be ce or kl, got '" + text + "'");
+}
+
 PgdAttack::PgdAttack(Model& model, Variables& variables, PgdConfig config)
     : config_(config), variables_(variables) {
   Graph& g = *model.graph;
-  // The cross-entropy attack's part of the graph is built once per model; later attacks reuse it.
-  if (!g.has("attack.loss")) {
-    Val loss = softmax_cross_entropy(model.logits, model.labels, "attack.cross_entropy");
-    g.mark_loss(loss.id, "attack.loss");
+  // Each objective's part of the graph is built once per model; later attacks reuse it.
+  std::string name =
+      config.objective == PgdObjective::CrossEntropy ? "attack.loss" : "attack.kl_loss";
+  if (!g.has(name)) {
+    Val loss;
+    if (config.objective == PgdObjective::CrossEntropy) {
+      loss = softmax_cross_entropy(model.logits, model.labels, "attack.cross_entropy");
+    } else {
+      // The clean output is an input of the attack: computed once per batch, a constant target.
+      Val clean{&g, g.input("attack.clean_logits", model.logits.shape())};
+      loss = kl_div(log_softmax(clean), log_softmax(model.logits), "attack.kl_to_clean");
+    }
+    g.mark_loss(loss.id, name);
   }
-  init(g, g.find("attack.loss"), model.images.id);
+  if (config.objective == PgdObjective::KlToClean) clean_logits_ = "attack.clean_logits";
+  init(g, g.find(name), model.images.id, model.logits.id);
 }
 
 PgdAttack::PgdAttack(Graph& graph, Variables& variables, ValueId loss, ValueId input,
                      PgdConfig config)
     : config_(config), variables_(variables) {
-  init(graph, loss, input);
+  ADVMOE_CHECK(config.restarts == 1,
+               "PGD restarts need the model-based attack (its logits score each restart)");
+  init(graph, loss, input, kNoValue);
 }
 
-void PgdAttack::init(Graph& g, ValueId loss, ValueId input) {
-  ADVMOE_CHECK(config_.epsilon >= 0 && config_.step_size > 0 && config_.steps >= 1,
-               "PGD needs epsilon >= 0, step size > 0 and at least one step; got epsilon "
-                   << config_.epsilon << ", step " << config_.step_size << ", " << config_.steps
-                   << " steps");
+void PgdAttack::init(Graph& g, ValueId loss, ValueId input, ValueId logits) {
+  ADVMOE_CHECK(
+      config_.epsilon >= 0 && config_.step_size > 0 && config_.steps >= 1 && config_.restarts >= 1,
+      "PGD needs epsilon >= 0, step size > 0, at least one step and one restart; got "
+      "epsilon "
+          << config_.epsilon << ", step " << config_.step_size << ", " << config_.steps
+          << " steps, " << config_.restarts << " restarts");
   ADVMOE_CHECK(g.value(input).role == Role::Input && is_floating(g.value(input).dtype),
                "PGD attacks a float input; '" << g.value(input).name << "' is not one");
   input_ = g.value(input).name;
@@ -39,46 +82,152 @@ void PgdAttack::init(Graph& g, ValueId loss, ValueId input) {
   gradient_ = grad_name(input_);
   // Differentiating w.r.t. the input alone: autodiff creates no weight-gradient node.
   if (!g.has(gradient_)) autodiff(g, loss, {input});
+  CompileOptions options{Mode::Eval, {loss, g.find(gradient_)}};
+  if (logits != kNoValue) {
+    logits_ = g.value(logits).name;
+    options.targets.push_back(logits);
+    host_logits_ = Tensor::zeros(g.value(logits).shape, DType::F32);
+  }
   // Eval mode: BN uses running statistics, as attacks on a trained model do.
-  plan_ = compile(g, variables_, {Mode::Eval, {loss, g.find(gradient_)}});
+  plan_ = compile(g, variables_, options);
   host_grad_ = Tensor::zeros(g.value(input).shape, DType::F32);
   host_loss_ = Tensor::zeros(Shape{}, DType::F32);
+  if (config_.restarts > 1) candidate_ = Tensor::zeros(g.value(input).shape, DType::F32);
 }
 
 void PgdAttack::run(const Tensor& images, const Tensor& labels, const Tensor& adversarial,
                     uint64_t batch_index) {
-  variables_.backend().copy(variables_.get("labels"), labels);
-  run(images, adversarial, batch_index);
+  if (variables_.has("labels")) variables_.backend().copy(variables_.get("labels"), labels);
+  set_clean_target(images);
+  if (config_.restarts == 1) return attack_once(images, adversarial, batch_index, 0);
+  for (int r = 0; r < config_.restarts; ++r) {
+    attack_once(images, candidate_, batch_index, r);
+    keep_worst(candidate_, labels, adversarial, r == 0);
+  }
 }
 
 void PgdAttack::run(const Tensor& images, const Tensor& adversarial, uint64_t batch_index) {
+  ADVMOE_CHECK(config_.restarts == 1,
+               "PGD restarts score samples with their labels: call run(images, labels, ...)");
+  set_clean_target(images);
+  attack_once(images, adversarial, batch_index, 0);
+}
+
+void PgdAttack::set_clean_target(const Tensor& images) {
+  if (clean_logits_.empty()) return;
+  // The KL objective's target: the model's output on x0 (the loss the plan computes on the way
+  // is meaningless here, only the logits are read).
   Backend& backend = variables_.backend();
-  const Tensor& x_var = variables_.get(input_);
-  const int64_t n = images.numel();
+  backend.copy(variables_.get(input_), images);
+  plan_->run();
+  backend.copy(variables_.get(clean_logits_), variables_.get(logits_));
+}
+
+void PgdAttack::random_start(const float* x0, float* x, uint64_t batch_index, int restart) const {
+  const int64_t n = host_grad_.numel(), batch = host_grad_.shape()[0], per = n / batch;
+  const float eps = static_cast<float>(config_.epsilon);
+  // Restart 0 keeps the stream a single attack always used, so restarts only add candidates.
+  RandomStream noise(config_.seed,
+                     0xA77AC000ull + batch_index + (static_cast<uint64_t>(restart) << 40));
+  if (config_.start == PgdStart::None) {
+    std::copy(x0, x0 + n, x);
+    return;
+  }
+  if (config_.start == PgdStart::Trades) {
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = std::clamp(x0[i] + 0.001f * static_cast<float>(noise.normal(static_cast<uint64_t>(i))),
+                        0.f, 1.f);
+    return;
+  }
+  if (config_.norm == PgdNorm::Linf) {
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = std::clamp(x0[i] + eps * (2 * noise.uniform(static_cast<uint64_t>(i)) - 1), 0.f, 1.f);
+    return;
+  }
+  // L2: a uniformly random direction, radius eps * u with u uniform in [0, 1).
+  for (int64_t s = 0; s < batch; ++s) {
+    double norm = 0;
+    for (int64_t i = s * per; i < (s + 1) * per; ++i) {
+      x[i] = static_cast<float>(noise.normal(static_cast<uint64_t>(i)));
+      norm += static_cast<double>(x[i]) * x[i];
+    }
+    double radius = eps * noise.uniform(static_cast<uint64_t>(n + s));
+    float scale = static_cast<float>(radius / std::max(std::sqrt(norm), 1e-12));
+    for (int64_t i = s * per; i < (s + 1) * per; ++i)
+      x[i] = std::clamp(x0[i] + scale * x[i], 0.f, 1.f);
+  }
+}
+
+void PgdAttack::step(const float* x0, float* x, const float* g) const {
+  const int64_t n = host_grad_.numel(), batch = host_grad_.shape()[0], per = n / batch;
   const float eps = static_cast<float>(config_.epsilon),
               alpha = static_cast<float>(config_.step_size);
-  const float* x0 = images.data<float>();
-  float* x = adversarial.data<float>();
-  RandomStream start(config_.seed, 0xA77AC000ull + batch_index);
-  for (int64_t i = 0; i < n; ++i) {
-    float noise = 0;
-    if (config_.trades_start)
-      noise = 0.001f * static_cast<float>(start.normal(static_cast<uint64_t>(i)));
-    else if (config_.random_start)
-      noise = eps * (2 * start.uniform(static_cast<uint64_t>(i)) - 1);
-    x[i] = std::clamp(x0[i] + noise, 0.f, 1.f);
-  }
-  const float* g = host_grad_.data<float>();
-  for (int step = 0; step < config_.steps; ++step) {
-    backend.copy(x_var, adversarial);
-    plan_->run();
-    backend.copy(host_grad_, variables_.get(gradient_));
-    backend.copy(host_loss_, variables_.get(loss_));
-    last_loss_ = host_loss_.item(0);
+  if (config_.norm == PgdNorm::Linf) {
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
       float sign = g[i] > 0 ? 1.f : (g[i] < 0 ? -1.f : 0.f);
       x[i] = std::clamp(std::clamp(x[i] + alpha * sign, x0[i] - eps, x0[i] + eps), 0.f, 1.f);
+    }
+    return;
+  }
+#pragma omp parallel for
+  for (int64_t s = 0; s < batch; ++s) {
+    const int64_t begin = s * per, end = begin + per;
+    double g_norm = 0, d_norm = 0;
+    for (int64_t i = begin; i < end; ++i) g_norm += static_cast<double>(g[i]) * g[i];
+    // A zero gradient (e.g. a saturated loss) leaves the sample where it is.
+    float step = g_norm > 0 ? static_cast<float>(alpha / std::sqrt(g_norm)) : 0.f;
+    for (int64_t i = begin; i < end; ++i) {
+      x[i] += step * g[i];
+      double d = x[i] - x0[i];
+      d_norm += d * d;
+    }
+    d_norm = std::sqrt(d_norm);
+    float shrink = d_norm > eps ? static_cast<float>(eps / d_norm) : 1.f;
+    for (int64_t i = begin; i < end; ++i)
+      x[i] = std::clamp(x0[i] + shrink * (x[i] - x0[i]), 0.f, 1.f);
+  }
+}
+
+void PgdAttack::attack_once(const Tensor& images, const Tensor& adversarial, uint64_t batch_index,
+                            int restart) {
+  Backend& backend = variables_.backend();
+  const Tensor& x_var = variables_.get(input_);
+  const float* x0 = images.data<float>();
+  float* x = adversarial.data<float>();
+  random_start(x0, x, batch_index, restart);
+  step_losses_.clear();
+  for (int k = 0; k < config_.steps; ++k) {
+    backend.copy(x_var, adversarial);
+    plan_->run();
+    backend.copy(host_grad_, variables_.get(gradient_));
+    backend.copy(host_loss_, variables_.get(loss_));
+    step_losses_.push_back(host_loss_.item(0));
+    step(x0, x, host_grad_.data<float>());
+  }
+}
+
+void PgdAttack::keep_worst(const Tensor& candidate, const Tensor& labels, const Tensor& best,
+                           bool first) {
+  Backend& backend = variables_.backend();
+  backend.copy(variables_.get(input_), candidate);
+  plan_->run();
+  backend.copy(host_logits_, variables_.get(logits_));
+  const int64_t batch = host_logits_.shape()[0], classes = host_logits_.shape()[1];
+  const int64_t per = candidate.numel() / batch;
+  best_score_.resize(static_cast<size_t>(batch));
+  const float* z = host_logits_.data<float>();
+  const int32_t* y = labels.data<int32_t>();
+  for (int64_t s = 0; s < batch; ++s) {
+    const float* row = z + s * classes;
+    double top = *std::max_element(row, row + classes), sum = 0;
+    for (int64_t k = 0; k < classes; ++k) sum += std::exp(row[k] - top);
+    bool wrong = std::max_element(row, row + classes) - row != y[s];
+    double score = (wrong ? 1e9 : 0) + top + std::log(sum) - row[y[s]];
+    if (first || score > best_score_[static_cast<size_t>(s)]) {
+      best_score_[static_cast<size_t>(s)] = score;
+      std::copy(candidate.data<float>() + s * per, candidate.data<float>() + (s + 1) * per,
+                best.data<float>() + s * per);
     }
   }
 }

@@ -1,30 +1,51 @@
-// PGD L-infinity attack (Madry et al., 2018) as a graph program: one eval-mode Plan computes the
-// attack loss's gradient w.r.t. the attacked input only (no weight-gradient kernel exists in
-// it), and the program replays it K times with the step
-//   x <- clip(clip(x + alpha * sign(g), x0 - eps, x0 + eps), 0, 1)
+// PGD (Madry et al., 2018) as a graph program: one eval-mode Plan computes the attack loss's
+// gradient w.r.t. the attacked input only (no weight-gradient kernel exists in it), and the
+// program replays it K times with the step
+//   L-inf: x <- clip(clip(x + alpha * sign(g), x0 - eps, x0 + eps), 0, 1)
+//   L2:    x <- clip(x0 + project_eps(x + alpha * g / |g| - x0), 0, 1)     (per sample)
 // from a uniform random start in the eps-ball, from x0 + 0.001 N(0, 1) (TRADES), or from x0.
+// With several restarts each sample keeps its worst case (misclassified first, then the highest
+// cross-entropy). FGSM is the one-step case: fgsm(eps).
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "graph/plan.h"
 #include "models/model.h"
 
 namespace advmoe {
 
+enum class PgdNorm { Linf, L2 };
+enum class PgdStart { Uniform, Trades, None };
+// What the attack maximizes: the cross-entropy to the labels, or the KL divergence from the
+// model's output on the clean input (TRADES' attack; needs no labels).
+enum class PgdObjective { CrossEntropy, KlToClean };
+
 struct PgdConfig {
   double epsilon = 8.0 / 255;
   double step_size = 2.0 / 255;
   int steps = 10;
-  bool random_start = true;  // uniform in the ball; false: start at x0 (or see `trades_start`)
+  PgdStart start = PgdStart::Uniform;
   uint64_t seed = 0;
-  bool trades_start = false;  // x0 + 0.001 * N(0, 1), as TRADES starts its attack
+  PgdNorm norm = PgdNorm::Linf;
+  int restarts = 1;  // > 1 keeps each sample's worst case; needs the model-based constructor
+  PgdObjective objective = PgdObjective::CrossEntropy;  // model-based constructor only
 };
+
+// Fast Gradient Sign Method (Goodfellow et al., 2015): one full step of size eps from x0.
+PgdConfig fgsm(double epsilon, uint64_t seed = 0);
+
+// "linf" | "l2"; "uniform" | "trades" | "none"; "ce" | "kl": throw naming the accepted values.
+PgdNorm parse_pgd_norm(const std::string& text);
+PgdStart parse_pgd_start(const std::string& text);
+PgdObjective parse_pgd_objective(const std::string& text);
 
 class PgdAttack {
  public:
-  // Cross-entropy attack on the model's "images" input (added to the graph once and reused).
+  // Attack on the model's "images" input with config.objective (its part of the graph is added
+  // once and reused by later attacks).
   PgdAttack(Model& model, Variables& variables, PgdConfig config);
   // Attack on any scalar `loss` of `graph` w.r.t. the float Input `input` (e.g. TRADES' KL w.r.t.
   // the adversarial branch's images); the gradient is added to the graph if not there yet.
@@ -34,22 +55,34 @@ class PgdAttack {
   // images to `adversarial`. Whatever else the attack loss reads (labels, clean images) must
   // already be in the variables. `batch_index` keys the random start.
   void run(const Tensor& images, const Tensor& adversarial, uint64_t batch_index);
-  // Cross-entropy attack convenience: also copies `labels` into the "labels" variable.
+  // Model-based attack: also copies `labels` into the "labels" variable (restarts score with them).
   void run(const Tensor& images, const Tensor& labels, const Tensor& adversarial,
            uint64_t batch_index);
-  // The attack loss at the last step's input, for tests and logging.
-  double last_loss() const { return last_loss_; }
+  // The attack loss at the last step's input, and at every step's input of the last restart
+  // (for tests and logging).
+  double last_loss() const { return step_losses_.empty() ? 0 : step_losses_.back(); }
+  const std::vector<double>& step_losses() const { return step_losses_; }
   const Plan& plan() const { return *plan_; }
+  const PgdConfig& config() const { return config_; }
 
  private:
-  void init(Graph& graph, ValueId loss, ValueId input);
+  void init(Graph& graph, ValueId loss, ValueId input, ValueId logits);
+  // KL objective: stores the model's logits on the clean images as the attack's target.
+  void set_clean_target(const Tensor& images);
+  // One restart: K steps from the start keyed by (batch_index, restart) into `x`.
+  void attack_once(const Tensor& x0, const Tensor& x, uint64_t batch_index, int restart);
+  void random_start(const float* x0, float* x, uint64_t batch_index, int restart) const;
+  void step(const float* x0, float* x, const float* g) const;
+  // Copies into `best` the samples of `candidate` that are worse for the model than best's.
+  void keep_worst(const Tensor& candidate, const Tensor& labels, const Tensor& best, bool first);
 
   PgdConfig config_;
   Variables& variables_;
-  std::string input_, gradient_, loss_;
+  std::string input_, gradient_, loss_, logits_, clean_logits_;
   std::unique_ptr<Plan> plan_;
-  Tensor host_grad_, host_loss_;
-  double last_loss_ = 0;
+  Tensor host_grad_, host_loss_, host_logits_, candidate_;
+  std::vector<double> best_score_;  // per sample: wrong * 1e9 + cross-entropy
+  std::vector<double> step_losses_;
 };
 
 }  // namespace advmoe

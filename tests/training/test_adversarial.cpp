@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(advmoe_levels_update_only_their_own_group) {
 BOOST_AUTO_TEST_CASE(adversarial_methods_beat_standard_training_in_robust_accuracy) {
   Dataset train = load_dataset("fashion-mnist", "", "train", 4096);
   Dataset test = load_dataset("fashion-mnist", "", "test", 500);
-  PgdConfig eval{0.1, 0.025, 10, true, 9};
+  PgdConfig eval{0.1, 0.025, 10, PgdStart::Uniform, 9};
   double robust[4];
   const char* methods[] = {"standard", "pgd-at", "trades", "advmoe"};
   for (int k = 0; k < 4; ++k) {

@@ -52,10 +52,6 @@ void save_trained(Saved& s, const std::string& path, const Dataset& data) {
   save_checkpoint(path, s.model, s.trainer->variables(), s.state);
 }
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
-}
-
 // Opens a checkpoint for writing with the raw C API, to damage it in a controlled way.
 template <typename Edit>
 void edit_file(const std::string& path, Edit edit) {

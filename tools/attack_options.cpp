@@ -1,0 +1,82 @@
+// Attack option parsing.
+#include "tools/attack_options.h"
+
+#include <cstdio>
+
+namespace advmoe {
+
+double parse_fraction(const std::string& option, const std::string& text) {
+  try {
+    size_t used = 0, slash = text.find('/');
+    if (slash == std::string::npos) {
+      double value = std::stod(text, &used);
+      if (used == text.size()) return value;
+    } else {
+      std::string top = text.substr(0, slash), bottom = text.substr(slash + 1);
+      size_t used_bottom = 0;
+      double a = std::stod(top, &used), b = std::stod(bottom, &used_bottom);
+      if (used == top.size() && used_bottom == bottom.size() && b != 0) return a / b;
+    }
+  } catch (const std::exception&) {
+  }
+  throw UsageError{option + " must be a number or a fraction like 8/255, got '" + text + "'"};
+}
+
+void add_attack_options(po::options_description& options, AttackOptions& a) {
+  auto add = options.add_options();
+  add("attack", po::value(&a.attack)->default_value(a.attack),
+      "none | pgd | fgsm (one step of size eps from the clean image)");
+  add("eps", po::value(&a.epsilon)->default_value(a.epsilon),
+      "attack radius (a fraction like 8/255 is accepted)");
+  add("step-size", po::value(&a.step_size)->default_value(a.step_size), "PGD step size");
+  add("steps", po::value(&a.steps)->default_value(a.steps), "PGD steps");
+  add("restarts", po::value(&a.restarts)->default_value(a.restarts),
+      "PGD random restarts; each image keeps its worst case");
+  add("norm", po::value(&a.norm)->default_value(a.norm), "linf | l2");
+  add("attack-loss", po::value(&a.loss)->default_value(a.loss),
+      "ce (cross-entropy to the label) | kl (KL divergence from the clean output)");
+  add("start", po::value(&a.start)->default_value(a.start),
+      "PGD start: uniform (in the ball) | trades (x + 0.001 N(0,1)) | none");
+}
+
+PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed) {
+  if (a.attack != "pgd" && a.attack != "fgsm" && a.attack != "none")
+    throw UsageError{"--attack must be none, pgd or fgsm, got '" + a.attack + "'"};
+  PgdConfig c;
+  c.epsilon = parse_fraction("--eps", a.epsilon);
+  try {
+    c.norm = parse_pgd_norm(a.norm);
+    c.objective = parse_pgd_objective(a.loss);
+    c.start = parse_pgd_start(a.start);
+  } catch (const Error& e) {
+    throw UsageError{e.what()};
+  }
+  if (!(c.epsilon >= 0)) throw UsageError{"--eps must be >= 0"};
+  if (a.steps < 1 || a.restarts < 1) throw UsageError{"--steps and --restarts must be at least 1"};
+  c.seed = seed;
+  c.restarts = a.restarts;
+  if (a.attack == "fgsm") {
+    c.steps = 1;
+    c.step_size = c.epsilon;
+    c.start = PgdStart::None;
+    return c;
+  }
+  c.steps = a.steps;
+  c.step_size = parse_fraction("--step-size", a.step_size);
+  if (!(c.step_size > 0)) throw UsageError{"--step-size must be positive"};
+  return c;
+}
+
+std::string describe(const PgdConfig& c) {
+  char text[200];
+  std::snprintf(text, sizeof text, "PGD-%d %s eps %.4g step %.4g, %d restart%s, %s loss, %s start",
+                c.steps, c.norm == PgdNorm::Linf ? "L-inf" : "L2", c.epsilon, c.step_size,
+                c.restarts, c.restarts == 1 ? "" : "s",
+                c.objective == PgdObjective::CrossEntropy ? "CE" : "KL-to-clean",
+                c.start == PgdStart::Uniform  ? "uniform"
+                : c.start == PgdStart::Trades ? "TRADES"
+                                              : "clean");
+  return text;
+}
+
+}  // namespace advmoe

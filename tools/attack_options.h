@@ -1,0 +1,32 @@
+// Attack settings shared by `advmoe eval`, `train` and `bench`: numbers written as fractions
+// ("8/255"), and the --attack/--eps/--steps/... family turned into a PgdConfig.
+#pragma once
+
+#include <string>
+
+#include "tools/options.h"
+#include "training/pgd.h"
+
+namespace advmoe {
+
+// "8/255" or "0.03" as a number; a UsageError names `option` otherwise.
+double parse_fraction(const std::string& option, const std::string& text);
+
+struct AttackOptions {
+  std::string attack = "pgd";  // none | pgd | fgsm
+  std::string epsilon = "8/255", step_size = "2/255";
+  std::string norm = "linf", loss = "ce", start = "uniform";
+  int steps = 50, restarts = 1;
+};
+
+// Adds --attack, --eps, --step-size, --steps, --restarts, --norm, --attack-loss, --start.
+void add_attack_options(po::options_description& options, AttackOptions& a);
+
+// The PgdConfig the options describe (fgsm: one step of size eps from x0); UsageError on bad
+// values. Only meaningful when a.attack != "none".
+PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed);
+
+// "PGD-50 L-inf eps 0.0314 step 0.00784, 1 restart, CE" for logs.
+std::string describe(const PgdConfig& c);
+
+}  // namespace advmoe
