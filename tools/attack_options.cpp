@@ -69,6 +69,12 @@ PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed) {
 
 std::string describe(const PgdConfig& c) {
   char text[200];
+  if (c.steps == 1 && c.start == PgdStart::None && c.step_size == c.epsilon &&
+      c.norm == PgdNorm::Linf) {
+    std::snprintf(text, sizeof text, "FGSM eps %.4g, %s loss", c.epsilon,
+                  c.objective == PgdObjective::CrossEntropy ? "CE" : "KL-to-clean");
+    return text;
+  }
   std::snprintf(text, sizeof text, "PGD-%d %s eps %.4g step %.4g, %d restart%s, %s loss, %s start",
                 c.steps, c.norm == PgdNorm::Linf ? "L-inf" : "L2", c.epsilon, c.step_size,
                 c.restarts, c.restarts == 1 ? "" : "s",

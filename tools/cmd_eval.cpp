@@ -44,7 +44,7 @@ int cmd_eval(const std::vector<std::string>& args) {
                      args, vm))
     return 0;
   if (batch < 1) throw UsageError{"advmoe eval: --batch-size must be at least 1"};
-  PgdConfig pgd = attack.attack == "none" ? PgdConfig{} : pgd_config_of(attack, seed);
+  PgdConfig pgd = pgd_config_of(attack, seed);  // validated even when --attack none
   set_threads(threads);
 
   CheckpointHeader header = read_checkpoint_header(checkpoint);
