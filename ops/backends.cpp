@@ -8,7 +8,16 @@ namespace advmoe {
 
 #ifdef ADVMOE_WITH_CUDA
 std::shared_ptr<Backend> make_cuda_backend();  // ops/cuda/cuda_backend.cu
+bool cuda_device_available();                  // ops/cuda/cuda_backend.cu
 #endif
+
+std::string cuda_unavailable_reason() {
+#ifdef ADVMOE_WITH_CUDA
+  return cuda_device_available() ? "" : "no CUDA device (or driver) on this machine";
+#else
+  return "this advmoe was built without CUDA (configure with -DADVMOE_CUDA=ON)";
+#endif
+}
 
 std::shared_ptr<Backend> make_backend(const std::string& name) {
   if (name == "reference") return std::make_shared<HostBackend>("reference");

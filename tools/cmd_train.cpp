@@ -54,8 +54,9 @@ po::options_description train_options(TrainOptions& t) {
   add("experts", po::value(&t.experts)->default_value(2), "experts N per MoE layer (moe)");
   add("balance-loss", po::value(&t.balance_loss)->default_value(0.0),
       "moe: weight of the load-balancing loss N * sum_e f_e * mean p_e per router (0: off)");
-  add("routing", po::value(&t.routing)->default_value("layer"),
-      "moe routing: layer (a router per MoE conv) | global (one router network on the image)");
+  add("routing", po::value(&t.routing)->default_value("auto"),
+      "moe routing: layer (a router per MoE conv) | global (one router network on the image) | "
+      "auto (global for --preset reference-code, layer otherwise)");
   add("normalize", po::value(&t.normalize)->default_value("none"),
       "input normalization inside the model: none | cifar10 | cifar100 | imagenet");
   add("width", po::value(&t.width)->default_value(1.0), "channel multiplier of a dense model");
@@ -118,6 +119,13 @@ void check(const TrainOptions& t) {
   if (t.batch < 1) throw UsageError{"advmoe train: --batch-size must be at least 1"};
   if (!(t.lr > 0)) throw UsageError{"advmoe train: --lr must be positive"};
   if (!(t.ratio > 0 && t.ratio <= 1)) throw UsageError{"advmoe train: --ratio must be in (0, 1]"};
+  if (t.method != "standard" && t.method != "pgd-at" && t.method != "trades" &&
+      t.method != "advmoe")
+    throw UsageError{"advmoe train: --method must be standard, pgd-at, trades or advmoe, got '" +
+                     t.method + "'"};
+  if (t.preset != "paper" && t.preset != "reference-code")
+    throw UsageError{"advmoe train: --preset must be paper or reference-code, got '" + t.preset +
+                     "'"};
 }
 
 Augmentation augmentation_of(const TrainOptions& t) {
@@ -154,7 +162,7 @@ int cmd_train(const std::vector<std::string>& args) {
     return 0;
   check(t);
   bool adversarial = t.method != "standard";
-  if (t.preset == "reference-code" && vm["routing"].defaulted()) t.routing = "global";
+  if (t.routing == "auto") t.routing = t.preset == "reference-code" ? "global" : "layer";
   if (t.eval_pgd_steps < 0) t.eval_pgd_steps = adversarial ? 10 : 0;
   if (t.final_pgd_steps < 0) t.final_pgd_steps = adversarial ? 50 : 0;
   double train_epsilon = parse_fraction("--epsilon", t.epsilon);

@@ -1,83 +1,130 @@
-// The CUDA backend: device memory, host<->device copies, and the cuDNN/cuBLAS handles bound to
-// one stream. Kernels for graph nodes arrive with the GPU issue; until then compiling a Plan on
-// this backend fails with "backend 'cuda' has no kernel for op ...".
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-#include <cudnn.h>
+// The CUDA backend's memory, copies, handles and kernel registration.
+#include "ops/cuda/cuda_backend.h"
 
-#include <memory>
-
+#include "ops/cuda/cuda_kernels.h"
 #include "ops/kernel.h"
-#include "runtime/backend.h"
-#include "runtime/error.h"
 
 namespace advmoe {
 
 namespace {
 
-#define ADVMOE_CUDA_CHECK(call)                                        \
-  do {                                                                 \
-    cudaError_t advmoe_status_ = (call);                               \
-    ADVMOE_CHECK(advmoe_status_ == cudaSuccess,                        \
-                 #call << ": " << cudaGetErrorString(advmoe_status_)); \
-  } while (0)
+constexpr size_t kAlignment = 512;
 
-class CudaBackend : public Backend {
- public:
-  CudaBackend() {
-    int count = 0;
-    cudaError_t status = cudaGetDeviceCount(&count);
-    ADVMOE_CHECK(status == cudaSuccess && count > 0,
-                 "no CUDA device available (" << cudaGetErrorString(status) << ")");
-    ADVMOE_CUDA_CHECK(cudaStreamCreate(&stream_));
-    ADVMOE_CHECK(cudnnCreate(&cudnn_) == CUDNN_STATUS_SUCCESS, "cudnnCreate failed");
-    ADVMOE_CHECK(cudnnSetStream(cudnn_, stream_) == CUDNN_STATUS_SUCCESS, "cudnnSetStream failed");
-    ADVMOE_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cublasCreate failed");
-    ADVMOE_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS,
-                 "cublasSetStream failed");
-  }
-  ~CudaBackend() override {
-    cublasDestroy(cublas_);
-    cudnnDestroy(cudnn_);
-    cudaStreamDestroy(stream_);
-  }
-
-  std::string name() const override { return "cuda"; }
-  Device device() const override { return Device{DeviceKind::CUDA, 0}; }
-
-  Tensor allocate(const Shape& shape, DType dtype) override {
-    size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
-    void* ptr = nullptr;
-    ADVMOE_CUDA_CHECK(cudaMalloc(&ptr, bytes ? bytes : 1));
-    ADVMOE_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, stream_));
-    auto storage = std::make_shared<Storage>(ptr, bytes, device(), [](void* p) { cudaFree(p); });
-    return Tensor(storage, 0, shape, dtype);
-  }
-
-  void copy(const Tensor& dst, const Tensor& src) override {
-    ADVMOE_CHECK(dst.bytes() == src.bytes() && dst.dtype() == src.dtype(),
-                 "cuda copy " << src.describe() << " -> " << dst.describe() << ": mismatch");
-    ADVMOE_CUDA_CHECK(
-        cudaMemcpyAsync(dst.raw(), src.raw(), src.bytes(), cudaMemcpyDefault, stream_));
-    ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  }
-
-  void synchronize() override { ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
-
- private:
-  cudaStream_t stream_ = nullptr;
-  cudnnHandle_t cudnn_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
-};
+size_t rounded(size_t bytes) {
+  return (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 }  // namespace
+
+CachingAllocator::~CachingAllocator() {
+  for (auto& [size, ptr] : free_) cudaFree(ptr);
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  size_t size = rounded(bytes);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Best fit among cached blocks no larger than twice the request, so big blocks are not
+    // wasted on small tensors.
+    auto it = free_.lower_bound(size);
+    if (it != free_.end() && it->first <= 2 * size) {
+      void* ptr = it->second;
+      cached_bytes_ -= it->first;
+      free_.erase(it);
+      return ptr;
+    }
+  }
+  void* ptr = nullptr;
+  cudaError_t status = cudaMalloc(&ptr, size);
+  if (status != cudaSuccess) {
+    // Out of memory with blocks cached: give them back to the driver and try once more.
+    cudaGetLastError();
+    std::lock_guard<std::mutex> lock(mutex_);
+    ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (auto& [s, p] : free_) cudaFree(p);
+    free_.clear();
+    cached_bytes_ = 0;
+    ADVMOE_CUDA_CHECK(cudaMalloc(&ptr, size));
+  }
+  return ptr;
+}
+
+void CachingAllocator::release(void* ptr, size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t size = rounded(bytes);
+  free_.emplace(size, ptr);
+  cached_bytes_ += size;
+}
+
+CudaBackend::CudaBackend() {
+  ADVMOE_CHECK(cuda_device_available(), "no CUDA device available");
+  ADVMOE_CUDA_CHECK(cudaStreamCreate(&stream_));
+  ADVMOE_CUDNN_CHECK(cudnnCreate(&cudnn_));
+  ADVMOE_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+  ADVMOE_CUBLAS_CHECK(cublasCreate(&cublas_));
+  ADVMOE_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  set_tf32(false);
+  allocator_ = std::make_shared<CachingAllocator>(stream_);
+}
+
+CudaBackend::~CudaBackend() {
+  cudaStreamSynchronize(stream_);
+  cublasDestroy(cublas_);
+  cudnnDestroy(cudnn_);
+  cudaStreamDestroy(stream_);
+}
+
+void CudaBackend::set_tf32(bool on) {
+  tf32_ = on;
+  ADVMOE_CUBLAS_CHECK(
+      cublasSetMathMode(cublas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+}
+
+Tensor CudaBackend::allocate(const Shape& shape, DType dtype) {
+  size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
+  void* ptr = allocator_->allocate(bytes);
+  ADVMOE_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, stream_));
+  // The storage keeps the allocator alive: tensors may outlive the backend object.
+  std::shared_ptr<CachingAllocator> allocator = allocator_;
+  auto storage = std::make_shared<Storage>(
+      ptr, bytes, device(), [allocator, bytes](void* p) { allocator->release(p, bytes); });
+  return Tensor(storage, 0, shape, dtype);
+}
+
+void CudaBackend::copy(const Tensor& dst, const Tensor& src) {
+  ADVMOE_CHECK(dst.bytes() == src.bytes() && dst.dtype() == src.dtype(),
+               "cuda copy " << src.describe() << " -> " << dst.describe() << ": mismatch");
+  ADVMOE_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.bytes(), cudaMemcpyDefault, stream_));
+  // Host memory may be read or reused as soon as copy() returns.
+  ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::synchronize() {
+  ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+CudaBackend& cuda_backend(Backend& backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  ADVMOE_CHECK(cuda != nullptr, "a CUDA kernel was given backend '" << backend.name() << "'");
+  return *cuda;
+}
+
+bool cuda_device_available() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return false;
+  }
+  return count > 0;
+}
 
 std::shared_ptr<Backend> make_cuda_backend() {
   return std::make_shared<CudaBackend>();
 }
 
 void register_cuda_kernels(KernelRegistry& registry) {
-  (void)registry;  // no CUDA kernels yet (issue: GPU backend)
+  register_cuda_elementwise(registry);
+  register_cuda_losses(registry);
 }
 
 }  // namespace advmoe

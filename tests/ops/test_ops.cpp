@@ -17,82 +17,11 @@
 #include "ops/batch_norm.h"
 #include "ops/losses.h"
 #include "ops/op_cases.h"
+#include "ops/op_harness.h"
 #include "ops/op_registry.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
-
-namespace {
-
-struct Built {
-  std::unique_ptr<Graph> graph;
-  ValueId loss;
-  std::vector<ValueId> targets;  // float inputs and params
-};
-
-// y = case(g); L = sum(y * R) with R an input "projection"; gradients of L w.r.t. all float
-// inputs and parameters.
-Built build(const OpCase& c, DType dtype) {
-  Built b{std::make_unique<Graph>(dtype), kNoValue, {}};
-  Graph& g = *b.graph;
-  Val y = c.build(g);
-  g.mark_output(y.id, "y");
-  Val projection{&g, g.input("projection", y.shape())};
-  Val loss = sum(y * projection);
-  g.mark_loss(loss.id, "loss");
-  b.loss = loss.id;
-  for (ValueId v = 0; v < g.num_values(); ++v) {
-    const ValueInfo& info = g.value(v);
-    if ((info.role == Role::Input || info.role == Role::Param) && is_floating(info.dtype) &&
-        info.name != "projection")
-      b.targets.push_back(v);
-  }
-  autodiff(g, b.loss, b.targets);
-  return b;
-}
-
-// Same values for the same name, whatever the backend or dtype.
-void fill_inputs(const Graph& g, Variables& vars) {
-  for (ValueId v = 0; v < g.num_values(); ++v) {
-    const ValueInfo& info = g.value(v);
-    if (info.role != Role::Input && info.role != Role::Param && info.role != Role::Buffer) continue;
-    Tensor host = Tensor::zeros(info.shape, info.dtype);
-    if (info.dtype == DType::I32) {
-      for (int64_t i = 0; i < host.numel(); ++i)
-        host.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3) % 5);
-    } else {
-      bool variance = info.name.size() >= 3 && info.name.substr(info.name.size() - 3) == "var";
-      RandomStream(2024, stable_hash(info.name))
-          .fill_uniform(host, variance ? 0.5 : -1.0, variance ? 1.5 : 1.0);
-    }
-    vars.set(info.name, host);
-  }
-}
-
-std::string mode_name(Mode m) {
-  return m == Mode::Train ? "train" : "eval";
-}
-
-std::vector<std::string> gradcheck_names() {
-  std::vector<std::string> names;
-  for (const OpCase& c : op_cases())
-    if (c.gradcheck) names.push_back(c.name);
-  return names;
-}
-
-std::vector<std::string> all_names() {
-  std::vector<std::string> names;
-  for (const OpCase& c : op_cases()) names.push_back(c.name);
-  return names;
-}
-
-const OpCase& find_case(const std::string& name) {
-  for (const OpCase& c : op_cases())
-    if (c.name == name) return c;
-  throw Error("no op case " + name);
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(ops)
 
@@ -144,24 +73,11 @@ BOOST_DATA_TEST_CASE(gradient_matches_finite_differences,
 BOOST_DATA_TEST_CASE(onednn_matches_reference, boost::unit_test::data::make(all_names()), name) {
   const OpCase& c = find_case(name);
   for (Mode mode : c.modes) {
-    std::map<std::string, Tensor> results[2];
-    const char* backends[2] = {"reference", "onednn"};
-    for (int k = 0; k < 2; ++k) {
-      Built b = build(c, DType::F32);
-      auto backend = make_backend(backends[k]);
-      Variables vars(*backend);
-      auto plan = compile(*b.graph, vars, {mode, {}});
-      fill_inputs(*b.graph, vars);
-      plan->run();
-      for (ValueId v = 0; v < b.graph->num_values(); ++v) {
-        const ValueInfo& info = b.graph->value(v);
-        if (info.role == Role::Output || info.role == Role::Loss || info.role == Role::Buffer)
-          results[k][info.name] = vars.get(info.name).clone();
-      }
-    }
-    BOOST_TEST(results[0].size() >= 3u);
-    for (const auto& [value, reference] : results[0]) {
-      double err = max_relative_error(results[1].at(value), reference);
+    auto reference = run_case(c, "reference", mode);
+    auto onednn = run_case(c, "onednn", mode);
+    BOOST_TEST(reference.size() >= 3u);
+    for (const auto& [value, expected] : reference) {
+      double err = max_relative_error(onednn.at(value), expected);
       BOOST_TEST(err <= 1e-5, name << " [" << mode_name(mode) << "] " << value
                                    << ": onednn vs reference relative error " << err);
     }
