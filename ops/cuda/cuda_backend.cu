@@ -125,6 +125,7 @@ std::shared_ptr<Backend> make_cuda_backend() {
 void register_cuda_kernels(KernelRegistry& registry) {
   register_cuda_elementwise(registry);
   register_cuda_losses(registry);
+  register_cuda_channels(registry);
 }
 
 }  // namespace advmoe

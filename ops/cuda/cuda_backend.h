@@ -24,19 +24,18 @@ namespace advmoe {
                  #call << ": " << cudaGetErrorString(advmoe_status_)); \
   } while (0)
 
-#define ADVMOE_CUDNN_CHECK(call)                                                            \
-  do {                                                                                      \
-    cudnnStatus_t advmoe_status_ = (call);                                                  \
-    ADVMOE_CHECK(advmoe_status_ == CUDNN_STATUS_SUCCESS,                                    \
-                 #call << ": " << cudnnGetErrorString(advmoe_status_));                      \
+#define ADVMOE_CUDNN_CHECK(call)                                        \
+  do {                                                                  \
+    cudnnStatus_t advmoe_status_ = (call);                              \
+    ADVMOE_CHECK(advmoe_status_ == CUDNN_STATUS_SUCCESS,                \
+                 #call << ": " << cudnnGetErrorString(advmoe_status_)); \
   } while (0)
 
-#define ADVMOE_CUBLAS_CHECK(call)                                                        \
-  do {                                                                                   \
-    cublasStatus_t advmoe_status_ = (call);                                              \
-    ADVMOE_CHECK(advmoe_status_ == CUBLAS_STATUS_SUCCESS, #call << ": cuBLAS status "     \
-                                                                << static_cast<int>(      \
-                                                                       advmoe_status_));  \
+#define ADVMOE_CUBLAS_CHECK(call)                                                  \
+  do {                                                                             \
+    cublasStatus_t advmoe_status_ = (call);                                        \
+    ADVMOE_CHECK(advmoe_status_ == CUBLAS_STATUS_SUCCESS,                          \
+                 #call << ": cuBLAS status " << static_cast<int>(advmoe_status_)); \
   } while (0)
 
 // Device blocks rounded up to 512 bytes and kept on free lists by size once released.

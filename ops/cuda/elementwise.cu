@@ -7,7 +7,7 @@ namespace advmoe {
 
 namespace {
 
-#define GRID_STRIDE(i, n) \
+#define GRID_STRIDE(i, n)                                                                \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
@@ -83,18 +83,16 @@ void register_cuda_elementwise(KernelRegistry& r) {
     T* y = a.outputs[0].data<T>();
     int64_t n = a.outputs[0].numel();
     T value = static_cast<T>(std::get<ShapeAttrs>(a.node.attrs).value);
-    return stream_kernel(a, [=](cudaStream_t s) {
-      fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(y, n, value);
-    });
+    return stream_kernel(
+        a, [=](cudaStream_t s) { fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(y, n, value); });
   });
   add_float(r, Op::Relu, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T* x = a.inputs[0].data<T>();
     T* y = a.outputs[0].data<T>();
     int64_t n = a.outputs[0].numel();
-    return stream_kernel(a, [=](cudaStream_t s) {
-      relu_kernel<<<blocks_for(n), kThreads, 0, s>>>(x, y, n);
-    });
+    return stream_kernel(
+        a, [=](cudaStream_t s) { relu_kernel<<<blocks_for(n), kThreads, 0, s>>>(x, y, n); });
   });
   add_float(r, Op::ReluBackward, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
@@ -127,9 +125,8 @@ void register_cuda_elementwise(KernelRegistry& r) {
     const T *p = a.inputs[0].data<T>(), *q = a.inputs[1].data<T>();
     T* y = a.outputs[0].data<T>();
     int64_t n = a.outputs[0].numel();
-    return stream_kernel(a, [=](cudaStream_t s) {
-      mul_kernel<<<blocks_for(n), kThreads, 0, s>>>(p, q, y, n);
-    });
+    return stream_kernel(
+        a, [=](cudaStream_t s) { mul_kernel<<<blocks_for(n), kThreads, 0, s>>>(p, q, y, n); });
   });
   add_float(r, Op::Scale, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
@@ -158,9 +155,8 @@ void register_cuda_elementwise(KernelRegistry& r) {
       T* y = a.outputs[0].data<T>();
       int64_t n = a.inputs[0].numel();
       double divisor = op == Op::Mean ? static_cast<double>(n) : 1.0;
-      return stream_kernel(a, [=](cudaStream_t s) {
-        sum_kernel<<<1, kThreads, 0, s>>>(x, y, n, divisor);
-      });
+      return stream_kernel(
+          a, [=](cudaStream_t s) { sum_kernel<<<1, kThreads, 0, s>>>(x, y, n, divisor); });
     });
   add_float(r, Op::BroadcastScalar, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);

@@ -97,7 +97,8 @@ __global__ void log_softmax_backward_kernel(const T* dy, const T* y, T* dx, int6
     double total = 0;
     for (int64_t j = 0; j < k; ++j) total += dy[i * k + j];
     for (int64_t j = 0; j < k; ++j)
-      dx[i * k + j] = static_cast<T>(dy[i * k + j] - exp(static_cast<double>(y[i * k + j])) * total);
+      dx[i * k + j] =
+          static_cast<T>(dy[i * k + j] - exp(static_cast<double>(y[i * k + j])) * total);
   }
 }
 
@@ -176,9 +177,8 @@ void register_cuda_losses(KernelRegistry& r) {
     const T *lp = a.inputs[0].data<T>(), *lq = a.inputs[1].data<T>();
     T* loss = a.outputs[0].data<T>();
     int64_t n = a.inputs[0].shape()[0], total = a.inputs[0].numel();
-    return stream_kernel(a, [=](cudaStream_t s) {
-      kl_kernel<<<1, kThreads, 0, s>>>(lp, lq, n, total, loss);
-    });
+    return stream_kernel(
+        a, [=](cudaStream_t s) { kl_kernel<<<1, kThreads, 0, s>>>(lp, lq, n, total, loss); });
   });
   add_float(r, Op::KlDivBackward, 1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
