@@ -126,6 +126,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   register_cuda_elementwise(registry);
   register_cuda_losses(registry);
   register_cuda_channels(registry);
+  register_cuda_routing(registry);
 }
 
 }  // namespace advmoe

@@ -14,6 +14,7 @@ namespace advmoe {
 void register_cuda_elementwise(KernelRegistry& registry);
 void register_cuda_losses(KernelRegistry& registry);
 void register_cuda_channels(KernelRegistry& registry);
+void register_cuda_routing(KernelRegistry& registry);
 
 constexpr int kThreads = 256;
 
