@@ -22,6 +22,12 @@ class Backend {
   virtual void copy(const Tensor& dst, const Tensor& src) = 0;
   // Waits until all queued work is done (a no-op on CPU backends).
   virtual void synchronize() {}
+
+  // One SGD step with PyTorch's rule on f32 tensors of this device:
+  //   d = g + wd * p;  buf = momentum * buf + d;  p -= lr * (nesterov ? d + momentum * buf : buf)
+  // (the optimizer's loop lives with the memory it touches).
+  virtual void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                          float lr, float momentum, float weight_decay, bool nesterov) = 0;
 };
 
 // Host memory for the CPU backends ("reference" and "onednn").
@@ -32,6 +38,8 @@ class HostBackend : public Backend {
   Device device() const override { return Device{}; }
   Tensor allocate(const Shape& shape, DType dtype) override { return Tensor::zeros(shape, dtype); }
   void copy(const Tensor& dst, const Tensor& src) override;
+  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, float lr,
+                  float momentum, float weight_decay, bool nesterov) override;
 
  private:
   std::string name_;

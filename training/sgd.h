@@ -28,6 +28,7 @@ class Sgd {
  private:
   struct Slot {
     Tensor param, grad, momentum;
+    Backend* param_backend;  // owns the three tensors' memory and runs the update
   };
   std::vector<std::string> params_;
   std::vector<Slot> slots_;

@@ -103,6 +103,13 @@ void CudaBackend::synchronize() {
   ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+void CudaBackend::sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                             float lr, float momentum, float weight_decay, bool nesterov) {
+  launch_sgd_update(param.data<float>(), grad.data<float>(), momentum_buffer.data<float>(),
+                    param.numel(), lr, momentum, weight_decay, nesterov, stream_);
+  ADVMOE_CUDA_CHECK(cudaGetLastError());
+}
+
 CudaBackend& cuda_backend(Backend& backend) {
   auto* cuda = dynamic_cast<CudaBackend*>(&backend);
   ADVMOE_CHECK(cuda != nullptr, "a CUDA kernel was given backend '" << backend.name() << "'");

@@ -64,6 +64,8 @@ class CudaBackend : public Backend {
   Tensor allocate(const Shape& shape, DType dtype) override;
   void copy(const Tensor& dst, const Tensor& src) override;
   void synchronize() override;
+  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, float lr,
+                  float momentum, float weight_decay, bool nesterov) override;
 
   cudaStream_t stream() const { return stream_; }
   cudnnHandle_t cudnn() const { return cudnn_; }

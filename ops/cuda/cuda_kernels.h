@@ -16,6 +16,10 @@ void register_cuda_losses(KernelRegistry& registry);
 void register_cuda_channels(KernelRegistry& registry);
 void register_cuda_routing(KernelRegistry& registry);
 
+// The SGD update of one parameter on `stream` (CudaBackend::sgd_update).
+void launch_sgd_update(float* param, const float* grad, float* momentum_buffer, int64_t n, float lr,
+                       float momentum, float weight_decay, bool nesterov, cudaStream_t stream);
+
 constexpr int kThreads = 256;
 
 // Blocks for a grid-stride loop over n elements (capped: each thread then loops).
