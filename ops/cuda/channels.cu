@@ -1,7 +1,7 @@
 // Channel-axis ops on CUDA (NHWC: channels are the last, contiguous axis), with the semantics of
-// ops/reference/concat_loops.cpp and channel_sum: concat and slice are strided 2-D copies,
-// channel_affine a per-channel multiply-add, channel_sum (the bias gradient) a column sum in
-// double.
+// ops/reference/concat_loops.cpp, channel_sum and global_avg_pool: concat and slice are strided
+// 2-D copies, channel_affine a per-channel multiply-add, channel_sum (the bias gradient) a
+// column sum in double, global average pooling a per-(sample, channel) mean.
 #include <vector>
 
 #include "ops/attrs.h"
@@ -33,6 +33,29 @@ __global__ void channel_sum_kernel(const T* x, T* out, int64_t rows, int64_t c) 
     __syncthreads();
   }
   if (threadIdx.x == 0) out[channel] = static_cast<T>(partial[0]);
+}
+
+// Global average pooling [N, HW, C] -> [N, C]: one thread per (sample, channel), summing the
+// positions in order (C is contiguous, so neighbouring threads read neighbouring addresses).
+template <typename T>
+__global__ void global_avg_pool_kernel(const T* in, T* out, int64_t n, int64_t hw, int64_t c) {
+  const T inv = static_cast<T>(1.0 / static_cast<double>(hw));
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n * c;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t b = i / c, k = i % c;
+    T acc = 0;
+    for (int64_t p = 0; p < hw; ++p) acc += in[(b * hw + p) * c + k];
+    out[i] = acc * inv;
+  }
+}
+
+template <typename T>
+__global__ void global_avg_pool_backward_kernel(const T* dy, T* dx, int64_t n, int64_t hw,
+                                                int64_t c) {
+  const T inv = static_cast<T>(1.0 / static_cast<double>(hw));
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n * hw * c;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+    dx[i] = dy[(i / (hw * c)) * c + i % c] * inv;
 }
 
 // channel_affine's constants, copied to the device once when the kernel is compiled.
@@ -114,6 +137,23 @@ void register_cuda_channels(KernelRegistry& r) {
                                           cudaMemcpyDeviceToDevice, s));
     });
   });
+  for (bool forward : {true, false})
+    add_float(r, forward ? Op::GlobalAvgPool : Op::GlobalAvgPoolBackward,
+              [forward](auto tag, const KernelArgs& a) {
+                using T = decltype(tag);
+                const Shape& x = forward ? a.inputs[0].shape() : a.outputs[0].shape();
+                int64_t n = x[0], hw = x[1] * x[2], c = x[3];
+                const T* in = a.inputs[0].data<T>();
+                T* out = a.outputs[0].data<T>();
+                return stream_kernel(a, [=](cudaStream_t s) {
+                  if (forward)
+                    global_avg_pool_kernel<<<blocks_for(n * c), kThreads, 0, s>>>(in, out, n, hw,
+                                                                                  c);
+                  else
+                    global_avg_pool_backward_kernel<<<blocks_for(n * hw * c), kThreads, 0, s>>>(
+                        in, out, n, hw, c);
+                });
+              });
   add_float(r, Op::ChannelSum, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t c = a.outputs[0].numel(), rows = a.inputs[0].numel() / c;
