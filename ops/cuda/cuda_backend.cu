@@ -134,6 +134,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   register_cuda_losses(registry);
   register_cuda_channels(registry);
   register_cuda_routing(registry);
+  register_cuda_linear(registry);
 }
 
 }  // namespace advmoe
