@@ -135,6 +135,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   register_cuda_channels(registry);
   register_cuda_routing(registry);
   register_cuda_linear(registry);
+  register_cuda_pooling(registry);
 }
 
 }  // namespace advmoe

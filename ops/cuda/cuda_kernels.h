@@ -16,6 +16,7 @@ void register_cuda_losses(KernelRegistry& registry);
 void register_cuda_channels(KernelRegistry& registry);
 void register_cuda_routing(KernelRegistry& registry);
 void register_cuda_linear(KernelRegistry& registry);
+void register_cuda_pooling(KernelRegistry& registry);
 
 // The SGD update of one parameter on `stream` (CudaBackend::sgd_update).
 void launch_sgd_update(float* param, const float* grad, float* momentum_buffer, int64_t n, float lr,
