@@ -33,7 +33,8 @@ function(advmoe_add_cuda_backend target)
     target_sources(${target} PRIVATE ops/cuda/cuda_backend.cu ops/cuda/elementwise.cu
                                      ops/cuda/losses.cu ops/cuda/channels.cu
                                      ops/cuda/routing.cu ops/cuda/optimizer.cu
-                                     ops/cuda/linear.cu ops/cuda/pooling.cu)
+                                     ops/cuda/linear.cu ops/cuda/pooling.cu
+                                     ops/cuda/batch_norm.cu)
     target_compile_definitions(${target} PUBLIC ADVMOE_WITH_CUDA)
     target_include_directories(${target} PRIVATE ${CUDNN_INCLUDE_DIR})
     target_link_libraries(${target} PUBLIC CUDA::cudart_static CUDA::cublas ${CUDNN_LIBRARY})

@@ -136,6 +136,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   register_cuda_routing(registry);
   register_cuda_linear(registry);
   register_cuda_pooling(registry);
+  register_cuda_batch_norm(registry);
 }
 
 }  // namespace advmoe
