@@ -137,6 +137,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   register_cuda_linear(registry);
   register_cuda_pooling(registry);
   register_cuda_batch_norm(registry);
+  register_cuda_conv(registry);
 }
 
 }  // namespace advmoe
