@@ -10,23 +10,25 @@
 
 namespace advmoe {
 
+double sample_cross_entropy(const float* row, int64_t classes, int32_t label, bool* correct) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < classes; ++j)
+    if (row[j] > row[best]) best = j;
+  double m = row[best], s = 0;
+  for (int64_t j = 0; j < classes; ++j) s += std::exp(row[j] - m);
+  *correct = best == label;
+  return m + std::log(s) - row[label];
+}
+
 void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int64_t* correct,
                   double* loss_sum) {
   int64_t k = logits.shape()[1];
   const float* z = logits.data<float>();
   const int32_t* y = labels.data<int32_t>();
   for (int64_t i = 0; i < rows; ++i) {
-    const float* row = z + i * k;
-    int64_t best = 0;
-    double m = row[0];
-    for (int64_t j = 1; j < k; ++j) {
-      if (row[j] > row[best]) best = j;
-      m = std::max(m, static_cast<double>(row[j]));
-    }
-    double s = 0;
-    for (int64_t j = 0; j < k; ++j) s += std::exp(row[j] - m);
-    *loss_sum += m + std::log(s) - row[y[i]];
-    *correct += best == y[i];
+    bool right = false;
+    *loss_sum += sample_cross_entropy(z + i * k, k, y[i], &right);
+    *correct += right;
   }
 }
 

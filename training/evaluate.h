@@ -45,6 +45,9 @@ EvalResult evaluate_classifier(Plan& eval_plan, Variables& variables, const Data
                                std::vector<LayerUsage>* usage = nullptr,
                                const std::vector<std::string>& route_outputs = {});
 
+// -log softmax(row)[label] over `classes` logits; *correct: the first maximum is the label.
+double sample_cross_entropy(const float* row, int64_t classes, int32_t label, bool* correct);
+
 // Counts correct argmax predictions and sums -log softmax[label] over the first `rows` rows.
 void score_logits(const Tensor& logits, const Tensor& labels, int64_t rows, int64_t* correct,
                   double* loss_sum);

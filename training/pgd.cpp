@@ -7,6 +7,7 @@
 #include "graph/autodiff.h"
 #include "ops/losses.h"
 #include "runtime/rng.h"
+#include "training/evaluate.h"
 
 namespace advmoe {
 
@@ -219,11 +220,9 @@ void PgdAttack::keep_worst(const Tensor& candidate, const Tensor& labels, const 
   const float* z = host_logits_.data<float>();
   const int32_t* y = labels.data<int32_t>();
   for (int64_t s = 0; s < batch; ++s) {
-    const float* row = z + s * classes;
-    double top = *std::max_element(row, row + classes), sum = 0;
-    for (int64_t k = 0; k < classes; ++k) sum += std::exp(row[k] - top);
-    bool wrong = std::max_element(row, row + classes) - row != y[s];
-    double score = (wrong ? 1e9 : 0) + top + std::log(sum) - row[y[s]];
+    bool correct = false;
+    double loss = sample_cross_entropy(z + s * classes, classes, y[s], &correct);
+    double score = (correct ? 0 : 1e9) + loss;
     if (first || score > best_score_[static_cast<size_t>(s)]) {
       best_score_[static_cast<size_t>(s)] = score;
       std::copy(candidate.data<float>() + s * per, candidate.data<float>() + (s + 1) * per,

@@ -13,20 +13,6 @@ namespace advmoe {
 
 namespace {
 
-// Sum of one double per thread over the block; every thread gets the total. Safe to call
-// repeatedly (the leading barrier protects the previous call's result).
-__device__ double block_total(double value) {
-  __shared__ double partial[kThreads];
-  __syncthreads();
-  partial[threadIdx.x] = value;
-  __syncthreads();
-  for (int width = kThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  return partial[0];
-}
-
 template <typename T>
 __global__ void bn_forward_kernel(int64_t rows, int64_t c, bool train, double momentum, double eps,
                                   const T* x, const T* gamma, const T* beta, T* running_mean,
@@ -36,12 +22,12 @@ __global__ void bn_forward_kernel(int64_t rows, int64_t c, bool train, double mo
   if (train) {
     double sum = 0, sq = 0;
     for (int64_t r = threadIdx.x; r < rows; r += kThreads) sum += x[r * c + k];
-    mean = block_total(sum) / rows;
+    mean = block_sum(sum) / rows;
     for (int64_t r = threadIdx.x; r < rows; r += kThreads) {
       double d = x[r * c + k] - mean;
       sq += d * d;
     }
-    double total = block_total(sq);
+    double total = block_sum(sq);
     var = total / rows;
     double unbiased = rows > 1 ? total / (rows - 1) : var;
     __syncthreads();
@@ -72,8 +58,8 @@ __device__ void param_sums(int64_t rows, int64_t c, double eps, const T* dy, con
     sb += dy[r * c + k];
     sg += dy[r * c + k] * (x[r * c + k] - mean[k]) * rstd;
   }
-  *dgamma = block_total(sg);
-  *dbeta = block_total(sb);
+  *dgamma = block_sum(sg);
+  *dbeta = block_sum(sb);
 }
 
 template <typename T>
@@ -106,17 +92,10 @@ __global__ void bn_backward_params_kernel(int64_t rows, int64_t c, double eps, c
   }
 }
 
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, Make make) {
-  r.add("cuda", op, [make](const KernelArgs& a) {
-    return by_float_type(a.inputs[0].dtype(), [&](auto tag) { return make(tag, a); });
-  });
-}
-
 }  // namespace
 
 void register_cuda_batch_norm(KernelRegistry& r) {
-  add_float(r, Op::BatchNorm, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::BatchNorm, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t c = a.inputs[0].shape()[-1], rows = a.inputs[0].numel() / c;
     BatchNormAttrs attrs = std::get<BatchNormAttrs>(a.node.attrs);
@@ -131,7 +110,7 @@ void register_cuda_batch_norm(KernelRegistry& r) {
           rows, c, train, attrs.momentum, attrs.eps, x, gamma, beta, rm, rv, y, sm, sv);
     });
   });
-  add_float(r, Op::BatchNormBackwardData, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::BatchNormBackwardData, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t c = a.inputs[1].shape()[-1], rows = a.inputs[1].numel() / c;
     double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;
@@ -145,7 +124,7 @@ void register_cuda_batch_norm(KernelRegistry& r) {
           rows, c, train, eps, dy, x, gamma, mean, var, dx);
     });
   });
-  add_float(r, Op::BatchNormBackwardParams, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::BatchNormBackwardParams, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t c = a.inputs[1].shape()[-1], rows = a.inputs[1].numel() / c;
     double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;

@@ -14,25 +14,18 @@ namespace {
 template <typename T>
 __global__ void affine_kernel(const T* x, T* y, const T* scale, const T* shift, int64_t n,
                               int64_t c) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-    y[i] = x[i] * scale[i % c] + shift[i % c];
+  ADVMOE_GRID_STRIDE(i, n)
+  y[i] = x[i] * scale[i % c] + shift[i % c];
 }
 
 // One block per channel: rows summed in a fixed order (deterministic, double accumulation).
 template <typename T>
 __global__ void channel_sum_kernel(const T* x, T* out, int64_t rows, int64_t c) {
-  __shared__ double partial[kThreads];
   const int64_t channel = blockIdx.x;
   double acc = 0;
   for (int64_t row = threadIdx.x; row < rows; row += kThreads) acc += x[row * c + channel];
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int width = kThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[channel] = static_cast<T>(partial[0]);
+  double total = block_sum(acc);
+  if (threadIdx.x == 0) out[channel] = static_cast<T>(total);
 }
 
 // Global average pooling [N, HW, C] -> [N, C]: one thread per (sample, channel), summing the
@@ -40,8 +33,7 @@ __global__ void channel_sum_kernel(const T* x, T* out, int64_t rows, int64_t c) 
 template <typename T>
 __global__ void global_avg_pool_kernel(const T* in, T* out, int64_t n, int64_t hw, int64_t c) {
   const T inv = static_cast<T>(1.0 / static_cast<double>(hw));
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n * c;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  ADVMOE_GRID_STRIDE(i, n * c) {
     const int64_t b = i / c, k = i % c;
     T acc = 0;
     for (int64_t p = 0; p < hw; ++p) acc += in[(b * hw + p) * c + k];
@@ -53,9 +45,8 @@ template <typename T>
 __global__ void global_avg_pool_backward_kernel(const T* dy, T* dx, int64_t n, int64_t hw,
                                                 int64_t c) {
   const T inv = static_cast<T>(1.0 / static_cast<double>(hw));
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n * hw * c;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-    dx[i] = dy[(i / (hw * c)) * c + i % c] * inv;
+  ADVMOE_GRID_STRIDE(i, n * hw * c)
+  dx[i] = dy[(i / (hw * c)) * c + i % c] * inv;
 }
 
 // channel_affine's constants, copied to the device once when the kernel is compiled.
@@ -91,21 +82,14 @@ class AffineKernel : public Kernel {
   T* constants_ = nullptr;
 };
 
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, Make make) {
-  r.add("cuda", op, [make](const KernelArgs& a) {
-    return by_float_type(a.inputs[0].dtype(), [&](auto tag) { return make(tag, a); });
-  });
-}
-
 }  // namespace
 
 void register_cuda_channels(KernelRegistry& r) {
-  add_float(r, Op::ChannelAffine, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::ChannelAffine, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     return std::unique_ptr<Kernel>(std::make_unique<AffineKernel<T>>(a));
   });
-  add_float(r, Op::Concat, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Concat, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t total = a.outputs[0].shape()[-1], rows = a.outputs[0].numel() / total;
     std::vector<const T*> parts;
@@ -125,7 +109,7 @@ void register_cuda_channels(KernelRegistry& r) {
       }
     });
   });
-  add_float(r, Op::ChannelSlice, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::ChannelSlice, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const SliceAttrs slice = std::get<SliceAttrs>(a.node.attrs);
     int64_t width = a.inputs[0].shape()[-1], rows = a.inputs[0].numel() / width;
@@ -138,23 +122,23 @@ void register_cuda_channels(KernelRegistry& r) {
     });
   });
   for (bool forward : {true, false})
-    add_float(r, forward ? Op::GlobalAvgPool : Op::GlobalAvgPoolBackward,
-              [forward](auto tag, const KernelArgs& a) {
-                using T = decltype(tag);
-                const Shape& x = forward ? a.inputs[0].shape() : a.outputs[0].shape();
-                int64_t n = x[0], hw = x[1] * x[2], c = x[3];
-                const T* in = a.inputs[0].data<T>();
-                T* out = a.outputs[0].data<T>();
-                return stream_kernel(a, [=](cudaStream_t s) {
-                  if (forward)
-                    global_avg_pool_kernel<<<blocks_for(n * c), kThreads, 0, s>>>(in, out, n, hw,
-                                                                                  c);
-                  else
-                    global_avg_pool_backward_kernel<<<blocks_for(n * hw * c), kThreads, 0, s>>>(
-                        in, out, n, hw, c);
-                });
-              });
-  add_float(r, Op::ChannelSum, [](auto tag, const KernelArgs& a) {
+    add_cuda_float(
+        r, forward ? Op::GlobalAvgPool : Op::GlobalAvgPoolBackward, 0,
+        [forward](auto tag, const KernelArgs& a) {
+          using T = decltype(tag);
+          const Shape& x = forward ? a.inputs[0].shape() : a.outputs[0].shape();
+          int64_t n = x[0], hw = x[1] * x[2], c = x[3];
+          const T* in = a.inputs[0].data<T>();
+          T* out = a.outputs[0].data<T>();
+          return stream_kernel(a, [=](cudaStream_t s) {
+            if (forward)
+              global_avg_pool_kernel<<<blocks_for(n * c), kThreads, 0, s>>>(in, out, n, hw, c);
+            else
+              global_avg_pool_backward_kernel<<<blocks_for(n * hw * c), kThreads, 0, s>>>(in, out,
+                                                                                          n, hw, c);
+          });
+        });
+  add_cuda_float(r, Op::ChannelSum, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t c = a.outputs[0].numel(), rows = a.inputs[0].numel() / c;
     const T* x = a.inputs[0].data<T>();

@@ -15,9 +15,8 @@ constexpr size_t kWorkspaceCap = size_t{1} << 30;  // 1 GiB per convolution at m
 
 template <typename T>
 __global__ void add_channel_bias_kernel(T* y, const T* bias, int64_t total, int64_t c) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-    y[i] += bias[i % c];
+  ADVMOE_GRID_STRIDE(i, total)
+  y[i] += bias[i % c];
 }
 
 template <typename T>
@@ -155,17 +154,10 @@ class CudnnConv : public Kernel {
   void* workspace_ = nullptr;
 };
 
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, Make make) {
-  r.add("cuda", op, [make](const KernelArgs& a) {
-    return by_float_type(a.inputs[0].dtype(), [&](auto tag) { return make(tag, a); });
-  });
-}
-
 }  // namespace
 
 void register_cuda_conv(KernelRegistry& r) {
-  add_float(r, Op::Conv2d, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Conv2d, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
@@ -174,7 +166,7 @@ void register_cuda_conv(KernelRegistry& r) {
         std::make_unique<CudnnConv<T>>(a, Direction::Forward, g, a.inputs[0].data<T>(),
                                        a.inputs[1].data<T>(), a.outputs[0].data<T>(), bias));
   });
-  add_float(r, Op::Conv2dBackwardData, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Conv2dBackwardData, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     ConvGeometry g = ConvGeometry::make(a.outputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
@@ -183,7 +175,7 @@ void register_cuda_conv(KernelRegistry& r) {
         std::make_unique<CudnnConv<T>>(a, Direction::BackwardData, g, a.inputs[0].data<T>(),
                                        a.inputs[1].data<T>(), a.outputs[0].data<T>(), nullptr));
   });
-  add_float(r, Op::Conv2dBackwardWeights, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Conv2dBackwardWeights, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     ConvGeometry g = ConvGeometry::make(a.inputs[1].shape(), a.outputs[0].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));

@@ -47,6 +47,37 @@ class StreamKernel : public Kernel {
   std::function<void(cudaStream_t)> launch_;
 };
 
+// Registers the "cuda" kernel of `op`; its element type is that of input `dtype_input`, or of
+// output 0 when dtype_input < 0 (fill has no input).
+template <typename Make>
+void add_cuda_float(KernelRegistry& r, Op op, int dtype_input, Make make) {
+  r.add("cuda", op, [make, dtype_input](const KernelArgs& a) {
+    const Tensor& t = dtype_input < 0 ? a.outputs[0] : a.inputs[static_cast<size_t>(dtype_input)];
+    return by_float_type(t.dtype(), [&](auto tag) { return make(tag, a); });
+  });
+}
+
+// A grid-stride loop over [0, n): any grid size covers any n.
+#define ADVMOE_GRID_STRIDE(i, n)                                                         \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+#ifdef __CUDACC__
+// Sum of one double per thread over a block of kThreads threads, in a fixed tree order
+// (deterministic); every thread gets the total. The leading barrier makes repeated calls safe.
+__device__ inline double block_sum(double value) {
+  __shared__ double partial[kThreads];
+  __syncthreads();
+  partial[threadIdx.x] = value;
+  __syncthreads();
+  for (int width = kThreads / 2; width > 0; width /= 2) {
+    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+    __syncthreads();
+  }
+  return partial[0];
+}
+#endif
+
 inline std::unique_ptr<Kernel> stream_kernel(const KernelArgs& a,
                                              std::function<void(cudaStream_t)> launch) {
   return std::make_unique<StreamKernel>(a.backend, std::move(launch));

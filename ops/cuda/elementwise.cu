@@ -7,78 +7,61 @@ namespace advmoe {
 
 namespace {
 
-#define GRID_STRIDE(i, n)                                                                \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-
 template <typename T>
 __global__ void fill_kernel(T* y, int64_t n, T value) {
-  GRID_STRIDE(i, n) y[i] = value;
+  ADVMOE_GRID_STRIDE(i, n) y[i] = value;
 }
 
 template <typename T>
 __global__ void relu_kernel(const T* x, T* y, int64_t n) {
-  GRID_STRIDE(i, n) y[i] = x[i] > T(0) ? x[i] : T(0);
+  ADVMOE_GRID_STRIDE(i, n) y[i] = x[i] > T(0) ? x[i] : T(0);
 }
 
 template <typename T>
 __global__ void relu_backward_kernel(const T* dy, const T* y, T* dx, int64_t n) {
-  GRID_STRIDE(i, n) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+  ADVMOE_GRID_STRIDE(i, n) dx[i] = y[i] > T(0) ? dy[i] : T(0);
 }
 
 // y = a + b (first pair of an add_n), then y += t for every further term, in the CPU's order.
 template <typename T>
 __global__ void add_kernel(const T* a, const T* b, T* y, int64_t n) {
-  GRID_STRIDE(i, n) y[i] = a[i] + b[i];
+  ADVMOE_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
 }
 
 template <typename T>
 __global__ void accumulate_kernel(const T* t, T* y, int64_t n) {
-  GRID_STRIDE(i, n) y[i] += t[i];
+  ADVMOE_GRID_STRIDE(i, n) y[i] += t[i];
 }
 
 template <typename T>
 __global__ void mul_kernel(const T* a, const T* b, T* y, int64_t n) {
-  GRID_STRIDE(i, n) y[i] = a[i] * b[i];
+  ADVMOE_GRID_STRIDE(i, n) y[i] = a[i] * b[i];
 }
 
 template <typename T>
 __global__ void scale_kernel(const T* x, T* y, int64_t n, T alpha) {
-  GRID_STRIDE(i, n) y[i] = alpha * x[i];
+  ADVMOE_GRID_STRIDE(i, n) y[i] = alpha * x[i];
 }
 
 // One block sums x in double (a fixed tree order) and writes sum / divisor.
 template <typename T>
 __global__ void sum_kernel(const T* x, T* y, int64_t n, double divisor) {
-  __shared__ double partial[kThreads];
   double acc = 0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) acc += x[i];
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int width = blockDim.x / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) y[0] = static_cast<T>(partial[0] / divisor);
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) acc += x[i];
+  double total = block_sum(acc);
+  if (threadIdx.x == 0) y[0] = static_cast<T>(total / divisor);
 }
 
 template <typename T>
 __global__ void broadcast_kernel(const T* s, T* y, int64_t n, double factor) {
   T v = static_cast<T>(factor * s[0]);
-  GRID_STRIDE(i, n) y[i] = v;
-}
-
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, Make make) {
-  r.add("cuda", op, [make](const KernelArgs& a) {
-    return by_float_type(a.outputs[0].dtype(), [&](auto tag) { return make(tag, a); });
-  });
+  ADVMOE_GRID_STRIDE(i, n) y[i] = v;
 }
 
 }  // namespace
 
 void register_cuda_elementwise(KernelRegistry& r) {
-  add_float(r, Op::Fill, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Fill, -1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     T* y = a.outputs[0].data<T>();
     int64_t n = a.outputs[0].numel();
@@ -86,7 +69,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
     return stream_kernel(
         a, [=](cudaStream_t s) { fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(y, n, value); });
   });
-  add_float(r, Op::Relu, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Relu, -1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T* x = a.inputs[0].data<T>();
     T* y = a.outputs[0].data<T>();
@@ -94,7 +77,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
     return stream_kernel(
         a, [=](cudaStream_t s) { relu_kernel<<<blocks_for(n), kThreads, 0, s>>>(x, y, n); });
   });
-  add_float(r, Op::ReluBackward, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::ReluBackward, -1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T *dy = a.inputs[0].data<T>(), *y = a.inputs[1].data<T>();
     T* dx = a.outputs[0].data<T>();
@@ -104,7 +87,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
     });
   });
   for (Op op : {Op::Add, Op::AddN})
-    add_float(r, op, [](auto tag, const KernelArgs& a) {
+    add_cuda_float(r, op, -1, [](auto tag, const KernelArgs& a) {
       using T = decltype(tag);
       std::vector<const T*> terms;
       for (const Tensor& t : a.inputs) terms.push_back(t.data<T>());
@@ -120,7 +103,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
           accumulate_kernel<<<blocks_for(n), kThreads, 0, s>>>(terms[k], y, n);
       });
     });
-  add_float(r, Op::Mul, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Mul, -1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T *p = a.inputs[0].data<T>(), *q = a.inputs[1].data<T>();
     T* y = a.outputs[0].data<T>();
@@ -128,7 +111,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
     return stream_kernel(
         a, [=](cudaStream_t s) { mul_kernel<<<blocks_for(n), kThreads, 0, s>>>(p, q, y, n); });
   });
-  add_float(r, Op::Scale, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Scale, -1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T* x = a.inputs[0].data<T>();
     T* y = a.outputs[0].data<T>();
@@ -139,7 +122,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
     });
   });
   for (Op op : {Op::Reshape, Op::StopGradient})
-    add_float(r, op, [](auto tag, const KernelArgs& a) {
+    add_cuda_float(r, op, -1, [](auto tag, const KernelArgs& a) {
       using T = decltype(tag);
       const T* x = a.inputs[0].data<T>();
       T* y = a.outputs[0].data<T>();
@@ -149,7 +132,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
       });
     });
   for (Op op : {Op::Sum, Op::Mean})
-    add_float(r, op, [op](auto tag, const KernelArgs& a) {
+    add_cuda_float(r, op, -1, [op](auto tag, const KernelArgs& a) {
       using T = decltype(tag);
       const T* x = a.inputs[0].data<T>();
       T* y = a.outputs[0].data<T>();
@@ -158,7 +141,7 @@ void register_cuda_elementwise(KernelRegistry& r) {
       return stream_kernel(
           a, [=](cudaStream_t s) { sum_kernel<<<1, kThreads, 0, s>>>(x, y, n, divisor); });
     });
-  add_float(r, Op::BroadcastScalar, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::BroadcastScalar, -1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T* x = a.inputs[0].data<T>();
     T* y = a.outputs[0].data<T>();

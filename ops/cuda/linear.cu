@@ -10,9 +10,8 @@ namespace {
 
 template <typename T>
 __global__ void add_bias_kernel(T* y, const T* bias, int64_t total, int64_t out) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-    y[i] += bias[i % out];
+  ADVMOE_GRID_STRIDE(i, total)
+  y[i] += bias[i % out];
 }
 
 // Column-major C[m, n] = op(A)[m, k] op(B)[k, n] for float or double.
@@ -28,17 +27,10 @@ void gemm(cublasHandle_t h, cublasOperation_t op_a, cublasOperation_t op_b, int 
   ADVMOE_CUBLAS_CHECK(cublasDgemm(h, op_a, op_b, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc));
 }
 
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, Make make) {
-  r.add("cuda", op, [make](const KernelArgs& a) {
-    return by_float_type(a.inputs[0].dtype(), [&](auto tag) { return make(tag, a); });
-  });
-}
-
 }  // namespace
 
 void register_cuda_linear(KernelRegistry& r) {
-  add_float(r, Op::Linear, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Linear, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int n = static_cast<int>(a.inputs[0].shape()[0]), in = static_cast<int>(a.inputs[0].shape()[1]),
         out = static_cast<int>(a.inputs[1].shape()[0]);
@@ -53,7 +45,7 @@ void register_cuda_linear(KernelRegistry& r) {
       if (bias) add_bias_kernel<<<blocks_for(total), kThreads, 0, s>>>(y, bias, total, out);
     });
   });
-  add_float(r, Op::LinearBackwardData, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::LinearBackwardData, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int n = static_cast<int>(a.inputs[0].shape()[0]),
         out = static_cast<int>(a.inputs[0].shape()[1]),
@@ -66,7 +58,7 @@ void register_cuda_linear(KernelRegistry& r) {
       gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, w, in, dy, out, dx, in);
     });
   });
-  add_float(r, Op::LinearBackwardWeights, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::LinearBackwardWeights, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int n = static_cast<int>(a.inputs[0].shape()[0]),
         out = static_cast<int>(a.inputs[0].shape()[1]),

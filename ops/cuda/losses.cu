@@ -20,18 +20,6 @@ __device__ double row_log_sum_exp(const T* z, int64_t k) {
   return m + log(s);
 }
 
-// Tree reduction of one double per thread in a block of kThreads; thread 0 gets the total.
-__device__ double block_sum(double value) {
-  __shared__ double partial[kThreads];
-  partial[threadIdx.x] = value;
-  __syncthreads();
-  for (int width = kThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  return partial[0];
-}
-
 // bad_row: the first sample with a label outside [0, k), or -1.
 template <typename T>
 __global__ void cross_entropy_kernel(const T* z, const int32_t* y, int64_t n, int64_t k, T* loss,
@@ -52,8 +40,7 @@ template <typename T>
 __global__ void cross_entropy_backward_kernel(const T* g, const T* z, const int32_t* y, T* dz,
                                               int64_t n, int64_t k) {
   double scale = g[0] / static_cast<double>(n);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  ADVMOE_GRID_STRIDE(i, n) {
     double lse = row_log_sum_exp(z + i * k, k);
     for (int64_t j = 0; j < k; ++j)
       dz[i * k + j] = static_cast<T>(scale * (exp(z[i * k + j] - lse) - (j == y[i] ? 1 : 0)));
@@ -74,8 +61,7 @@ template <typename T>
 __global__ void kl_backward_kernel(const T* g, const T* lp, const T* lq, T* d, int64_t n,
                                    int64_t total, bool wrt_p) {
   double scale = g[0] / static_cast<double>(n);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  ADVMOE_GRID_STRIDE(i, total) {
     double p = exp(static_cast<double>(lp[i]));
     d[i] = static_cast<T>(scale * (wrt_p ? p * (static_cast<double>(lp[i]) - lq[i] + 1) : -p));
   }
@@ -83,8 +69,7 @@ __global__ void kl_backward_kernel(const T* g, const T* lp, const T* lq, T* d, i
 
 template <typename T>
 __global__ void log_softmax_kernel(const T* z, T* y, int64_t n, int64_t k) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  ADVMOE_GRID_STRIDE(i, n) {
     double lse = row_log_sum_exp(z + i * k, k);
     for (int64_t j = 0; j < k; ++j) y[i * k + j] = static_cast<T>(z[i * k + j] - lse);
   }
@@ -92,8 +77,7 @@ __global__ void log_softmax_kernel(const T* z, T* y, int64_t n, int64_t k) {
 
 template <typename T>
 __global__ void log_softmax_backward_kernel(const T* dy, const T* y, T* dx, int64_t n, int64_t k) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  ADVMOE_GRID_STRIDE(i, n) {
     double total = 0;
     for (int64_t j = 0; j < k; ++j) total += dy[i * k + j];
     for (int64_t j = 0; j < k; ++j)
@@ -147,22 +131,14 @@ class CrossEntropyKernel : public Kernel {
   long long* bad_row_ = nullptr;
 };
 
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, int dtype_input, Make make) {
-  r.add("cuda", op, [make, dtype_input](const KernelArgs& a) {
-    return by_float_type(a.inputs[static_cast<size_t>(dtype_input)].dtype(),
-                         [&](auto tag) { return make(tag, a); });
-  });
-}
-
 }  // namespace
 
 void register_cuda_losses(KernelRegistry& r) {
-  add_float(r, Op::SoftmaxCrossEntropy, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::SoftmaxCrossEntropy, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     return std::unique_ptr<Kernel>(std::make_unique<CrossEntropyKernel<T>>(a));
   });
-  add_float(r, Op::SoftmaxCrossEntropyBackward, 1, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::SoftmaxCrossEntropyBackward, 1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T *g = a.inputs[0].data<T>(), *z = a.inputs[1].data<T>();
     const int32_t* y = a.inputs[2].data<int32_t>();
@@ -172,7 +148,7 @@ void register_cuda_losses(KernelRegistry& r) {
       cross_entropy_backward_kernel<<<blocks_for(n), kThreads, 0, s>>>(g, z, y, dz, n, k);
     });
   });
-  add_float(r, Op::KlDiv, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::KlDiv, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T *lp = a.inputs[0].data<T>(), *lq = a.inputs[1].data<T>();
     T* loss = a.outputs[0].data<T>();
@@ -180,7 +156,7 @@ void register_cuda_losses(KernelRegistry& r) {
     return stream_kernel(
         a, [=](cudaStream_t s) { kl_kernel<<<1, kThreads, 0, s>>>(lp, lq, n, total, loss); });
   });
-  add_float(r, Op::KlDivBackward, 1, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::KlDivBackward, 1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T *g = a.inputs[0].data<T>(), *lp = a.inputs[1].data<T>(), *lq = a.inputs[2].data<T>();
     T* d = a.outputs[0].data<T>();
@@ -190,7 +166,7 @@ void register_cuda_losses(KernelRegistry& r) {
       kl_backward_kernel<<<blocks_for(total), kThreads, 0, s>>>(g, lp, lq, d, n, total, wrt_p);
     });
   });
-  add_float(r, Op::LogSoftmax, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::LogSoftmax, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T* z = a.inputs[0].data<T>();
     T* y = a.outputs[0].data<T>();
@@ -199,7 +175,7 @@ void register_cuda_losses(KernelRegistry& r) {
       log_softmax_kernel<<<blocks_for(n), kThreads, 0, s>>>(z, y, n, k);
     });
   });
-  add_float(r, Op::LogSoftmaxBackward, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::LogSoftmaxBackward, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const T *dy = a.inputs[0].data<T>(), *y = a.inputs[1].data<T>();
     T* dx = a.outputs[0].data<T>();

@@ -7,8 +7,7 @@ namespace {
 
 __global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, float lr,
                            float momentum, float weight_decay, bool nesterov) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  ADVMOE_GRID_STRIDE(i, n) {
     float d = g[i] + weight_decay * p[i];
     buf[i] = momentum * buf[i] + d;
     p[i] -= lr * (nesterov ? d + momentum * buf[i] : buf[i]);

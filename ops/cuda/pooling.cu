@@ -13,10 +13,6 @@ namespace advmoe {
 
 namespace {
 
-#define GRID_STRIDE(i, n)                                                                \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-
 // Index into x of the first maximum of output (n, oh, ow, c)'s window, or -1.
 template <typename T>
 __device__ int64_t window_argmax(const PoolGeometry& g, const T* x, int64_t n, int64_t oh,
@@ -38,7 +34,7 @@ __device__ int64_t window_argmax(const PoolGeometry& g, const T* x, int64_t n, i
 
 template <typename T>
 __global__ void max_pool_kernel(PoolGeometry g, const T* x, T* y) {
-  GRID_STRIDE(i, g.n * g.ho * g.wo * g.c) {
+  ADVMOE_GRID_STRIDE(i, g.n * g.ho * g.wo * g.c) {
     int64_t c = i % g.c, ow = i / g.c % g.wo, oh = i / (g.c * g.wo) % g.ho,
             n = i / (g.c * g.wo * g.ho);
     int64_t at = window_argmax(g, x, n, oh, ow, c);
@@ -56,7 +52,7 @@ __device__ void covering(int64_t ih, int64_t k, int64_t stride, int64_t pad, int
 
 template <typename T>
 __global__ void max_pool_backward_kernel(PoolGeometry g, const T* dy, const T* x, T* dx) {
-  GRID_STRIDE(i, g.n * g.h * g.w * g.c) {
+  ADVMOE_GRID_STRIDE(i, g.n * g.h * g.w * g.c) {
     int64_t c = i % g.c, iw = i / g.c % g.w, ih = i / (g.c * g.w) % g.h, n = i / (g.c * g.w * g.h);
     int64_t oh0, oh1, ow0, ow1;
     covering(ih, g.k, g.stride, g.pad, g.ho, &oh0, &oh1);
@@ -73,7 +69,7 @@ __global__ void max_pool_backward_kernel(PoolGeometry g, const T* dy, const T* x
 template <typename T>
 __global__ void avg_pool_kernel(PoolGeometry g, const T* x, T* y) {
   const double inv = 1.0 / static_cast<double>(g.k * g.k);
-  GRID_STRIDE(i, g.n * g.ho * g.wo * g.c) {
+  ADVMOE_GRID_STRIDE(i, g.n * g.ho * g.wo * g.c) {
     int64_t c = i % g.c, ow = i / g.c % g.wo, oh = i / (g.c * g.wo) % g.ho,
             n = i / (g.c * g.wo * g.ho);
     double acc = 0;
@@ -90,7 +86,7 @@ __global__ void avg_pool_kernel(PoolGeometry g, const T* x, T* y) {
 template <typename T>
 __global__ void avg_pool_backward_kernel(PoolGeometry g, const T* dy, T* dx) {
   const double inv = 1.0 / static_cast<double>(g.k * g.k);
-  GRID_STRIDE(i, g.n * g.h * g.w * g.c) {
+  ADVMOE_GRID_STRIDE(i, g.n * g.h * g.w * g.c) {
     int64_t c = i % g.c, iw = i / g.c % g.w, ih = i / (g.c * g.w) % g.h, n = i / (g.c * g.w * g.h);
     int64_t oh0, oh1, ow0, ow1;
     covering(ih, g.k, g.stride, g.pad, g.ho, &oh0, &oh1);
@@ -103,17 +99,10 @@ __global__ void avg_pool_backward_kernel(PoolGeometry g, const T* dy, T* dx) {
   }
 }
 
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, Make make) {
-  r.add("cuda", op, [make](const KernelArgs& a) {
-    return by_float_type(a.inputs[0].dtype(), [&](auto tag) { return make(tag, a); });
-  });
-}
-
 }  // namespace
 
 void register_cuda_pooling(KernelRegistry& r) {
-  add_float(r, Op::MaxPool, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::MaxPool, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     PoolGeometry g = PoolGeometry::make(a.inputs[0].shape(), std::get<PoolAttrs>(a.node.attrs));
     const T* x = a.inputs[0].data<T>();
@@ -122,7 +111,7 @@ void register_cuda_pooling(KernelRegistry& r) {
       max_pool_kernel<<<blocks_for(g.n * g.ho * g.wo * g.c), kThreads, 0, s>>>(g, x, y);
     });
   });
-  add_float(r, Op::MaxPoolBackward, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::MaxPoolBackward, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     PoolGeometry g = PoolGeometry::make(a.inputs[1].shape(), std::get<PoolAttrs>(a.node.attrs));
     const T *dy = a.inputs[0].data<T>(), *x = a.inputs[1].data<T>();
@@ -131,7 +120,7 @@ void register_cuda_pooling(KernelRegistry& r) {
       max_pool_backward_kernel<<<blocks_for(g.n * g.h * g.w * g.c), kThreads, 0, s>>>(g, dy, x, dx);
     });
   });
-  add_float(r, Op::AvgPool, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::AvgPool, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     PoolGeometry g = PoolGeometry::make(a.inputs[0].shape(), std::get<PoolAttrs>(a.node.attrs));
     const T* x = a.inputs[0].data<T>();
@@ -140,7 +129,7 @@ void register_cuda_pooling(KernelRegistry& r) {
       avg_pool_kernel<<<blocks_for(g.n * g.ho * g.wo * g.c), kThreads, 0, s>>>(g, x, y);
     });
   });
-  add_float(r, Op::AvgPoolBackward, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::AvgPoolBackward, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     PoolGeometry g = PoolGeometry::make(a.outputs[0].shape(), std::get<PoolAttrs>(a.node.attrs));
     const T* dy = a.inputs[0].data<T>();

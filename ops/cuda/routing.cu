@@ -9,13 +9,9 @@ namespace advmoe {
 
 namespace {
 
-#define GRID_STRIDE(i, n)                                                                \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-
 template <typename T>
 __global__ void top1_kernel(const T* logits, int32_t* route, T* gate, int64_t n, int64_t e) {
-  GRID_STRIDE(i, n) {
+  ADVMOE_GRID_STRIDE(i, n) {
     int32_t best = 0;
     for (int64_t k = 1; k < e; ++k)
       if (logits[i * e + k] > logits[i * e + best]) best = static_cast<int32_t>(k);
@@ -27,29 +23,23 @@ __global__ void top1_kernel(const T* logits, int32_t* route, T* gate, int64_t n,
 template <typename T>
 __global__ void top1_backward_kernel(const T* dgate, const int32_t* route, T* dlogits, int64_t n,
                                      int64_t e) {
-  GRID_STRIDE(i, n * e) dlogits[i] = (i % e) == route[i / e] ? dgate[i / e] : T(0);
+  ADVMOE_GRID_STRIDE(i, n * e) dlogits[i] = (i % e) == route[i / e] ? dgate[i / e] : T(0);
 }
 
 template <typename T>
 __global__ void gate_kernel(const T* y, const T* gate, T* z, int64_t total, int64_t row) {
-  GRID_STRIDE(i, total) z[i] = gate[i / row] * y[i];
+  ADVMOE_GRID_STRIDE(i, total) z[i] = gate[i / row] * y[i];
 }
 
 // One block per sample: dgate_i = sum_k dz_ik * y_ik in double.
 template <typename T>
 __global__ void gate_backward_kernel(const T* dz, const T* y, T* dgate, int64_t row) {
-  __shared__ double partial[kThreads];
   const int64_t i = blockIdx.x;
   double acc = 0;
   for (int64_t k = threadIdx.x; k < row; k += kThreads)
     acc += static_cast<double>(dz[i * row + k]) * y[i * row + k];
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int width = kThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) dgate[i] = static_cast<T>(partial[0]);
+  double total = block_sum(acc);
+  if (threadIdx.x == 0) dgate[i] = static_cast<T>(total);
 }
 
 // Softmax of row i of z into p (e <= kMaxExperts).
@@ -69,7 +59,6 @@ template <typename T>
 __global__ void balance_kernel(const T* z, const int32_t* route, int64_t n, int64_t e, T* loss,
                                const T* g, T* dz) {
   __shared__ int counts[kMaxExperts];
-  __shared__ double partial[kThreads];
   for (int64_t k = threadIdx.x; k < e; k += kThreads) counts[k] = 0;
   __syncthreads();
   for (int64_t i = threadIdx.x; i < n; i += kThreads) atomicAdd(&counts[route[i]], 1);
@@ -87,27 +76,14 @@ __global__ void balance_kernel(const T* z, const int32_t* route, int64_t n, int6
         dz[i * e + j] = static_cast<T>(scale * p[j] * (counts[j] / static_cast<double>(n) - fp));
   }
   if (dz) return;
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int width = kThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) loss[0] = static_cast<T>(static_cast<double>(e) * partial[0] / n);
-}
-
-template <typename Make>
-void add_float(KernelRegistry& r, Op op, int dtype_input, Make make) {
-  r.add("cuda", op, [make, dtype_input](const KernelArgs& a) {
-    return by_float_type(a.inputs[static_cast<size_t>(dtype_input)].dtype(),
-                         [&](auto tag) { return make(tag, a); });
-  });
+  double total = block_sum(acc);
+  if (threadIdx.x == 0) loss[0] = static_cast<T>(static_cast<double>(e) * total / n);
 }
 
 }  // namespace
 
 void register_cuda_routing(KernelRegistry& r) {
-  add_float(r, Op::Top1, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Top1, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t n = a.inputs[0].shape()[0], e = a.inputs[0].shape()[1];
     const T* logits = a.inputs[0].data<T>();
@@ -117,7 +93,7 @@ void register_cuda_routing(KernelRegistry& r) {
       top1_kernel<<<blocks_for(n), kThreads, 0, s>>>(logits, route, gate, n, e);
     });
   });
-  add_float(r, Op::Top1Backward, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::Top1Backward, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t n = a.outputs[0].shape()[0], e = a.outputs[0].shape()[1];
     const T* dgate = a.inputs[0].data<T>();
@@ -127,7 +103,7 @@ void register_cuda_routing(KernelRegistry& r) {
       top1_backward_kernel<<<blocks_for(n * e), kThreads, 0, s>>>(dgate, route, dlogits, n, e);
     });
   });
-  add_float(r, Op::ChannelGate, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::ChannelGate, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t total = a.inputs[0].numel(), row = total / a.inputs[0].shape()[0];
     const T *y = a.inputs[0].data<T>(), *gate = a.inputs[1].data<T>();
@@ -136,7 +112,7 @@ void register_cuda_routing(KernelRegistry& r) {
       gate_kernel<<<blocks_for(total), kThreads, 0, s>>>(y, gate, z, total, row);
     });
   });
-  add_float(r, Op::ChannelGateBackward, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::ChannelGateBackward, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t n = a.inputs[0].shape()[0], row = a.inputs[0].numel() / n;
     const T *dz = a.inputs[0].data<T>(), *y = a.inputs[1].data<T>();
@@ -145,7 +121,7 @@ void register_cuda_routing(KernelRegistry& r) {
       gate_backward_kernel<<<static_cast<unsigned>(n), kThreads, 0, s>>>(dz, y, dgate, row);
     });
   });
-  add_float(r, Op::BalanceLoss, 0, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::BalanceLoss, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t n = a.inputs[0].shape()[0], e = a.inputs[0].shape()[1];
     ADVMOE_CHECK(e <= kMaxExperts, "balance_loss '" << a.node.name << "': the CUDA kernel supports "
@@ -158,7 +134,7 @@ void register_cuda_routing(KernelRegistry& r) {
                                             static_cast<T*>(nullptr));
     });
   });
-  add_float(r, Op::BalanceLossBackward, 1, [](auto tag, const KernelArgs& a) {
+  add_cuda_float(r, Op::BalanceLossBackward, 1, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     int64_t n = a.inputs[1].shape()[0], e = a.inputs[1].shape()[1];
     ADVMOE_CHECK(e <= kMaxExperts, "balance_loss '" << a.node.name << "': the CUDA kernel supports "

@@ -8,6 +8,7 @@
 
 #include "../helpers.h"
 #include "datasets/registry.h"
+#include "group_snapshot.h"
 #include "models/registry.h"
 #include "ops/backends.h"
 #include "training/adversarial_trainer.h"
@@ -24,19 +25,6 @@ ModelConfig small_moe() {
   c.ratio = 0.5;
   c.experts = 2;
   return c;
-}
-
-std::map<std::string, Tensor> snapshot(const Model& m, Variables& v, const std::string& group) {
-  std::map<std::string, Tensor> out;
-  for (ValueId p : m.graph->params(group))
-    out[m.graph->value(p).name] = v.get(m.graph->value(p).name).clone();
-  return out;
-}
-
-bool changed(const std::map<std::string, Tensor>& before, Variables& v) {
-  for (const auto& [name, t] : before)
-    if (std::memcmp(t.raw(), v.get(name).raw(), t.bytes()) != 0) return true;
-  return false;
 }
 
 }  // namespace

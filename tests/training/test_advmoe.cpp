@@ -9,6 +9,7 @@
 #include "../helpers.h"
 #include "datasets/batcher.h"
 #include "datasets/registry.h"
+#include "group_snapshot.h"
 #include "models/registry.h"
 #include "ops/backends.h"
 #include "training/adversarial_trainer.h"
@@ -35,19 +36,6 @@ AdversarialConfig advmoe_config(const std::string& preset) {
   a.epsilon = 0.1;
   a.preset = preset;
   return a;
-}
-
-std::map<std::string, Tensor> snapshot(const Model& m, Variables& v, const std::string& group) {
-  std::map<std::string, Tensor> out;
-  for (ValueId p : m.graph->params(group))
-    out[m.graph->value(p).name] = v.get(m.graph->value(p).name).clone();
-  return out;
-}
-
-bool changed(const std::map<std::string, Tensor>& before, Variables& v) {
-  for (const auto& [name, t] : before)
-    if (std::memcmp(t.raw(), v.get(name).raw(), t.bytes()) != 0) return true;
-  return false;
 }
 
 // The first 32 training images into the trainer's "images"/"labels" variables.
