@@ -34,7 +34,9 @@ function(advmoe_add_cuda_backend target)
                                      ops/cuda/losses.cu ops/cuda/channels.cu
                                      ops/cuda/routing.cu ops/cuda/optimizer.cu
                                      ops/cuda/linear.cu ops/cuda/pooling.cu
-                                     ops/cuda/batch_norm.cu ops/cuda/conv2d.cu)
+                                     ops/cuda/batch_norm.cu ops/cuda/cudnn_conv.cu
+                                     ops/cuda/conv2d.cu ops/cuda/expert_conv.cu
+                                     ops/cuda/attack.cu)
     target_compile_definitions(${target} PUBLIC ADVMOE_WITH_CUDA)
     target_include_directories(${target} PRIVATE ${CUDNN_INCLUDE_DIR})
     target_link_libraries(${target} PUBLIC CUDA::cudart_static CUDA::cublas ${CUDNN_LIBRARY})

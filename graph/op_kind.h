@@ -51,6 +51,7 @@ enum class Op {
   ChannelGateBackward,
   BalanceLoss,
   BalanceLossBackward,
+  PgdStep,
   kCount
 };
 

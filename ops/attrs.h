@@ -65,7 +65,14 @@ struct ExpertConvAttrs {
   Shape result_shape;  // backward nodes: shape of dx or dw
 };
 
+// pgd_step: the attack's radius and step size, in the norm the attack uses.
+struct PgdStepAttrs {
+  double epsilon = 0;
+  double step_size = 0;
+  bool l2 = false;  // false: L-inf
+};
+
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
-                           KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs>;
+                           KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs, PgdStepAttrs>;
 
 }  // namespace advmoe

@@ -7,8 +7,8 @@
 namespace advmoe {
 
 #ifdef ADVMOE_WITH_CUDA
-std::shared_ptr<Backend> make_cuda_backend();  // ops/cuda/cuda_backend.cu
-bool cuda_device_available();                  // ops/cuda/cuda_backend.cu
+std::shared_ptr<Backend> make_cuda_backend(const BackendOptions& options);  // cuda_backend.cu
+bool cuda_device_available();  // ops/cuda/cuda_backend.cu
 #endif
 
 std::string cuda_unavailable_reason() {
@@ -19,13 +19,20 @@ std::string cuda_unavailable_reason() {
 #endif
 }
 
-std::shared_ptr<Backend> make_backend(const std::string& name) {
+ConvSearch parse_conv_search(const std::string& text) {
+  if (text == "heuristic") return ConvSearch::Heuristic;
+  if (text == "timed") return ConvSearch::Timed;
+  throw Error("convolution algorithm search must be heuristic or timed, got '" + text + "'");
+}
+
+std::shared_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
   if (name == "reference") return std::make_shared<HostBackend>("reference");
   if (name == "onednn" || name == "cpu") return std::make_shared<OnednnBackend>();
   if (name == "cuda") {
 #ifdef ADVMOE_WITH_CUDA
-    return make_cuda_backend();
+    return make_cuda_backend(options);
 #else
+    (void)options;
     ADVMOE_FAIL("this advmoe was built without CUDA (configure with -DADVMOE_CUDA=ON)");
 #endif
   }

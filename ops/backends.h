@@ -8,8 +8,22 @@
 
 namespace advmoe {
 
+// How cuDNN picks a convolution algorithm when a Plan is compiled: its heuristics (instant), or a
+// timed run of every algorithm (seconds per Plan, the fastest kernels).
+enum class ConvSearch { Heuristic, Timed };
+
+// Settings of the CUDA backend (the CPU backends have none and ignore them).
+struct BackendOptions {
+  bool tf32 = false;           // TF32 tensor-core math in convolutions and GEMMs (off: FP32 FMA)
+  bool deterministic = false;  // only cuDNN algorithms that give bit-identical results run to run
+  ConvSearch conv_search = ConvSearch::Heuristic;
+};
+
 // Throws naming the reason for an unknown name, a build without CUDA, or a machine without a GPU.
-std::shared_ptr<Backend> make_backend(const std::string& name);
+std::shared_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options = {});
+
+// "heuristic" | "timed" (throws naming the accepted values).
+ConvSearch parse_conv_search(const std::string& text);
 
 // Empty when the "cuda" backend can run here; otherwise why not (built without CUDA, no driver
 // or no device).

@@ -18,7 +18,8 @@ class Backend {
   virtual Device device() const = 0;
   // Zero-filled memory on this backend's device.
   virtual Tensor allocate(const Shape& shape, DType dtype) = 0;
-  // Copies between host and this device (either side may be the host).
+  // Copies between host and this device or within it; returns once any host side may be read
+  // or reused (a device-to-device copy may still be queued).
   virtual void copy(const Tensor& dst, const Tensor& src) = 0;
   // Waits until all queued work is done (a no-op on CPU backends).
   virtual void synchronize() {}

@@ -9,9 +9,9 @@
 
 #include "datasets/batcher.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "ops/op_registry.h"
 #include "runtime/rng.h"
+#include "tools/device_options.h"
 #include "tools/options.h"
 #include "training/adversarial_trainer.h"
 #include "training/classifier_trainer.h"
@@ -73,7 +73,8 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
 }
 
 struct BenchOptions {
-  std::string archs, variant, device, routing, method;
+  std::string archs, variant, routing, method;
+  DeviceOptions device;
   int pgd_steps = 0;
   int experts = 2;
   double ratio = 1.0;
@@ -202,7 +203,6 @@ int cmd_bench(const std::vector<std::string>& args) {
   add("iters", po::value(&b.iters)->default_value(10), "timed iterations");
   add("warmup", po::value(&b.warmup)->default_value(2), "untimed iterations first");
   add("threads", po::value(&b.threads)->default_value(0), "CPU threads (0: all cores)");
-  add("device", po::value(&b.device)->default_value("cpu"), "cpu | reference | cuda");
   add("method", po::value(&b.method)->default_value("standard"),
       "what the train column times: standard (one SGD step) | pgd-at | trades | advmoe (one "
       "whole iteration: attacks and steps, with the training defaults K = 2, beta = 6)");
@@ -210,6 +210,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       "also time PGD-K evaluation (attack + forward) of a batch, in images/s (0: off)");
   add("profile", po::bool_switch(&b.profile), "print each training step's time per op kind");
   add("data", po::bool_switch(&b.data), "also measure the data pipeline");
+  add_device_options(o, b.device);
   po::variables_map vm;
   if (!parse_command("bench", "Measure training and inference speed on synthetic data.", o, args,
                      vm))
@@ -226,7 +227,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     for (std::string a; std::getline(list, a, ',');) archs.push_back(a);
   }
   std::printf("advmoe bench: batch %d, device %s, %d threads (0: all); images/s, MiB\n", b.batch,
-              b.device.c_str(), b.threads);
+              b.device.device.c_str(), b.threads);
   std::printf("  %-16s %-7s %11s  %10s  %10s  %9s  %9s", "model", "variant", "parameters",
               b.method == "standard" ? "train" : b.method.c_str(), "inference", "peak", "unshared");
   if (b.pgd_steps > 0) std::printf("  %10s", ("pgd-" + std::to_string(b.pgd_steps)).c_str());

@@ -5,8 +5,8 @@
 
 #include "datasets/registry.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "tools/attack_options.h"
+#include "tools/device_options.h"
 #include "tools/run_report.h"
 #include "training/checkpoint.h"
 #include "training/evaluate.h"
@@ -22,7 +22,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 int cmd_eval(const std::vector<std::string>& args) {
-  std::string checkpoint, dataset, data_dir, device;
+  std::string checkpoint, dataset, data_dir;
+  DeviceOptions device;
   int batch = 256, threads = 0;
   int64_t test_limit = 0;
   uint64_t seed = 0;
@@ -36,9 +37,9 @@ int cmd_eval(const std::vector<std::string>& args) {
   add("batch-size", po::value(&batch)->default_value(256), "batch size");
   add("test-limit", po::value(&test_limit)->default_value(0), "use the first N test images");
   add("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)");
-  add("device", po::value(&device)->default_value("cpu"), "cpu | reference | cuda");
   add("seed", po::value(&seed)->default_value(0), "seed of the attack's random starts");
   add_attack_options(o, attack);
+  add_device_options(o, device);
   po::variables_map vm;
   if (!parse_command("eval", "Evaluate a checkpoint on a test set, clean and under attack.", o,
                      args, vm))

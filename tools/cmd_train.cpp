@@ -10,8 +10,8 @@
 
 #include "datasets/registry.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "tools/attack_options.h"
+#include "tools/device_options.h"
 #include "tools/options.h"
 #include "tools/run_report.h"
 #include "training/adversarial_trainer.h"
@@ -23,8 +23,9 @@ namespace advmoe {
 namespace {
 
 struct TrainOptions {
-  std::string dataset, data_dir, arch, variant, device, out, resume, schedule, augment, normalize;
+  std::string dataset, data_dir, arch, variant, out, resume, schedule, augment, normalize;
   std::string best_metric, routing;
+  DeviceOptions device;
   int experts = 2;
   double balance_loss = 0;
   int eval_pgd_steps = -1, final_pgd_steps = -1, final_restarts = 1;
@@ -75,7 +76,6 @@ po::options_description train_options(TrainOptions& t) {
       "use the first N training images");
   add("test-limit", po::value(&t.test_limit)->default_value(0), "use the first N test images");
   add("threads", po::value(&t.threads)->default_value(0), "CPU threads (0: all cores)");
-  add("device", po::value(&t.device)->default_value("cpu"), "cpu | reference | cuda");
   add("out", po::value(&t.out)->default_value(""),
       "run directory for config.ini, metrics.csv, last.h5, best.h5 (default: runs/<dataset>-<arch>-"
       "<variant>-seed<seed>)");
@@ -111,6 +111,7 @@ po::options_description train_options(TrainOptions& t) {
   add("best-metric", po::value(&t.best_metric)->default_value("test_accuracy"),
       "what best.h5 keeps the best epoch of: test_accuracy | test_loss | train_accuracy | "
       "train_loss");
+  add_device_options(o, t.device);
   return o;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "graph/autodiff.h"
+#include "ops/attack.h"
 #include "ops/losses.h"
 #include "runtime/rng.h"
 #include "training/evaluate.h"
@@ -89,11 +90,23 @@ void PgdAttack::init(Graph& g, ValueId loss, ValueId input, ValueId logits) {
     options.targets.push_back(logits);
     host_logits_ = Tensor::zeros(g.value(logits).shape, DType::F32);
   }
+  // The step node: the loop body is forward, input gradient and step, all on the Plan's backend.
+  origin_ = input_ + ".pgd_origin";
+  const Shape shape = g.value(input).shape;  // a copy: adding values moves the value table
+  if (!g.has(origin_)) g.input(origin_, shape);
+  int index = 0;
+  while (g.has("attack.step." + std::to_string(index))) ++index;
+  next_ = "attack.step." + std::to_string(index);
+  Val next = pgd_step(Val{&g, input}, Val{&g, g.find(origin_)}, Val{&g, g.find(gradient_)},
+                      config_.epsilon, config_.step_size, config_.norm == PgdNorm::L2, next_);
+  g.mark_output(next.id, next_);
+  options.targets.push_back(next.id);
   // Eval mode: BN uses running statistics, as attacks on a trained model do.
   plan_ = compile(g, variables_, options);
-  host_grad_ = Tensor::zeros(g.value(input).shape, DType::F32);
-  host_loss_ = Tensor::zeros(Shape{}, DType::F32);
-  if (config_.restarts > 1) candidate_ = Tensor::zeros(g.value(input).shape, DType::F32);
+  start_ = Tensor::zeros(shape, DType::F32);
+  step_losses_device_ = variables_.backend().allocate(Shape{config_.steps}, DType::F32);
+  host_step_losses_ = Tensor::zeros(Shape{config_.steps}, DType::F32);
+  if (config_.restarts > 1) candidate_ = Tensor::zeros(shape, DType::F32);
 }
 
 void PgdAttack::run(const Tensor& images, const Tensor& labels, const Tensor& adversarial,
@@ -125,7 +138,7 @@ void PgdAttack::set_clean_target(const Tensor& images) {
 }
 
 void PgdAttack::random_start(const float* x0, float* x, uint64_t batch_index, int restart) const {
-  const int64_t n = host_grad_.numel(), batch = host_grad_.shape()[0], per = n / batch;
+  const int64_t n = start_.numel(), batch = start_.shape()[0], per = n / batch;
   const float eps = static_cast<float>(config_.epsilon);
   // Restart 0 keeps the stream a single attack always used, so restarts only add candidates.
   RandomStream noise(config_.seed,
@@ -134,18 +147,22 @@ void PgdAttack::random_start(const float* x0, float* x, uint64_t batch_index, in
     std::copy(x0, x0 + n, x);
     return;
   }
+  // Counter-based draws: element i's number does not depend on the thread that draws it.
   if (config_.start == PgdStart::Trades) {
+#pragma omp parallel for
     for (int64_t i = 0; i < n; ++i)
       x[i] = std::clamp(x0[i] + 0.001f * static_cast<float>(noise.normal(static_cast<uint64_t>(i))),
                         0.f, 1.f);
     return;
   }
   if (config_.norm == PgdNorm::Linf) {
+#pragma omp parallel for
     for (int64_t i = 0; i < n; ++i)
       x[i] = std::clamp(x0[i] + eps * (2 * noise.uniform(static_cast<uint64_t>(i)) - 1), 0.f, 1.f);
     return;
   }
   // L2: a uniformly random direction, radius eps * u with u uniform in [0, 1).
+#pragma omp parallel for
   for (int64_t s = 0; s < batch; ++s) {
     double norm = 0;
     for (int64_t i = s * per; i < (s + 1) * per; ++i) {
@@ -159,53 +176,28 @@ void PgdAttack::random_start(const float* x0, float* x, uint64_t batch_index, in
   }
 }
 
-void PgdAttack::step(const float* x0, float* x, const float* g) const {
-  const int64_t n = host_grad_.numel(), batch = host_grad_.shape()[0], per = n / batch;
-  const float eps = static_cast<float>(config_.epsilon),
-              alpha = static_cast<float>(config_.step_size);
-  if (config_.norm == PgdNorm::Linf) {
-#pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i) {
-      float sign = g[i] > 0 ? 1.f : (g[i] < 0 ? -1.f : 0.f);
-      x[i] = std::clamp(std::clamp(x[i] + alpha * sign, x0[i] - eps, x0[i] + eps), 0.f, 1.f);
-    }
-    return;
-  }
-#pragma omp parallel for
-  for (int64_t s = 0; s < batch; ++s) {
-    const int64_t begin = s * per, end = begin + per;
-    double g_norm = 0, d_norm = 0;
-    for (int64_t i = begin; i < end; ++i) g_norm += static_cast<double>(g[i]) * g[i];
-    // A zero gradient (e.g. a saturated loss) leaves the sample where it is.
-    float step = g_norm > 0 ? static_cast<float>(alpha / std::sqrt(g_norm)) : 0.f;
-    for (int64_t i = begin; i < end; ++i) {
-      x[i] += step * g[i];
-      double d = x[i] - x0[i];
-      d_norm += d * d;
-    }
-    d_norm = std::sqrt(d_norm);
-    float shrink = d_norm > eps ? static_cast<float>(eps / d_norm) : 1.f;
-    for (int64_t i = begin; i < end; ++i)
-      x[i] = std::clamp(x0[i] + shrink * (x[i] - x0[i]), 0.f, 1.f);
-  }
-}
-
 void PgdAttack::attack_once(const Tensor& images, const Tensor& adversarial, uint64_t batch_index,
                             int restart) {
   Backend& backend = variables_.backend();
-  const Tensor& x_var = variables_.get(input_);
-  const float* x0 = images.data<float>();
-  float* x = adversarial.data<float>();
-  random_start(x0, x, batch_index, restart);
-  step_losses_.clear();
+  const Tensor& x = variables_.get(input_);
+  const Tensor& next = variables_.get(next_);
+  const Tensor& loss = variables_.get(loss_);
+  random_start(images.data<float>(), start_.data<float>(), batch_index, restart);
+  backend.copy(variables_.get(origin_), images);
+  backend.copy(x, start_);
+  // K steps without a host round trip: each run computes the loss, the gradient and the next
+  // input; device-to-device copies move them into place and into the per-step loss record.
   for (int k = 0; k < config_.steps; ++k) {
-    backend.copy(x_var, adversarial);
     plan_->run();
-    backend.copy(host_grad_, variables_.get(gradient_));
-    backend.copy(host_loss_, variables_.get(loss_));
-    step_losses_.push_back(host_loss_.item(0));
-    step(x0, x, host_grad_.data<float>());
+    backend.copy(Tensor(step_losses_device_.storage(), sizeof(float) * static_cast<size_t>(k),
+                        Shape{}, DType::F32),
+                 loss);
+    backend.copy(x, next);
   }
+  backend.copy(adversarial, x);
+  backend.copy(host_step_losses_, step_losses_device_);
+  step_losses_.assign(host_step_losses_.data<float>(),
+                      host_step_losses_.data<float>() + config_.steps);
 }
 
 void PgdAttack::keep_worst(const Tensor& candidate, const Tensor& labels, const Tensor& best,

@@ -71,17 +71,20 @@ class PgdAttack {
   void set_clean_target(const Tensor& images);
   // One restart: K steps from the start keyed by (batch_index, restart) into `x`.
   void attack_once(const Tensor& x0, const Tensor& x, uint64_t batch_index, int restart);
+  // Host draws (counter-based Philox, so they are the same on every backend), uploaded once.
   void random_start(const float* x0, float* x, uint64_t batch_index, int restart) const;
-  void step(const float* x0, float* x, const float* g) const;
   // Copies into `best` the samples of `candidate` that are worse for the model than best's.
   void keep_worst(const Tensor& candidate, const Tensor& labels, const Tensor& best, bool first);
 
   PgdConfig config_;
   Variables& variables_;
-  std::string input_, gradient_, loss_, logits_, clean_logits_;
+  // Graph names: the attacked input, its gradient, the attack loss, the model's logits, the clean
+  // logits (KL objective), the clean images x0 the step projects around, and the step's output.
+  std::string input_, gradient_, loss_, logits_, clean_logits_, origin_, next_;
   std::unique_ptr<Plan> plan_;
-  Tensor host_grad_, host_loss_, host_logits_, candidate_;
-  std::vector<double> best_score_;  // per sample: wrong * 1e9 + cross-entropy
+  Tensor start_, host_logits_, candidate_;        // host
+  Tensor step_losses_device_, host_step_losses_;  // the loss at each step's input
+  std::vector<double> best_score_;                // per sample: wrong * 1e9 + cross-entropy
   std::vector<double> step_losses_;
 };
 

@@ -119,6 +119,7 @@ void register_onednn_kernels(KernelRegistry& r) {
   register_elementwise(r, "onednn", /*parallel=*/true);
   register_concat_loops(r, "onednn", /*parallel=*/true);
   register_moe_loops(r, "onednn", /*parallel=*/true);
+  register_attack_loops(r, "onednn", /*parallel=*/true);
   register_losses(r, "onednn", /*parallel=*/true, /*with_log_softmax=*/false);
   register_onednn_conv(r);
   register_onednn_batch_norm(r);

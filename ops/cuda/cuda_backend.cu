@@ -56,14 +56,16 @@ void CachingAllocator::release(void* ptr, size_t bytes) {
   cached_bytes_ += size;
 }
 
-CudaBackend::CudaBackend() {
+CudaBackend::CudaBackend(const BackendOptions& options) : options_(options) {
   ADVMOE_CHECK(cuda_device_available(), "no CUDA device available");
   ADVMOE_CUDA_CHECK(cudaStreamCreate(&stream_));
   ADVMOE_CUDNN_CHECK(cudnnCreate(&cudnn_));
   ADVMOE_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
   ADVMOE_CUBLAS_CHECK(cublasCreate(&cublas_));
   ADVMOE_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-  set_tf32(false);
+  // cuBLAS: TF32 tensor cores only when asked; otherwise pedantic FP32 (comparable with the CPU).
+  ADVMOE_CUBLAS_CHECK(
+      cublasSetMathMode(cublas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
   allocator_ = std::make_shared<CachingAllocator>(stream_);
 }
 
@@ -72,12 +74,6 @@ CudaBackend::~CudaBackend() {
   cublasDestroy(cublas_);
   cudnnDestroy(cudnn_);
   cudaStreamDestroy(stream_);
-}
-
-void CudaBackend::set_tf32(bool on) {
-  tf32_ = on;
-  ADVMOE_CUBLAS_CHECK(
-      cublasSetMathMode(cublas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
 }
 
 Tensor CudaBackend::allocate(const Shape& shape, DType dtype) {
@@ -95,8 +91,10 @@ void CudaBackend::copy(const Tensor& dst, const Tensor& src) {
   ADVMOE_CHECK(dst.bytes() == src.bytes() && dst.dtype() == src.dtype(),
                "cuda copy " << src.describe() << " -> " << dst.describe() << ": mismatch");
   ADVMOE_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.bytes(), cudaMemcpyDefault, stream_));
-  // Host memory may be read or reused as soon as copy() returns.
-  ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  // Host memory may be read or reused as soon as copy() returns; device-to-device copies stay
+  // queued on the stream like any kernel (the PGD loop makes one per step).
+  bool touches_host = dst.device().kind == DeviceKind::CPU || src.device().kind == DeviceKind::CPU;
+  if (touches_host) ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
 void CudaBackend::synchronize() {
@@ -125,8 +123,8 @@ bool cuda_device_available() {
   return count > 0;
 }
 
-std::shared_ptr<Backend> make_cuda_backend() {
-  return std::make_shared<CudaBackend>();
+std::shared_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
+  return std::make_shared<CudaBackend>(options);
 }
 
 void register_cuda_kernels(KernelRegistry& registry) {
@@ -138,6 +136,8 @@ void register_cuda_kernels(KernelRegistry& registry) {
   register_cuda_pooling(registry);
   register_cuda_batch_norm(registry);
   register_cuda_conv(registry);
+  register_cuda_expert_conv(registry);
+  register_cuda_attack(registry);
 }
 
 }  // namespace advmoe

@@ -10,8 +10,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
+#include "ops/backends.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
 
@@ -56,7 +58,7 @@ class CachingAllocator {
 
 class CudaBackend : public Backend {
  public:
-  CudaBackend();
+  explicit CudaBackend(const BackendOptions& options = {});
   ~CudaBackend() override;
 
   std::string name() const override { return "cuda"; }
@@ -70,15 +72,23 @@ class CudaBackend : public Backend {
   cudaStream_t stream() const { return stream_; }
   cudnnHandle_t cudnn() const { return cudnn_; }
   cublasHandle_t cublas() const { return cublas_; }
-  // TF32 tensor-core math in cuDNN convolutions and cuBLAS GEMMs (off for parity tests).
-  void set_tf32(bool on);
-  bool tf32() const { return tf32_; }
+  // TF32 math, deterministic algorithms, cuDNN's algorithm search (fixed for the backend's life:
+  // kernels read them when a Plan is compiled).
+  const BackendOptions& options() const { return options_; }
+  // cuDNN's algorithm choice per convolution problem (direction, type, sizes), so a timed search
+  // runs once per distinct problem rather than once per node of every Plan.
+  struct ConvChoice {
+    int algorithm = 0;
+    size_t workspace_bytes = 0;
+  };
+  std::map<std::string, ConvChoice>& conv_choices() { return conv_choices_; }
 
  private:
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  bool tf32_ = false;
+  BackendOptions options_;
+  std::map<std::string, ConvChoice> conv_choices_;
   std::shared_ptr<CachingAllocator> allocator_;
 };
 

@@ -19,6 +19,8 @@ void register_cuda_linear(KernelRegistry& registry);
 void register_cuda_pooling(KernelRegistry& registry);
 void register_cuda_batch_norm(KernelRegistry& registry);
 void register_cuda_conv(KernelRegistry& registry);
+void register_cuda_expert_conv(KernelRegistry& registry);
+void register_cuda_attack(KernelRegistry& registry);
 
 // The SGD update of one parameter on `stream` (CudaBackend::sgd_update).
 void launch_sgd_update(float* param, const float* grad, float* momentum_buffer, int64_t n, float lr,

@@ -156,6 +156,7 @@ void register_reference_kernels(KernelRegistry& r) {
   register_reference_losses(r);
   register_reference_moe(r);
   register_moe_loops(r, "reference", /*parallel=*/false);
+  register_attack_loops(r, "reference", /*parallel=*/false);
 }
 
 }  // namespace advmoe

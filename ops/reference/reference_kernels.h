@@ -16,6 +16,8 @@ void register_reference_moe(KernelRegistry& registry);  // expert_conv as per-sa
 void register_elementwise(KernelRegistry& registry, const char* backend, bool parallel);
 // top1 and channel_gate loops likewise.
 void register_moe_loops(KernelRegistry& registry, const char* backend, bool parallel);
+// The PGD step likewise.
+void register_attack_loops(KernelRegistry& registry, const char* backend, bool parallel);
 // Channel concat/slice copies likewise.
 void register_concat_loops(KernelRegistry& registry, const char* backend, bool parallel);
 // Softmax CE and KL loops likewise; log-softmax too unless the backend has its own.

@@ -2,6 +2,7 @@
 // "var" (variances: uniform(0.5, 1.5)) and i32 labels.
 #include "ops/op_cases.h"
 
+#include "ops/attack.h"
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
 #include "ops/concat.h"
@@ -45,6 +46,18 @@ OpCase bn(const std::string& name, Shape x, bool gradcheck = true) {
           },
           {Mode::Train, Mode::Eval},
           gradcheck};
+}
+
+OpCase pgd(const std::string& name, bool l2) {
+  return {name,
+          [=](Graph& g) {
+            const Shape shape{3, 4, 4, 2};
+            auto buffer = [&](const char* n) { return Val{&g, g.buffer(n, shape)}; };
+            return pgd_step(buffer("x"), buffer("x0"), buffer("grad"), 0.3, l2 ? 0.5 : 0.1, l2,
+                            "step");
+          },
+          {Mode::Eval},
+          false};
 }
 
 OpCase pool(const std::string& name, Shape x, bool max, int k, int s, int p,
@@ -182,6 +195,10 @@ std::vector<OpCase> make_cases() {
          return concat_channels(
              {in(g, "a", {2, 3, 3, 2}), in(g, "b", {2, 3, 3, 5}), in(g, "c", {2, 3, 3, 1})});
        }},
+      // The PGD step is not differentiable: its inputs are Buffers (parity only). Values in
+      // [-1, 1] with a 0.3-ball exercise both clips.
+      pgd("pgd_step_linf", false),
+      pgd("pgd_step_l2", true),
       {"sum",
        [](Graph& g) {
          return sum(in(g, "x", {3, 4}));

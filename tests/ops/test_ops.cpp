@@ -7,11 +7,13 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <iostream>
 
 #include "../helpers.h"
 #include "graph/autodiff.h"
 #include "graph/plan.h"
+#include "ops/attack.h"
 #include "ops/backends.h"
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
@@ -130,6 +132,47 @@ BOOST_AUTO_TEST_CASE(cross_entropy_rejects_bad_labels) {
     std::string m = e.what();
     BOOST_TEST(m.find("'ce'") != std::string::npos);
     BOOST_TEST(m.find("sample 1") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pgd_step_moves_clips_and_projects) {
+  for (const char* backend_name : {"reference", "onednn"}) {
+    for (bool l2 : {false, true}) {
+      Graph g(DType::F32);
+      auto in = [&](const char* name) { return Val{&g, g.input(name, {2, 3})}; };
+      Val next = pgd_step(in("x"), in("x0"), in("g"), 0.1, l2 ? 0.05 : 0.03, l2, "step");
+      g.mark_output(next.id, "next");
+      auto backend = make_backend(backend_name);
+      Variables vars(*backend);
+      auto plan = compile(g, vars, {Mode::Eval, {}});
+      // Sample 0: inside the ball, gradient signs +, -, 0. Sample 1: at x0 + eps already (the
+      // ball's clip binds) and next to 1 (the box's clip binds).
+      const float x[6] = {0.5f, 0.5f, 0.5f, 0.68f, 0.99f, 0.2f};
+      const float x0[6] = {0.5f, 0.5f, 0.5f, 0.6f, 0.99f, 0.2f};
+      const float grad[6] = {3, -4, 0, 1, 1, 0};
+      std::copy(x, x + 6, vars.get("x").data<float>());
+      std::copy(x0, x0 + 6, vars.get("x0").data<float>());
+      std::copy(grad, grad + 6, vars.get("g").data<float>());
+      plan->run();
+      const Tensor& out = vars.get("next");
+      auto near = boost::test_tools::tolerance(1e-6);
+      if (!l2) {
+        const double expected[6] = {0.53, 0.47, 0.5, 0.7, 1.0, 0.2};
+        for (int i = 0; i < 6; ++i) BOOST_TEST(out.item(i) == expected[i], near);
+      } else {
+        // Sample 0: 0.05 along g / |g| = (0.6, -0.8, 0), inside the 0.1 ball.
+        const double expected0[3] = {0.53, 0.46, 0.5};
+        for (int i = 0; i < 3; ++i) BOOST_TEST(out.item(i) == expected0[i], near);
+        // Sample 1: x + 0.05 (1, 1, 0) / sqrt(2) - x0 has norm > 0.1: projected onto the sphere,
+        // then the box clips the second pixel at 1.
+        double d0 = 0.08 + 0.05 / std::sqrt(2.0), d1 = 0.05 / std::sqrt(2.0);
+        double shrink = 0.1 / std::sqrt(d0 * d0 + d1 * d1);
+        BOOST_TEST(out.item(3) == 0.6 + shrink * d0, near);
+        BOOST_TEST(0.99 + shrink * d1 > 1.0);
+        BOOST_TEST(out.item(4) == 1.0, near);
+        BOOST_TEST(out.item(5) == 0.2, near);
+      }
+    }
   }
 }
 

@@ -1,0 +1,67 @@
+// The PGD step's loops, shared by both CPU backends (serial for "reference", OpenMP-parallel for
+// "onednn"). L2 norms accumulate in double.
+#include <algorithm>
+#include <cmath>
+
+#include "ops/attrs.h"
+#include "ops/reference/dispatch.h"
+#include "ops/reference/reference_kernels.h"
+
+namespace advmoe {
+
+namespace {
+
+template <typename T>
+void linf_step(const T* x, const T* x0, const T* g, T* out, int64_t n, T eps, T alpha,
+               bool parallel) {
+#pragma omp parallel for if (parallel)
+  for (int64_t i = 0; i < n; ++i) {
+    T sign = g[i] > 0 ? T(1) : (g[i] < 0 ? T(-1) : T(0));
+    out[i] = std::clamp(std::clamp(x[i] + alpha * sign, x0[i] - eps, x0[i] + eps), T(0), T(1));
+  }
+}
+
+template <typename T>
+void l2_step(const T* x, const T* x0, const T* g, T* out, int64_t batch, int64_t per, double eps,
+             double alpha, bool parallel) {
+#pragma omp parallel for if (parallel)
+  for (int64_t s = 0; s < batch; ++s) {
+    const int64_t begin = s * per, end = begin + per;
+    double g_norm = 0, d_norm = 0;
+    for (int64_t i = begin; i < end; ++i) g_norm += static_cast<double>(g[i]) * g[i];
+    // A zero gradient (e.g. a saturated loss) leaves the sample where it is.
+    T step = g_norm > 0 ? static_cast<T>(alpha / std::sqrt(g_norm)) : T(0);
+    for (int64_t i = begin; i < end; ++i) {
+      out[i] = x[i] + step * g[i];
+      double d = out[i] - x0[i];
+      d_norm += d * d;
+    }
+    d_norm = std::sqrt(d_norm);
+    T shrink = d_norm > eps ? static_cast<T>(eps / d_norm) : T(1);
+    for (int64_t i = begin; i < end; ++i)
+      out[i] = std::clamp(x0[i] + shrink * (out[i] - x0[i]), T(0), T(1));
+  }
+}
+
+}  // namespace
+
+void register_attack_loops(KernelRegistry& r, const char* backend, bool parallel) {
+  r.add(backend, Op::PgdStep, [parallel](const KernelArgs& a) {
+    return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const PgdStepAttrs attrs = std::get<PgdStepAttrs>(a.node.attrs);
+      const T *x = a.inputs[0].data<T>(), *x0 = a.inputs[1].data<T>(), *g = a.inputs[2].data<T>();
+      T* out = a.outputs[0].data<T>();
+      const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
+      return loop_kernel([=] {
+        if (attrs.l2)
+          l2_step(x, x0, g, out, batch, n / batch, attrs.epsilon, attrs.step_size, parallel);
+        else
+          linf_step(x, x0, g, out, n, static_cast<T>(attrs.epsilon),
+                    static_cast<T>(attrs.step_size), parallel);
+      });
+    });
+  });
+}
+
+}  // namespace advmoe

@@ -1,0 +1,32 @@
+// --device, --tf32, --deterministic, --conv-search.
+#include "tools/device_options.h"
+
+namespace advmoe {
+
+void add_device_options(po::options_description& options, DeviceOptions& d) {
+  auto add = options.add_options();
+  add("device", po::value(&d.device)->default_value("cpu"), "cpu | reference | cuda");
+  add("tf32", po::value(&d.tf32)->default_value("off"),
+      "cuda: on | off, TF32 tensor cores in convolutions and GEMMs (off: exact FP32 math)");
+  add("deterministic", po::bool_switch(&d.deterministic),
+      "cuda: only cuDNN algorithms with bit-identical results from run to run");
+  add("conv-search", po::value(&d.conv_search)->default_value("timed"),
+      "cuda: timed (cuDNN runs every convolution algorithm once per Plan and keeps the fastest) "
+      "| heuristic (cuDNN's guess, instant)");
+}
+
+std::shared_ptr<Backend> make_backend(const DeviceOptions& d) {
+  if (d.tf32 != "on" && d.tf32 != "off")
+    throw UsageError{"--tf32 must be on or off, got '" + d.tf32 + "'"};
+  BackendOptions options;
+  options.tf32 = d.tf32 == "on";
+  options.deterministic = d.deterministic;
+  try {
+    options.conv_search = parse_conv_search(d.conv_search);
+  } catch (const Error& e) {
+    throw UsageError{std::string("--conv-search: ") + e.what()};
+  }
+  return make_backend(d.device, options);
+}
+
+}  // namespace advmoe

@@ -1,0 +1,24 @@
+// The options every command that runs a model shares: which backend, and the CUDA backend's
+// settings (TF32, deterministic algorithms, cuDNN's algorithm search).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ops/backends.h"
+#include "tools/options.h"
+
+namespace advmoe {
+
+struct DeviceOptions {
+  std::string device = "cpu";
+  std::string tf32 = "off";
+  bool deterministic = false;
+  std::string conv_search = "timed";
+};
+
+void add_device_options(po::options_description& options, DeviceOptions& d);
+// The backend the options name; a bad --tf32 or --conv-search value is a UsageError naming it.
+std::shared_ptr<Backend> make_backend(const DeviceOptions& d);
+
+}  // namespace advmoe
