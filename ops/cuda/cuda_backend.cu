@@ -57,7 +57,13 @@ void CachingAllocator::release(void* ptr, size_t bytes) {
 }
 
 CudaBackend::CudaBackend(const BackendOptions& options) : options_(options) {
-  ADVMOE_CHECK(cuda_device_available(), "no CUDA device available");
+  int count = 0;
+  cudaError_t status = cudaGetDeviceCount(&count);
+  ADVMOE_CHECK(status == cudaSuccess && count > 0,
+               "the cuda backend needs a GPU: "
+                   << (status == cudaSuccess ? "no CUDA device found"
+                                             : std::string("cudaGetDeviceCount failed: ") +
+                                                   cudaGetErrorString(status)));
   ADVMOE_CUDA_CHECK(cudaStreamCreate(&stream_));
   ADVMOE_CUDNN_CHECK(cudnnCreate(&cudnn_));
   ADVMOE_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));

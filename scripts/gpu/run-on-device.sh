@@ -42,7 +42,7 @@ test_cuda=("$bundle/bin/test_cuda")
 if ! "${advmoe[@]}" --help > /dev/null 2> "$out/loader.log"; then
   # The device's glibc is older than the build machine's: start through the carried loader.
   log "system loader failed ($(head -c 300 "$out/loader.log")); using the bundle's loader"
-  loader=("$sys/lib/ld-linux-x86-64.so.2" --library-path "$LD_LIBRARY_PATH")
+  loader=("$sys/glibc/ld-linux-x86-64.so.2" --library-path "$sys/glibc:$LD_LIBRARY_PATH")
   advmoe=("${loader[@]}" "$bundle/bin/advmoe")
   test_cuda=("${loader[@]}" "$bundle/bin/test_cuda")
 fi

@@ -1,9 +1,12 @@
 // Whole programs on the GPU against the CPU (oneDNN): one TRADES step and one AdvMoE iteration
-// of a ResNet-18 MoE (r = 0.5, N = 2, 32x32x3) from the same initialization on the same batch.
-// The two backends sum in different orders, so the attacks' sign steps may flip on pixels whose
-// gradient is ~0; the loss and each parameter group's update must still agree closely.
+// of a ResNet-18 MoE (r = 0.5, N = 2, 32x32x3) from the same initialization on the same batch,
+// and a checkpoint written from device memory.
+// The attacks run at a tiny radius (see one_iteration) so that sign flips of near-zero gradients
+// do not dominate; every parameter's update must then agree within 2e-2 relative L2 error. The
+// same test with "reference" in place of "cuda" measured at most 0.5% (TRADES) and 0.6% (AdvMoE).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -13,6 +16,7 @@
 #include "ops/backends.h"
 #include "runtime/rng.h"
 #include "training/adversarial_trainer.h"
+#include "training/checkpoint.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
@@ -39,6 +43,8 @@ struct Outcome {
   std::map<std::string, Tensor> updates;  // parameter after - before, on the host
 };
 
+ModelConfig resnet18_moe();
+
 Tensor to_host(Variables& v, const std::string& name) {
   const Tensor& t = v.get(name);
   Tensor host = Tensor::zeros(t.shape(), t.dtype());
@@ -48,17 +54,15 @@ Tensor to_host(Variables& v, const std::string& name) {
 
 // One iteration of `method` on backend `device` from the seed-0 initialization.
 Outcome one_iteration(const std::string& device, const std::string& method, const Dataset& data) {
-  ModelConfig mc;
-  mc.arch = "resnet18";
-  mc.batch = kBatch;
-  mc.image = Shape{32, 32, 3};
-  mc.variant = "moe";
-  mc.ratio = 0.5;
-  mc.experts = 2;
-  Model model = build_model(mc);
+  Model model = build_model(resnet18_moe());
   auto backend = make_backend(device);  // TF32 off: FP32 math on both sides
   AdversarialConfig ac;
   ac.method = method;
+  // A tiny radius: TRADES' first attack steps follow the sign of a near-zero KL gradient, which
+  // rounding differences between backends flip on many pixels (measured between the reference
+  // and oneDNN backends: 5% apart in the updates at eps = 8/255). At eps = 1e-4 a flipped sign
+  // moves a pixel by 1e-4 and the comparison measures the kernels, not the flips.
+  ac.epsilon = 1e-4;
   AdversarialTrainer trainer(model, *backend, TrainConfig{}, ac);
   Variables& vars = trainer.variables();
   Tensor images = Tensor::zeros(vars.get("images").shape(), DType::F32),
@@ -83,6 +87,17 @@ Outcome one_iteration(const std::string& device, const std::string& method, cons
   return out;
 }
 
+ModelConfig resnet18_moe() {
+  ModelConfig mc;
+  mc.arch = "resnet18";
+  mc.batch = kBatch;
+  mc.image = Shape{32, 32, 3};
+  mc.variant = "moe";
+  mc.ratio = 0.5;
+  mc.experts = 2;
+  return mc;
+}
+
 void expect_same_outcome(const std::string& method) {
   Dataset data = random_cifar_like(8 * kBatch);
   Outcome cpu = one_iteration("onednn", method, data);
@@ -91,12 +106,16 @@ void expect_same_outcome(const std::string& method) {
   BOOST_TEST(std::abs(gpu.loss - cpu.loss) <= 1e-3 * std::abs(cpu.loss),
              method << " loss: cpu " << cpu.loss << " gpu " << gpu.loss);
   int moved = 0;
+  double worst = 0;
   for (const auto& [name, update] : cpu.updates) {
-    double err = l2_relative_error(gpu.updates.at(name), update);
+    // Floor 1e-6: some router biases get an exactly cancelling sum (update ~1e-9, pure rounding).
+    double err = l2_relative_error(gpu.updates.at(name), update, 1e-6);
+    worst = std::max(worst, err);
     BOOST_TEST(err <= 2e-2, method << " update of " << name << ": relative error " << err);
     for (int64_t i = 0; i < update.numel() && moved == 0; ++i) moved += update.item(i) != 0;
   }
   BOOST_TEST(moved > 0, method << ": no parameter moved on the CPU");
+  BOOST_TEST_MESSAGE(method << ": worst relative error of a parameter update " << worst);
 }
 
 }  // namespace
@@ -109,6 +128,29 @@ BOOST_AUTO_TEST_CASE(resnet18_moe_trades_step_matches_cpu) {
 
 BOOST_AUTO_TEST_CASE(resnet18_moe_advmoe_iteration_matches_cpu) {
   expect_same_outcome("advmoe");
+}
+
+// Two training steps on the GPU (parameters, BN running statistics and momentum all change),
+// then the checkpoint written from device memory must hold exactly the device's bytes.
+BOOST_AUTO_TEST_CASE(checkpoint_saves_device_memory_exactly) {
+  Dataset data = random_cifar_like(2 * kBatch);
+  Model model = build_model(resnet18_moe());
+  auto gpu = make_backend("cuda");
+  ClassifierTrainer trainer(model, *gpu, TrainConfig{});
+  trainer.set_total_steps(2);
+  trainer.train_epoch(data, 1, nullptr);
+  TempDir dir;
+  save_checkpoint(dir.file("gpu.h5"), model, trainer.variables(), RunState{});
+  auto cpu = make_backend("onednn");
+  Variables loaded(*cpu);
+  load_checkpoint_tensors(dir.file("gpu.h5"), model, loaded, /*with_optimizer=*/true);
+  int compared = 0;
+  for (const std::string& name : loaded.names()) {
+    if (!trainer.variables().has(name)) continue;
+    BOOST_TEST(same_bytes(loaded.get(name), to_host(trainer.variables(), name)), name);
+    ++compared;
+  }
+  BOOST_TEST(compared > 100);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
