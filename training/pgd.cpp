@@ -114,6 +114,8 @@ void PgdAttack::run(const Tensor& images, const Tensor& labels, const Tensor& ad
   if (variables_.has("labels")) variables_.backend().copy(variables_.get("labels"), labels);
   set_clean_target(images);
   if (config_.restarts == 1) return attack_once(images, adversarial, batch_index, 0);
+  ADVMOE_CHECK(adversarial.device().kind == DeviceKind::CPU,
+               "PGD with restarts keeps each sample's worst case in a host tensor");
   for (int r = 0; r < config_.restarts; ++r) {
     attack_once(images, candidate_, batch_index, r);
     keep_worst(candidate_, labels, adversarial, r == 0);
@@ -194,7 +196,7 @@ void PgdAttack::attack_once(const Tensor& images, const Tensor& adversarial, uin
                  loss);
     backend.copy(x, next);
   }
-  backend.copy(adversarial, x);
+  if (adversarial.raw() != x.raw()) backend.copy(adversarial, x);
   backend.copy(host_step_losses_, step_losses_device_);
   step_losses_.assign(host_step_losses_.data<float>(),
                       host_step_losses_.data<float>() + config_.steps);

@@ -51,9 +51,11 @@ class PgdAttack {
   // the adversarial branch's images); the gradient is added to the graph if not there yet.
   PgdAttack(Graph& graph, Variables& variables, ValueId loss, ValueId input, PgdConfig config);
 
-  // Host tensors of the plan's batch shape: clean images x0 in [0, 1]; writes the adversarial
-  // images to `adversarial`. Whatever else the attack loss reads (labels, clean images) must
-  // already be in the variables. `batch_index` keys the random start.
+  // Tensors of the plan's batch shape: clean images x0 in [0, 1] on the host; writes the
+  // adversarial images to `adversarial`, a host tensor or one of the attack's backend (the
+  // attacked input's own variable costs no copy at all; with restarts > 1 it must be on the
+  // host). Whatever else the attack loss reads (labels, clean images) must already be in the
+  // variables. `batch_index` keys the random start.
   void run(const Tensor& images, const Tensor& adversarial, uint64_t batch_index);
   // Model-based attack: also copies `labels` into the "labels" variable (restarts score with them).
   void run(const Tensor& images, const Tensor& labels, const Tensor& adversarial,

@@ -2,8 +2,10 @@
 // M = N*H*W; batch mean and biased variance in training, PyTorch's running-stat update with the
 // unbiased variance; running stats in eval; the backward split into data and parameters, the
 // eval-mode data gradient included, which legacy cuDNN lacks and attacks need).
-// One block per channel, sums in double in a fixed order (deterministic). The strided per-channel
-// reads are simple rather than fast; cuDNN's NHWC batch norm is the planned fast path.
+// Per-channel sums are two deterministic passes over NHWC memory: blocks of 32 channels x 8 rows
+// read consecutive channels (coalesced) over a fixed chunk of rows and write per-chunk partial
+// sums in double; one thread per channel then adds its chunks in order. Everything else is
+// elementwise.
 #include <cmath>
 
 #include "ops/attrs.h"
@@ -13,129 +15,260 @@ namespace advmoe {
 
 namespace {
 
-template <typename T>
-__global__ void bn_forward_kernel(int64_t rows, int64_t c, bool train, double momentum, double eps,
-                                  const T* x, const T* gamma, const T* beta, T* running_mean,
-                                  T* running_var, T* y, T* saved_mean, T* saved_var) {
-  const int64_t k = blockIdx.x;
-  double mean, var;
-  if (train) {
-    double sum = 0, sq = 0;
-    for (int64_t r = threadIdx.x; r < rows; r += kThreads) sum += x[r * c + k];
-    mean = block_sum(sum) / rows;
-    for (int64_t r = threadIdx.x; r < rows; r += kThreads) {
-      double d = x[r * c + k] - mean;
-      sq += d * d;
-    }
-    double total = block_sum(sq);
-    var = total / rows;
-    double unbiased = rows > 1 ? total / (rows - 1) : var;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      running_mean[k] = static_cast<T>((1 - momentum) * running_mean[k] + momentum * mean);
-      running_var[k] = static_cast<T>((1 - momentum) * running_var[k] + momentum * unbiased);
-    }
-  } else {
-    mean = running_mean[k];
-    var = running_var[k];
-  }
-  if (threadIdx.x == 0) {
-    saved_mean[k] = static_cast<T>(mean);
-    saved_var[k] = static_cast<T>(var);
-  }
-  double rstd = 1.0 / sqrt(var + eps);
-  for (int64_t r = threadIdx.x; r < rows; r += kThreads)
-    y[r * c + k] = static_cast<T>(gamma[k] * (x[r * c + k] - mean) * rstd + beta[k]);
-}
+constexpr int kTileChannels = 32, kTileRows = 8;
 
-// dgamma = sum dy * xhat, dbeta = sum dy for channel blockIdx.x.
-template <typename T>
-__device__ void param_sums(int64_t rows, int64_t c, double eps, const T* dy, const T* x,
-                           const T* mean, const T* var, double* dgamma, double* dbeta) {
-  const int64_t k = blockIdx.x;
-  double rstd = 1.0 / sqrt(var[k] + eps), sg = 0, sb = 0;
-  for (int64_t r = threadIdx.x; r < rows; r += kThreads) {
-    sb += dy[r * c + k];
-    sg += dy[r * c + k] * (x[r * c + k] - mean[k]) * rstd;
+// How the rows are cut into chunks: enough blocks to fill the GPU, each chunk long enough that
+// the partial sums stay small.
+struct Layout {
+  int64_t rows = 0, c = 0, chunks = 1, rows_per_chunk = 1;
+
+  static Layout of(int64_t rows, int64_t c) {
+    Layout l{rows, c, 1, rows};
+    l.chunks = std::clamp<int64_t>((rows + 63) / 64, 1, 64);
+    l.rows_per_chunk = (rows + l.chunks - 1) / l.chunks;
+    l.chunks = (rows + l.rows_per_chunk - 1) / l.rows_per_chunk;
+    return l;
   }
-  *dgamma = block_sum(sg);
-  *dbeta = block_sum(sb);
-}
+  // Scratch doubles: two partial sums per (chunk, channel), then two per-channel vectors.
+  size_t scratch_bytes() const {
+    return sizeof(double) * static_cast<size_t>(2 * chunks * c + 2 * c);
+  }
+};
+
+// The two quantities each reduction sums per element (i: flat index, k: its channel).
+template <typename T>
+struct SumOfX {
+  const T* x;
+  __device__ double2 operator()(int64_t i, int64_t) const { return {double(x[i]), 0.0}; }
+};
 
 template <typename T>
-__global__ void bn_backward_data_kernel(int64_t rows, int64_t c, bool train, double eps,
-                                        const T* dy, const T* x, const T* gamma, const T* mean,
-                                        const T* var, T* dx) {
-  const int64_t k = blockIdx.x;
-  double rstd = 1.0 / sqrt(var[k] + eps), dgamma = 0, dbeta = 0;
-  if (train) param_sums(rows, c, eps, dy, x, mean, var, &dgamma, &dbeta);
-  for (int64_t r = threadIdx.x; r < rows; r += kThreads) {
-    double g = dy[r * c + k];
-    if (train) {
-      // Batch statistics depend on x: dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)).
-      double xhat = (x[r * c + k] - mean[k]) * rstd;
-      g -= (dbeta + xhat * dgamma) / rows;
+struct SumOfSquaredDeviations {
+  const T* x;
+  const double* mean;
+  __device__ double2 operator()(int64_t i, int64_t k) const {
+    double d = x[i] - mean[k];
+    return {d * d, 0.0};
+  }
+};
+
+// (dy * xhat, dy): the sums behind dgamma and dbeta.
+template <typename T>
+struct SumsOfGradient {
+  const T *dy, *x, *mean, *var;
+  double eps;
+  __device__ double2 operator()(int64_t i, int64_t k) const {
+    double g = dy[i];
+    return {g * (x[i] - mean[k]) * (1.0 / sqrt(double(var[k]) + eps)), g};
+  }
+};
+
+// partial[(chunk * c + k) * 2 + {0, 1}] = sums of f over the chunk's rows of channel k.
+template <typename F>
+__global__ void channel_partials_kernel(Layout l, F f, double* partial) {
+  __shared__ double sum_a[kTileRows][kTileChannels], sum_b[kTileRows][kTileChannels];
+  const int64_t k = blockIdx.x * static_cast<int64_t>(kTileChannels) + threadIdx.x;
+  const int64_t begin = blockIdx.y * l.rows_per_chunk;
+  const int64_t end = min(begin + l.rows_per_chunk, l.rows);
+  double a = 0, b = 0;
+  if (k < l.c)
+    for (int64_t r = begin + threadIdx.y; r < end; r += kTileRows) {
+      double2 v = f(r * l.c + k, k);
+      a += v.x;
+      b += v.y;
     }
-    dx[r * c + k] = static_cast<T>(gamma[k] * rstd * g);
+  sum_a[threadIdx.y][threadIdx.x] = a;
+  sum_b[threadIdx.y][threadIdx.x] = b;
+  __syncthreads();
+  if (threadIdx.y == 0 && k < l.c) {
+    double ta = 0, tb = 0;
+    for (int j = 0; j < kTileRows; ++j) {
+      ta += sum_a[j][threadIdx.x];
+      tb += sum_b[j][threadIdx.x];
+    }
+    partial[(blockIdx.y * l.c + k) * 2] = ta;
+    partial[(blockIdx.y * l.c + k) * 2 + 1] = tb;
+  }
+}
+
+template <typename F>
+void channel_partials(const Layout& l, F f, double* partial, cudaStream_t s) {
+  dim3 grid(static_cast<unsigned>((l.c + kTileChannels - 1) / kTileChannels),
+            static_cast<unsigned>(l.chunks));
+  channel_partials_kernel<<<grid, dim3(kTileChannels, kTileRows), 0, s>>>(l, f, partial);
+}
+
+// The chunks' partial sums of channel k, added in chunk order.
+__device__ inline double2 channel_total(const Layout& l, const double* partial, int64_t k) {
+  double a = 0, b = 0;
+  for (int64_t chunk = 0; chunk < l.chunks; ++chunk) {
+    a += partial[(chunk * l.c + k) * 2];
+    b += partial[(chunk * l.c + k) * 2 + 1];
+  }
+  return {a, b};
+}
+
+__global__ void finish_mean_kernel(Layout l, const double* partial, double* mean) {
+  ADVMOE_GRID_STRIDE(k, l.c) mean[k] = channel_total(l, partial, k).x / l.rows;
+}
+
+// Biased variance for normalizing, unbiased for the running estimate (PyTorch's rule).
+template <typename T>
+__global__ void finish_variance_kernel(Layout l, const double* partial, const double* mean,
+                                       double* var, double momentum, T* running_mean,
+                                       T* running_var, T* saved_mean, T* saved_var) {
+  ADVMOE_GRID_STRIDE(k, l.c) {
+    double total = channel_total(l, partial, k).x;
+    var[k] = total / l.rows;
+    double unbiased = l.rows > 1 ? total / (l.rows - 1) : var[k];
+    running_mean[k] = static_cast<T>((1 - momentum) * running_mean[k] + momentum * mean[k]);
+    running_var[k] = static_cast<T>((1 - momentum) * running_var[k] + momentum * unbiased);
+    saved_mean[k] = static_cast<T>(mean[k]);
+    saved_var[k] = static_cast<T>(var[k]);
+  }
+}
+
+// Eval mode normalizes with the running statistics.
+template <typename T>
+__global__ void use_running_stats_kernel(int64_t c, const T* running_mean, const T* running_var,
+                                         double* mean, double* var, T* saved_mean, T* saved_var) {
+  ADVMOE_GRID_STRIDE(k, c) {
+    mean[k] = running_mean[k];
+    var[k] = running_var[k];
+    saved_mean[k] = running_mean[k];
+    saved_var[k] = running_var[k];
   }
 }
 
 template <typename T>
-__global__ void bn_backward_params_kernel(int64_t rows, int64_t c, double eps, const T* dy,
-                                          const T* x, const T* mean, const T* var, T* dgamma,
-                                          T* dbeta) {
-  double g, b;
-  param_sums(rows, c, eps, dy, x, mean, var, &g, &b);
-  if (threadIdx.x == 0) {
-    dgamma[blockIdx.x] = static_cast<T>(g);
-    dbeta[blockIdx.x] = static_cast<T>(b);
+__global__ void normalize_kernel(int64_t n, int64_t c, double eps, const T* x, const T* gamma,
+                                 const T* beta, const double* mean, const double* var, T* y) {
+  ADVMOE_GRID_STRIDE(i, n) {
+    int64_t k = i % c;
+    y[i] = static_cast<T>(gamma[k] * (x[i] - mean[k]) * (1.0 / sqrt(var[k] + eps)) + beta[k]);
   }
 }
+
+// dgamma and dbeta (as doubles, for the data gradient) from the partial sums.
+__global__ void finish_param_sums_kernel(Layout l, const double* partial, double* dgamma,
+                                         double* dbeta) {
+  ADVMOE_GRID_STRIDE(k, l.c) {
+    double2 t = channel_total(l, partial, k);
+    dgamma[k] = t.x;
+    dbeta[k] = t.y;
+  }
+}
+
+template <typename T>
+__global__ void finish_param_grads_kernel(Layout l, const double* partial, T* dgamma, T* dbeta) {
+  ADVMOE_GRID_STRIDE(k, l.c) {
+    double2 t = channel_total(l, partial, k);
+    dgamma[k] = static_cast<T>(t.x);
+    dbeta[k] = static_cast<T>(t.y);
+  }
+}
+
+// Train: batch statistics depend on x, dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat));
+// eval: dx = gamma*rstd*dy (dgamma/dbeta are not read).
+template <typename T>
+__global__ void data_gradient_kernel(int64_t n, int64_t c, int64_t rows, bool train, double eps,
+                                     const T* dy, const T* x, const T* gamma, const T* mean,
+                                     const T* var, const double* dgamma, const double* dbeta,
+                                     T* dx) {
+  ADVMOE_GRID_STRIDE(i, n) {
+    int64_t k = i % c;
+    double rstd = 1.0 / sqrt(double(var[k]) + eps), g = dy[i];
+    if (train) g -= (dbeta[k] + (x[i] - mean[k]) * rstd * dgamma[k]) / rows;
+    dx[i] = static_cast<T>(gamma[k] * rstd * g);
+  }
+}
+
+// A kernel whose launches need the per-channel scratch (taken from the Plan's scratchpad).
+class ScratchKernel : public Kernel {
+ public:
+  using Launch = std::function<void(cudaStream_t, double* partial, double* vec_a, double* vec_b)>;
+  ScratchKernel(const KernelArgs& a, const Layout& l, Launch launch)
+      : stream_(cuda_backend(a.backend).stream()), layout_(l), launch_(std::move(launch)) {}
+  size_t scratchpad_bytes() const override { return layout_.scratch_bytes(); }
+  void set_scratchpad(void* scratchpad) override { scratch_ = static_cast<double*>(scratchpad); }
+  void run() override {
+    double* partial = scratch_;
+    double* vec_a = partial + 2 * layout_.chunks * layout_.c;
+    launch_(stream_, partial, vec_a, vec_a + layout_.c);
+    ADVMOE_CUDA_CHECK(cudaGetLastError());
+  }
+
+ private:
+  cudaStream_t stream_;
+  Layout layout_;
+  Launch launch_;
+  double* scratch_ = nullptr;
+};
 
 }  // namespace
 
 void register_cuda_batch_norm(KernelRegistry& r) {
   add_cuda_float(r, Op::BatchNorm, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
-    int64_t c = a.inputs[0].shape()[-1], rows = a.inputs[0].numel() / c;
-    BatchNormAttrs attrs = std::get<BatchNormAttrs>(a.node.attrs);
-    bool train = a.mode == Mode::Train;
+    const int64_t n = a.inputs[0].numel(), c = a.inputs[0].shape()[-1];
+    const Layout l = Layout::of(n / c, c);
+    const BatchNormAttrs attrs = std::get<BatchNormAttrs>(a.node.attrs);
+    const bool train = a.mode == Mode::Train;
     const auto& in = a.inputs;
     const auto& out = a.outputs;
     const T *x = in[0].data<T>(), *gamma = in[1].data<T>(), *beta = in[2].data<T>();
     T *rm = in[3].data<T>(), *rv = in[4].data<T>();
     T *y = out[0].data<T>(), *sm = out[1].data<T>(), *sv = out[2].data<T>();
-    return stream_kernel(a, [=](cudaStream_t s) {
-      bn_forward_kernel<<<static_cast<unsigned>(c), kThreads, 0, s>>>(
-          rows, c, train, attrs.momentum, attrs.eps, x, gamma, beta, rm, rv, y, sm, sv);
-    });
+    return std::unique_ptr<Kernel>(std::make_unique<ScratchKernel>(
+        a, l, [=](cudaStream_t s, double* partial, double* mean, double* var) {
+          if (train) {
+            channel_partials(l, SumOfX<T>{x}, partial, s);
+            finish_mean_kernel<<<blocks_for(c), kThreads, 0, s>>>(l, partial, mean);
+            channel_partials(l, SumOfSquaredDeviations<T>{x, mean}, partial, s);
+            finish_variance_kernel<<<blocks_for(c), kThreads, 0, s>>>(
+                l, partial, mean, var, attrs.momentum, rm, rv, sm, sv);
+          } else {
+            use_running_stats_kernel<<<blocks_for(c), kThreads, 0, s>>>(c, rm, rv, mean, var, sm,
+                                                                        sv);
+          }
+          normalize_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, c, attrs.eps, x, gamma, beta, mean,
+                                                              var, y);
+        }));
   });
   add_cuda_float(r, Op::BatchNormBackwardData, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
-    int64_t c = a.inputs[1].shape()[-1], rows = a.inputs[1].numel() / c;
-    double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;
-    bool train = a.mode == Mode::Train;
+    const int64_t n = a.inputs[1].numel(), c = a.inputs[1].shape()[-1];
+    const Layout l = Layout::of(n / c, c);
+    const double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;
+    const bool train = a.mode == Mode::Train;
     const auto& in = a.inputs;
     const T *dy = in[0].data<T>(), *x = in[1].data<T>(), *gamma = in[2].data<T>();
     const T *mean = in[3].data<T>(), *var = in[4].data<T>();
     T* dx = a.outputs[0].data<T>();
-    return stream_kernel(a, [=](cudaStream_t s) {
-      bn_backward_data_kernel<<<static_cast<unsigned>(c), kThreads, 0, s>>>(
-          rows, c, train, eps, dy, x, gamma, mean, var, dx);
-    });
+    return std::unique_ptr<Kernel>(std::make_unique<ScratchKernel>(
+        a, l, [=](cudaStream_t s, double* partial, double* dgamma, double* dbeta) {
+          if (train) {
+            channel_partials(l, SumsOfGradient<T>{dy, x, mean, var, eps}, partial, s);
+            finish_param_sums_kernel<<<blocks_for(c), kThreads, 0, s>>>(l, partial, dgamma, dbeta);
+          }
+          data_gradient_kernel<<<blocks_for(n), kThreads, 0, s>>>(
+              n, c, l.rows, train, eps, dy, x, gamma, mean, var, dgamma, dbeta, dx);
+        }));
   });
   add_cuda_float(r, Op::BatchNormBackwardParams, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
-    int64_t c = a.inputs[1].shape()[-1], rows = a.inputs[1].numel() / c;
-    double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;
+    const int64_t n = a.inputs[1].numel(), c = a.inputs[1].shape()[-1];
+    const Layout l = Layout::of(n / c, c);
+    const double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;
     const auto& in = a.inputs;
     const T *dy = in[0].data<T>(), *x = in[1].data<T>(), *mean = in[2].data<T>(),
             *var = in[3].data<T>();
     T *dgamma = a.outputs[0].data<T>(), *dbeta = a.outputs[1].data<T>();
-    return stream_kernel(a, [=](cudaStream_t s) {
-      bn_backward_params_kernel<<<static_cast<unsigned>(c), kThreads, 0, s>>>(
-          rows, c, eps, dy, x, mean, var, dgamma, dbeta);
-    });
+    return std::unique_ptr<Kernel>(std::make_unique<ScratchKernel>(
+        a, l, [=](cudaStream_t s, double* partial, double*, double*) {
+          channel_partials(l, SumsOfGradient<T>{dy, x, mean, var, eps}, partial, s);
+          finish_param_grads_kernel<<<blocks_for(c), kThreads, 0, s>>>(l, partial, dgamma, dbeta);
+        }));
   });
 }
 
