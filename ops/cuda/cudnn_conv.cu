@@ -77,35 +77,47 @@ void CudnnConvCall<T>::choose_algorithm(const std::string& node, const std::stri
     return;
   }
   cudnnHandle_t h = backend_.cudnn();
-  const bool timed = backend_.options().conv_search == ConvSearch::Timed;
   const bool deterministic = backend_.options().deterministic;
-  int count = 0;
-  bool found = false;
-  // The timed search runs every algorithm once on scratch memory cuDNN allocates itself.
-  if (direction_ == ConvDirection::Forward) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    const int n = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-    ADVMOE_CUDNN_CHECK(timed ? cudnnFindConvolutionForwardAlgorithm(h, x_desc_, w_desc_, conv_desc_,
-                                                                    y_desc_, n, &count, perf)
-                             : cudnnGetConvolutionForwardAlgorithm_v7(
-                                   h, x_desc_, w_desc_, conv_desc_, y_desc_, n, &count, perf));
-    found = pick(perf, count, deterministic, &forward_, &workspace_bytes_);
-  } else if (direction_ == ConvDirection::BackwardData) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    const int n = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
-    ADVMOE_CUDNN_CHECK(timed ? cudnnFindConvolutionBackwardDataAlgorithm(
-                                   h, w_desc_, y_desc_, conv_desc_, x_desc_, n, &count, perf)
-                             : cudnnGetConvolutionBackwardDataAlgorithm_v7(
-                                   h, w_desc_, y_desc_, conv_desc_, x_desc_, n, &count, perf));
-    found = pick(perf, count, deterministic, &backward_data_, &workspace_bytes_);
-  } else {
+  // One ranking from cuDNN, timed (every algorithm run once on scratch memory cuDNN allocates
+  // itself) or heuristic, and its first usable entry.
+  auto rank_and_pick = [&](bool timed) {
+    int count = 0;
+    cudnnStatus_t status;
+    if (direction_ == ConvDirection::Forward) {
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      const int n = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+      status = timed ? cudnnFindConvolutionForwardAlgorithm(h, x_desc_, w_desc_, conv_desc_,
+                                                            y_desc_, n, &count, perf)
+                     : cudnnGetConvolutionForwardAlgorithm_v7(h, x_desc_, w_desc_, conv_desc_,
+                                                              y_desc_, n, &count, perf);
+      return status == CUDNN_STATUS_SUCCESS &&
+             pick(perf, count, deterministic, &forward_, &workspace_bytes_);
+    }
+    if (direction_ == ConvDirection::BackwardData) {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+      const int n = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+      status = timed ? cudnnFindConvolutionBackwardDataAlgorithm(h, w_desc_, y_desc_, conv_desc_,
+                                                                 x_desc_, n, &count, perf)
+                     : cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w_desc_, y_desc_, conv_desc_,
+                                                                   x_desc_, n, &count, perf);
+      return status == CUDNN_STATUS_SUCCESS &&
+             pick(perf, count, deterministic, &backward_data_, &workspace_bytes_);
+    }
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     const int n = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
-    ADVMOE_CUDNN_CHECK(timed ? cudnnFindConvolutionBackwardFilterAlgorithm(
-                                   h, x_desc_, y_desc_, conv_desc_, w_desc_, n, &count, perf)
-                             : cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-                                   h, x_desc_, y_desc_, conv_desc_, w_desc_, n, &count, perf));
-    found = pick(perf, count, deterministic, &backward_filter_, &workspace_bytes_);
+    status = timed ? cudnnFindConvolutionBackwardFilterAlgorithm(h, x_desc_, y_desc_, conv_desc_,
+                                                                 w_desc_, n, &count, perf)
+                   : cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x_desc_, y_desc_, conv_desc_,
+                                                                   w_desc_, n, &count, perf);
+    return status == CUDNN_STATUS_SUCCESS &&
+           pick(perf, count, deterministic, &backward_filter_, &workspace_bytes_);
+  };
+  // A timed search that fails (e.g. out of memory for its scratch) falls back to the heuristics.
+  const bool timed = backend_.options().conv_search == ConvSearch::Timed;
+  bool found = timed && rank_and_pick(true);
+  if (!found) {
+    if (timed) cudaGetLastError();  // a failed search's allocation error must not linger
+    found = rank_and_pick(false);
   }
   ADVMOE_CHECK(found, "convolution '" << node << "': cuDNN offers no "
                                       << (deterministic ? "deterministic " : "")
