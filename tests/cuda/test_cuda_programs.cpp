@@ -43,7 +43,16 @@ struct Outcome {
   std::map<std::string, Tensor> updates;  // parameter after - before, on the host
 };
 
-ModelConfig resnet18_moe();
+ModelConfig resnet18_moe() {
+  ModelConfig mc;
+  mc.arch = "resnet18";
+  mc.batch = kBatch;
+  mc.image = Shape{32, 32, 3};
+  mc.variant = "moe";
+  mc.ratio = 0.5;
+  mc.experts = 2;
+  return mc;
+}
 
 Tensor to_host(Variables& v, const std::string& name) {
   const Tensor& t = v.get(name);
@@ -85,17 +94,6 @@ Outcome one_iteration(const std::string& device, const std::string& method, cons
     out.updates[n] = after;
   }
   return out;
-}
-
-ModelConfig resnet18_moe() {
-  ModelConfig mc;
-  mc.arch = "resnet18";
-  mc.batch = kBatch;
-  mc.image = Shape{32, 32, 3};
-  mc.variant = "moe";
-  mc.ratio = 0.5;
-  mc.experts = 2;
-  return mc;
 }
 
 void expect_same_outcome(const std::string& method) {
