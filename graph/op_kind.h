@@ -52,6 +52,7 @@ enum class Op {
   BalanceLoss,
   BalanceLossBackward,
   PgdStep,
+  PgdStart,
   kCount
 };
 

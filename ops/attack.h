@@ -3,16 +3,24 @@
 //   L-inf: x' = clip(clip(x + alpha * sign(g), x0 - eps, x0 + eps), 0, 1)
 //   L2:    x' = clip(x0 + project_eps(x + alpha * g / |g| - x0), 0, 1)     (per sample; a zero
 //          gradient leaves the sample where it is)
-// x, x0 and g share one shape [N, ...]; the node is not differentiable.
+// x, x0 and g share one shape [N, ...]; the nodes are not differentiable.
 #pragma once
 
 #include <string>
 
 #include "graph/graph.h"
+#include "ops/attrs.h"
 
 namespace advmoe {
 
 Val pgd_step(Val x, Val x0, Val gradient, double epsilon, double step_size, bool l2,
              const std::string& name = "");
+
+// The random start, clipped to [0, 1]: L-inf x0 + U(-eps, eps) per element; L2 x0 + eps * u * d
+// with d a normalized N(0, I) direction and u ~ U(0, 1) per sample; TRADES x0 + 0.001 N(0, 1).
+// `key` (i32 [2], the low and high words of the Philox subsequence) selects the draws, so one
+// compiled node serves every batch and restart; element i of the batch uses draw i (for L2 the
+// radius of sample s uses uniform draw numel + s), as RandomStream(seed, key) would.
+Val pgd_start(Val x0, Val key, const PgdStartAttrs& attrs, const std::string& name = "");
 
 }  // namespace advmoe

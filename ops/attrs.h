@@ -72,7 +72,17 @@ struct PgdStepAttrs {
   bool l2 = false;  // false: L-inf
 };
 
+// pgd_start: where an attack begins around x0 (the draws come from Philox stream (seed, key)).
+struct PgdStartAttrs {
+  enum Kind { Uniform, Trades };  // x0 + U(-eps, eps) (L2: uniform in the ball) | x0 + 0.001 N
+  Kind kind = Uniform;
+  double epsilon = 0;
+  bool l2 = false;
+  uint64_t seed = 0;
+};
+
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
-                           KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs, PgdStepAttrs>;
+                           KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs, PgdStepAttrs,
+                           PgdStartAttrs>;
 
 }  // namespace advmoe

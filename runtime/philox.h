@@ -3,6 +3,7 @@
 // numbers for the same seed without sharing state; this header is plain C++ usable from .cu files.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -37,6 +38,42 @@ ADVMOE_HOST_DEVICE inline Philox4x32 philox4x32_10(Philox4x32 counter, uint32_t 
     key1 += kWeyl1;
   }
   return counter;
+}
+
+// Word `index` of stream (seed, subsequence): counter = (block lo, hi, subsequence lo, hi) with
+// block = index / 4, key = seed; each block gives four words. RandomStream (rng.h) and device
+// kernels draw through these functions, so both see the same numbers.
+ADVMOE_HOST_DEVICE inline uint32_t philox_word(uint64_t seed, uint64_t subsequence,
+                                               uint64_t index) {
+  uint64_t block = index / 4;
+  Philox4x32 counter{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                      static_cast<uint32_t>(subsequence),
+                      static_cast<uint32_t>(subsequence >> 32)}};
+  Philox4x32 out =
+      philox4x32_10(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  return out.v[index % 4];
+}
+
+// In [0, 1) from 24 random bits.
+ADVMOE_HOST_DEVICE inline float philox_uniform(uint64_t seed, uint64_t subsequence,
+                                               uint64_t index) {
+  return static_cast<float>(philox_word(seed, subsequence, index) >> 8) * (1.0f / 16777216.0f);
+}
+
+// In [0, 1) from 53 random bits (words 2i and 2i + 1).
+ADVMOE_HOST_DEVICE inline double philox_uniform_f64(uint64_t seed, uint64_t subsequence,
+                                                    uint64_t index) {
+  uint64_t hi = philox_word(seed, subsequence, 2 * index) >> 5,
+           lo = philox_word(seed, subsequence, 2 * index + 1) >> 6;  // 27 + 26 = 53 bits
+  return static_cast<double>((hi << 26) | lo) * (1.0 / 9007199254740992.0);
+}
+
+// N(0, 1) by Box-Muller on uniform pairs; 1 - u keeps the log argument in (0, 1].
+ADVMOE_HOST_DEVICE inline double philox_normal(uint64_t seed, uint64_t subsequence,
+                                               uint64_t index) {
+  double u1 = 1.0 - philox_uniform_f64(seed, subsequence, 2 * index),
+         u2 = philox_uniform_f64(seed, subsequence, 2 * index + 1);
+  return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
 }
 
 }  // namespace advmoe

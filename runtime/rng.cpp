@@ -8,29 +8,19 @@
 namespace advmoe {
 
 uint32_t RandomStream::word(uint64_t index) const {
-  // Counter = (block index lo, hi, subsequence lo, hi); key = seed. Each block gives four words.
-  uint64_t block = index / 4;
-  Philox4x32 counter{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-                      static_cast<uint32_t>(subsequence_),
-                      static_cast<uint32_t>(subsequence_ >> 32)}};
-  Philox4x32 out =
-      philox4x32_10(counter, static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32));
-  return out.v[index % 4];
+  return philox_word(seed_, subsequence_, index);
 }
 
 float RandomStream::uniform(uint64_t index) const {
-  return static_cast<float>(word(index) >> 8) * (1.0f / 16777216.0f);
+  return philox_uniform(seed_, subsequence_, index);
 }
 
 double RandomStream::uniform_f64(uint64_t index) const {
-  uint64_t hi = word(2 * index) >> 5, lo = word(2 * index + 1) >> 6;  // 27 + 26 = 53 bits
-  return static_cast<double>((hi << 26) | lo) * (1.0 / 9007199254740992.0);
+  return philox_uniform_f64(seed_, subsequence_, index);
 }
 
 double RandomStream::normal(uint64_t index) const {
-  // Box-Muller; 1 - u keeps the log argument in (0, 1].
-  double u1 = 1.0 - uniform_f64(2 * index), u2 = uniform_f64(2 * index + 1);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  return philox_normal(seed_, subsequence_, index);
 }
 
 namespace {

@@ -79,7 +79,6 @@ AdversarialTrainer::AdversarialTrainer(Model& model, Backend& backend, TrainConf
   } else {
     all_ = make_level(loss.id, g.params(), true, 1.0);
   }
-  clean_ = Tensor::zeros(model.images.shape(), DType::F32);
   backbone_images_ = Tensor::zeros(model.images.shape(), DType::F32);
   router_images_ = Tensor::zeros(model.images.shape(), DType::F32);
   backbone_labels_ = Tensor::zeros(model.labels.shape(), DType::I32);
@@ -128,10 +127,8 @@ double AdversarialTrainer::iterate(const Dataset& train) {
 }
 
 double AdversarialTrainer::attacked_step(Level& level, uint64_t batch_key) {
-  Backend& backend = variables_.backend();
-  backend.copy(clean_, variables_.get("images"));
-  // The attack's own input is "adv_images": its last step leaves the result there, on the device.
-  attack_->run(clean_, variables_.get("adv_images"), batch_key);
+  // From the batch in "images" into the attack's own input "adv_images": no host round trip.
+  attack_->run(variables_.get("images"), variables_.get("adv_images"), batch_key);
   level.plan->run();
   double value = read_scalar(level.loss);
   if (std::isfinite(value)) level.sgd->step(level.lr_scale * schedule_.at(global_step_));

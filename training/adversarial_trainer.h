@@ -73,7 +73,6 @@ class AdversarialTrainer : public ClassifierTrainer {
   bool reference_code_ = false;
   std::unique_ptr<PgdAttack> attack_;
   Level all_, routers_, backbone_;
-  Tensor clean_;  // host copy of the batch the attack starts from
   // advmoe: host staging of the two batches of an iteration (B_psi set aside while B_phi trains).
   Tensor backbone_images_, backbone_labels_, router_images_, router_labels_;
   // advmoe: the router level's own stream of batches (B_phi), shuffled apart from B_psi.

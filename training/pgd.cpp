@@ -7,7 +7,6 @@
 #include "graph/autodiff.h"
 #include "ops/attack.h"
 #include "ops/losses.h"
-#include "runtime/rng.h"
 #include "training/evaluate.h"
 
 namespace advmoe {
@@ -103,7 +102,21 @@ void PgdAttack::init(Graph& g, ValueId loss, ValueId input, ValueId logits) {
   options.targets.push_back(next.id);
   // Eval mode: BN uses running statistics, as attacks on a trained model do.
   plan_ = compile(g, variables_, options);
-  start_ = Tensor::zeros(shape, DType::F32);
+  if (config_.start != PgdStart::None) {
+    // The random start: its own one-node Plan, run once per attack with the batch's key.
+    key_ = input_ + ".pgd_key";
+    if (!g.has(key_)) g.input(key_, Shape{2}, DType::I32);
+    start_ = "attack.start." + std::to_string(index);
+    PgdStartAttrs attrs;
+    attrs.kind = config_.start == PgdStart::Trades ? PgdStartAttrs::Trades : PgdStartAttrs::Uniform;
+    attrs.epsilon = config_.epsilon;
+    attrs.l2 = config_.norm == PgdNorm::L2;
+    attrs.seed = config_.seed;
+    Val start = pgd_start(Val{&g, g.find(origin_)}, Val{&g, g.find(key_)}, attrs, start_);
+    g.mark_output(start.id, start_);
+    start_plan_ = compile(g, variables_, CompileOptions{Mode::Eval, {start.id}});
+    host_key_ = Tensor::zeros(Shape{2}, DType::I32);
+  }
   step_losses_device_ = variables_.backend().allocate(Shape{config_.steps}, DType::F32);
   host_step_losses_ = Tensor::zeros(Shape{config_.steps}, DType::F32);
   if (config_.restarts > 1) candidate_ = Tensor::zeros(shape, DType::F32);
@@ -139,54 +152,25 @@ void PgdAttack::set_clean_target(const Tensor& images) {
   backend.copy(variables_.get(clean_logits_), variables_.get(logits_));
 }
 
-void PgdAttack::random_start(const float* x0, float* x, uint64_t batch_index, int restart) const {
-  const int64_t n = start_.numel(), batch = start_.shape()[0], per = n / batch;
-  const float eps = static_cast<float>(config_.epsilon);
-  // Restart 0 keeps the stream a single attack always used, so restarts only add candidates.
-  RandomStream noise(config_.seed,
-                     0xA77AC000ull + batch_index + (static_cast<uint64_t>(restart) << 40));
-  if (config_.start == PgdStart::None) {
-    std::copy(x0, x0 + n, x);
-    return;
-  }
-  // Counter-based draws: element i's number does not depend on the thread that draws it.
-  if (config_.start == PgdStart::Trades) {
-#pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i)
-      x[i] = std::clamp(x0[i] + 0.001f * static_cast<float>(noise.normal(static_cast<uint64_t>(i))),
-                        0.f, 1.f);
-    return;
-  }
-  if (config_.norm == PgdNorm::Linf) {
-#pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i)
-      x[i] = std::clamp(x0[i] + eps * (2 * noise.uniform(static_cast<uint64_t>(i)) - 1), 0.f, 1.f);
-    return;
-  }
-  // L2: a uniformly random direction, radius eps * u with u uniform in [0, 1).
-#pragma omp parallel for
-  for (int64_t s = 0; s < batch; ++s) {
-    double norm = 0;
-    for (int64_t i = s * per; i < (s + 1) * per; ++i) {
-      x[i] = static_cast<float>(noise.normal(static_cast<uint64_t>(i)));
-      norm += static_cast<double>(x[i]) * x[i];
-    }
-    double radius = eps * noise.uniform(static_cast<uint64_t>(n + s));
-    float scale = static_cast<float>(radius / std::max(std::sqrt(norm), 1e-12));
-    for (int64_t i = s * per; i < (s + 1) * per; ++i)
-      x[i] = std::clamp(x0[i] + scale * x[i], 0.f, 1.f);
-  }
-}
-
 void PgdAttack::attack_once(const Tensor& images, const Tensor& adversarial, uint64_t batch_index,
                             int restart) {
   Backend& backend = variables_.backend();
   const Tensor& x = variables_.get(input_);
   const Tensor& next = variables_.get(next_);
   const Tensor& loss = variables_.get(loss_);
-  random_start(images.data<float>(), start_.data<float>(), batch_index, restart);
   backend.copy(variables_.get(origin_), images);
-  backend.copy(x, start_);
+  if (start_.empty()) {
+    backend.copy(x, variables_.get(origin_));
+  } else {
+    // Philox subsequence of this batch and restart; restart 0 keeps the stream a single attack
+    // always used, so restarts only add candidates.
+    uint64_t key = 0xA77AC000ull + batch_index + (static_cast<uint64_t>(restart) << 40);
+    host_key_.data<int32_t>()[0] = static_cast<int32_t>(static_cast<uint32_t>(key));
+    host_key_.data<int32_t>()[1] = static_cast<int32_t>(static_cast<uint32_t>(key >> 32));
+    backend.copy(variables_.get(key_), host_key_);
+    start_plan_->run();
+    backend.copy(x, variables_.get(start_));
+  }
   // K steps without a host round trip: each run computes the loss, the gradient and the next
   // input; device-to-device copies move them into place and into the per-step loss record.
   for (int k = 0; k < config_.steps; ++k) {

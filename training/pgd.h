@@ -3,7 +3,8 @@
 // program replays it K times with the step
 //   L-inf: x <- clip(clip(x + alpha * sign(g), x0 - eps, x0 + eps), 0, 1)
 //   L2:    x <- clip(x0 + project_eps(x + alpha * g / |g| - x0), 0, 1)     (per sample)
-// from a uniform random start in the eps-ball, from x0 + 0.001 N(0, 1) (TRADES), or from x0.
+// from a uniform random start in the eps-ball, from x0 + 0.001 N(0, 1) (TRADES), or from x0; the
+// start (Philox draws, the same on every backend) and the step are graph nodes (ops/attack.h).
 // With several restarts each sample keeps its worst case (misclassified first, then the highest
 // cross-entropy). FGSM is the one-step case: fgsm(eps).
 #pragma once
@@ -51,11 +52,11 @@ class PgdAttack {
   // the adversarial branch's images); the gradient is added to the graph if not there yet.
   PgdAttack(Graph& graph, Variables& variables, ValueId loss, ValueId input, PgdConfig config);
 
-  // Tensors of the plan's batch shape: clean images x0 in [0, 1] on the host; writes the
-  // adversarial images to `adversarial`, a host tensor or one of the attack's backend (the
-  // attacked input's own variable costs no copy at all; with restarts > 1 it must be on the
-  // host). Whatever else the attack loss reads (labels, clean images) must already be in the
-  // variables. `batch_index` keys the random start.
+  // Tensors of the plan's batch shape, each on the host or on the attack's backend: clean images
+  // x0 in [0, 1]; writes the adversarial images to `adversarial` (the attacked input's own
+  // variable costs no copy at all; with restarts > 1 it must be on the host). Whatever else the
+  // attack loss reads (labels, clean images) must already be in the variables. `batch_index` keys
+  // the random start.
   void run(const Tensor& images, const Tensor& adversarial, uint64_t batch_index);
   // Model-based attack: also copies `labels` into the "labels" variable (restarts score with them).
   void run(const Tensor& images, const Tensor& labels, const Tensor& adversarial,
@@ -73,18 +74,17 @@ class PgdAttack {
   void set_clean_target(const Tensor& images);
   // One restart: K steps from the start keyed by (batch_index, restart) into `x`.
   void attack_once(const Tensor& x0, const Tensor& x, uint64_t batch_index, int restart);
-  // Host draws (counter-based Philox, so they are the same on every backend), uploaded once.
-  void random_start(const float* x0, float* x, uint64_t batch_index, int restart) const;
   // Copies into `best` the samples of `candidate` that are worse for the model than best's.
   void keep_worst(const Tensor& candidate, const Tensor& labels, const Tensor& best, bool first);
 
   PgdConfig config_;
   Variables& variables_;
   // Graph names: the attacked input, its gradient, the attack loss, the model's logits, the clean
-  // logits (KL objective), the clean images x0 the step projects around, and the step's output.
-  std::string input_, gradient_, loss_, logits_, clean_logits_, origin_, next_;
-  std::unique_ptr<Plan> plan_;
-  Tensor start_, host_logits_, candidate_;        // host
+  // logits (KL objective), the clean images x0 the step projects around, the step's output, the
+  // random start's key input and output (empty for PgdStart::None).
+  std::string input_, gradient_, loss_, logits_, clean_logits_, origin_, next_, key_, start_;
+  std::unique_ptr<Plan> plan_, start_plan_;
+  Tensor host_key_, host_logits_, candidate_;     // host
   Tensor step_losses_device_, host_step_losses_;  // the loss at each step's input
   std::vector<double> best_score_;                // per sample: wrong * 1e9 + cross-entropy
   std::vector<double> step_losses_;

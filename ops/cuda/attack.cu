@@ -1,9 +1,10 @@
-// The PGD step on the GPU: L-inf elementwise, L2 one block per sample (block_sum gives the
-// sample's gradient and perturbation norms in a fixed order).
+// The PGD step and random start on the GPU: L-inf elementwise, L2 one block per sample (block_sum
+// gives the sample's gradient and perturbation norms in a fixed order).
 #include <cmath>
 
 #include "ops/attrs.h"
 #include "ops/cuda/cuda_kernels.h"
+#include "runtime/philox.h"
 
 namespace advmoe {
 
@@ -45,9 +46,63 @@ __global__ void l2_step_kernel(const T* x, const T* x0, const T* g, T* out, int6
   }
 }
 
+// The Philox subsequence in the key's two words (read on the device: no host round trip).
+__device__ inline uint64_t subsequence_of(const int32_t* key) {
+  return static_cast<uint64_t>(static_cast<uint32_t>(key[0])) |
+         (static_cast<uint64_t>(static_cast<uint32_t>(key[1])) << 32);
+}
+
+// Random starts with the CPU loops' formulas (ops/reference/attack_loops.cpp) and draws.
+template <typename T>
+__global__ void start_elementwise_kernel(const T* x0, const int32_t* key, T* x, int64_t n,
+                                         bool trades, T eps, uint64_t seed) {
+  const uint64_t sub = subsequence_of(key);
+  ADVMOE_GRID_STRIDE(i, n) {
+    T moved = trades ? x0[i] + T(0.001f) * static_cast<T>(philox_normal(seed, sub, i))
+                     : x0[i] + eps * (2 * static_cast<T>(philox_uniform(seed, sub, i)) - 1);
+    x[i] = min(max(moved, T(0)), T(1));
+  }
+}
+
+// L2: one block per sample; the direction's norm by block_sum.
+template <typename T>
+__global__ void start_l2_kernel(const T* x0, const int32_t* key, T* x, int64_t n, int64_t per,
+                                T eps, uint64_t seed) {
+  const uint64_t sub = subsequence_of(key);
+  const int64_t s = blockIdx.x, begin = s * per;
+  double local = 0;
+  for (int64_t i = threadIdx.x; i < per; i += blockDim.x) {
+    T d = static_cast<T>(philox_normal(seed, sub, begin + i));
+    x[begin + i] = d;
+    local += static_cast<double>(d) * d;
+  }
+  double norm = sqrt(block_sum(local));
+  double radius = eps * static_cast<T>(philox_uniform(seed, sub, n + s));
+  T scale = static_cast<T>(radius / max(norm, 1e-12));
+  for (int64_t i = threadIdx.x; i < per; i += blockDim.x)
+    x[begin + i] = min(max(x0[begin + i] + scale * x[begin + i], T(0)), T(1));
+}
+
 }  // namespace
 
 void register_cuda_attack(KernelRegistry& r) {
+  add_cuda_float(r, Op::PgdStart, 0, [](auto tag, const KernelArgs& a) {
+    using T = decltype(tag);
+    const PgdStartAttrs attrs = std::get<PgdStartAttrs>(a.node.attrs);
+    const T* x0 = a.inputs[0].data<T>();
+    const int32_t* key = a.inputs[1].data<int32_t>();
+    T* x = a.outputs[0].data<T>();
+    const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
+    return stream_kernel(a, [=](cudaStream_t s) {
+      const T eps = static_cast<T>(attrs.epsilon);
+      if (attrs.kind == PgdStartAttrs::Uniform && attrs.l2)
+        start_l2_kernel<<<static_cast<unsigned>(batch), kThreads, 0, s>>>(x0, key, x, n, n / batch,
+                                                                          eps, attrs.seed);
+      else
+        start_elementwise_kernel<<<blocks_for(n), kThreads, 0, s>>>(
+            x0, key, x, n, attrs.kind == PgdStartAttrs::Trades, eps, attrs.seed);
+    });
+  });
   add_cuda_float(r, Op::PgdStep, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const PgdStepAttrs attrs = std::get<PgdStepAttrs>(a.node.attrs);

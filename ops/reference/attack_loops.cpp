@@ -1,11 +1,12 @@
-// The PGD step's loops, shared by both CPU backends (serial for "reference", OpenMP-parallel for
-// "onednn"). L2 norms accumulate in double.
+// The PGD step's and random start's loops, shared by both CPU backends (serial for "reference",
+// OpenMP-parallel for "onednn"). L2 norms accumulate in double.
 #include <algorithm>
 #include <cmath>
 
 #include "ops/attrs.h"
 #include "ops/reference/dispatch.h"
 #include "ops/reference/reference_kernels.h"
+#include "runtime/philox.h"
 
 namespace advmoe {
 
@@ -43,6 +44,46 @@ void l2_step(const T* x, const T* x0, const T* g, T* out, int64_t batch, int64_t
   }
 }
 
+uint64_t subsequence_of(const int32_t* key) {
+  return static_cast<uint64_t>(static_cast<uint32_t>(key[0])) |
+         (static_cast<uint64_t>(static_cast<uint32_t>(key[1])) << 32);
+}
+
+template <typename T>
+void random_start(const PgdStartAttrs& a, const T* x0, const int32_t* key, T* x, int64_t n,
+                  int64_t batch, bool parallel) {
+  const uint64_t seed = a.seed, sub = subsequence_of(key);
+  const T eps = static_cast<T>(a.epsilon);
+  if (a.kind == PgdStartAttrs::Trades) {
+#pragma omp parallel for if (parallel)
+    for (int64_t i = 0; i < n; ++i)
+      x[i] =
+          std::clamp(x0[i] + T(0.001f) * static_cast<T>(philox_normal(seed, sub, i)), T(0), T(1));
+    return;
+  }
+  if (!a.l2) {
+#pragma omp parallel for if (parallel)
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = std::clamp(x0[i] + eps * (2 * static_cast<T>(philox_uniform(seed, sub, i)) - 1), T(0),
+                        T(1));
+    return;
+  }
+  // L2: a uniformly random direction, radius eps * u with u uniform in [0, 1).
+  const int64_t per = n / batch;
+#pragma omp parallel for if (parallel)
+  for (int64_t s = 0; s < batch; ++s) {
+    double norm = 0;
+    for (int64_t i = s * per; i < (s + 1) * per; ++i) {
+      x[i] = static_cast<T>(philox_normal(seed, sub, i));
+      norm += static_cast<double>(x[i]) * x[i];
+    }
+    double radius = eps * static_cast<T>(philox_uniform(seed, sub, n + s));
+    T scale = static_cast<T>(radius / std::max(std::sqrt(norm), 1e-12));
+    for (int64_t i = s * per; i < (s + 1) * per; ++i)
+      x[i] = std::clamp(x0[i] + scale * x[i], T(0), T(1));
+  }
+}
+
 }  // namespace
 
 void register_attack_loops(KernelRegistry& r, const char* backend, bool parallel) {
@@ -60,6 +101,17 @@ void register_attack_loops(KernelRegistry& r, const char* backend, bool parallel
           linf_step(x, x0, g, out, n, static_cast<T>(attrs.epsilon),
                     static_cast<T>(attrs.step_size), parallel);
       });
+    });
+  });
+  r.add(backend, Op::PgdStart, [parallel](const KernelArgs& a) {
+    return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const PgdStartAttrs attrs = std::get<PgdStartAttrs>(a.node.attrs);
+      const T* x0 = a.inputs[0].data<T>();
+      const int32_t* key = a.inputs[1].data<int32_t>();
+      T* x = a.outputs[0].data<T>();
+      const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
+      return loop_kernel([=] { random_start(attrs, x0, key, x, n, batch, parallel); });
     });
   });
 }

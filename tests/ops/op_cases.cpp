@@ -60,6 +60,22 @@ OpCase pgd(const std::string& name, bool l2) {
           false};
 }
 
+// Random starts: x0 a Buffer, the Philox key an i32 input (the harness fills it with {3, 0}).
+OpCase start(const std::string& name, PgdStartAttrs::Kind kind, bool l2) {
+  return {name,
+          [=](Graph& g) {
+            PgdStartAttrs a;
+            a.kind = kind;
+            a.epsilon = 0.3;
+            a.l2 = l2;
+            a.seed = 5;
+            return pgd_start(Val{&g, g.buffer("x0", {3, 4, 4, 2})},
+                             Val{&g, g.input("key", {2}, DType::I32)}, a, "start");
+          },
+          {Mode::Eval},
+          false};
+}
+
 OpCase pool(const std::string& name, Shape x, bool max, int k, int s, int p,
             bool gradcheck = true) {
   return {name,
@@ -199,6 +215,9 @@ std::vector<OpCase> make_cases() {
       // [-1, 1] with a 0.3-ball exercise both clips.
       pgd("pgd_step_linf", false),
       pgd("pgd_step_l2", true),
+      start("pgd_start_uniform", PgdStartAttrs::Uniform, false),
+      start("pgd_start_uniform_l2", PgdStartAttrs::Uniform, true),
+      start("pgd_start_trades", PgdStartAttrs::Trades, false),
       {"sum",
        [](Graph& g) {
          return sum(in(g, "x", {3, 4}));
