@@ -176,4 +176,43 @@ BOOST_AUTO_TEST_CASE(pgd_step_moves_clips_and_projects) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(pgd_start_stays_in_the_ball_and_follows_its_key) {
+  for (const char* backend_name : {"reference", "onednn"}) {
+    for (int variant = 0; variant < 3; ++variant) {  // L-inf, L2, TRADES
+      Graph g(DType::F32);
+      PgdStartAttrs a;
+      a.kind = variant == 2 ? PgdStartAttrs::Trades : PgdStartAttrs::Uniform;
+      a.epsilon = 0.1;
+      a.l2 = variant == 1;
+      a.seed = 3;
+      Val start = pgd_start(Val{&g, g.input("x0", {4, 8, 8, 1})},
+                            Val{&g, g.input("key", {2}, DType::I32)}, a, "start");
+      g.mark_output(start.id, "x");
+      auto backend = make_backend(backend_name);
+      Variables vars(*backend);
+      auto plan = compile(g, vars, {Mode::Eval, {}});
+      vars.get("x0").fill(0.5);
+      auto run_with_key = [&](int32_t key) {
+        vars.get("key").data<int32_t>()[0] = key;
+        plan->run();
+        return vars.get("x").clone();
+      };
+      Tensor first = run_with_key(7), again = run_with_key(7), other = run_with_key(8);
+      BOOST_TEST(same_bytes(first, again));
+      BOOST_TEST(!same_bytes(first, other));
+      for (int s = 0; s < 4; ++s) {
+        double l2 = 0, linf = 0;
+        for (int i = s * 64; i < (s + 1) * 64; ++i) {
+          double d = first.item(i) - 0.5;
+          l2 += d * d;
+          linf = std::max(linf, std::abs(d));
+        }
+        if (variant == 0) BOOST_TEST((linf <= 0.1 + 1e-6 && linf > 0.05));
+        if (variant == 1) BOOST_TEST((std::sqrt(l2) <= 0.1 + 1e-6 && linf > 0));
+        if (variant == 2) BOOST_TEST((linf < 0.01 && linf > 0));  // 0.001 N(0, 1)
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
