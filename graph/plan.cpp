@@ -43,6 +43,7 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
   auto plan = std::make_unique<Plan>();
   plan->mode_ = options.mode;
   Backend& backend = variables.backend();
+  plan->backend_ = &backend;
 
   // Lifetimes of intermediates, in positions of `nodes`.
   std::vector<int> first(static_cast<size_t>(g.num_values()), -1), last = first;
@@ -114,8 +115,10 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
 void Plan::run() {
   for (size_t i = 0; i < kernels_.size(); ++i) {
     if (profiling_) {
+      backend_->synchronize();
       auto start = std::chrono::steady_clock::now();
       kernels_[i]->run();
+      backend_->synchronize();
       kernel_seconds_[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } else {

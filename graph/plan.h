@@ -38,7 +38,8 @@ class Plan {
   const std::vector<Op>& kernel_ops() const { return ops_; }
   int64_t run_count(Op op) const { return run_counts_[static_cast<size_t>(op)]; }
 
-  // Profiling: when on, run() accumulates each kernel's wall time (for `advmoe bench --profile`).
+  // Profiling: when on, run() accumulates each kernel's wall time (for `advmoe bench --profile`);
+  // on a GPU it synchronizes around every kernel, so a profiled run is slower than a plain one.
   void set_profiling(bool on) { profiling_ = on; }
   // Accumulated seconds per op kind over all profiled runs.
   std::array<double, static_cast<size_t>(Op::kCount)> seconds_by_op() const;
@@ -47,6 +48,7 @@ class Plan {
   friend std::unique_ptr<Plan> compile(const Graph&, Variables&, const CompileOptions&);
 
   Mode mode_ = Mode::Train;
+  Backend* backend_ = nullptr;  // profiling waits for it around each kernel (GPU work is async)
   Tensor arena_;
   Tensor scratchpad_;
   std::vector<std::unique_ptr<Kernel>> kernels_;

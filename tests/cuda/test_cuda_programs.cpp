@@ -124,6 +124,10 @@ BOOST_AUTO_TEST_CASE(resnet18_moe_trades_step_matches_cpu) {
   expect_same_outcome("trades");
 }
 
+BOOST_AUTO_TEST_CASE(resnet18_moe_pgd_at_step_matches_cpu) {
+  expect_same_outcome("pgd-at");
+}
+
 BOOST_AUTO_TEST_CASE(resnet18_moe_advmoe_iteration_matches_cpu) {
   expect_same_outcome("advmoe");
 }
