@@ -56,30 +56,20 @@ class ExpertConvKernel : public Kernel {
     w_ = w.data<float>();
     y_ = y.data<float>();
     route_ = a.inputs[2].data<int32_t>();
-    n_ = x.shape()[0];
+    const ExpertConvGeometry e = ExpertConvGeometry::make(x.shape(), w.shape(), attrs_);
+    n_ = e.n;
     experts_ = attrs_.experts;
-    width_ = w.shape()[0] / experts_;
-    x_row_ = x.numel() / n_;
-    y_row_ = y.numel() / n_;
-    w_slice_ = w.numel() / experts_;
+    width_ = e.width;
+    x_row_ = e.x_row;
+    y_row_ = e.y_row;
+    w_slice_ = e.w_slice;
     node_name_ = a.node.name;
-    // In dense mode one "expert" spans all E * width channels and the full batch is one group.
-    int64_t conv_width = attrs_.dense ? width_ * experts_ : width_;
-    Shape ws{conv_width, w.shape()[1], w.shape()[2], w.shape()[3]};
-    geometry_ = ConvGeometry::make(x.shape(), ws, ConvAttrs{attrs_.stride, attrs_.padding, {}});
+    geometry_ = e.conv;
+    bucket_rows_ = e.bucket_rows;
+    Shape ws{geometry_.o, geometry_.kh, geometry_.kw, geometry_.c};
     staging_x_ = Tensor::zeros(x.shape(), DType::F32);
-    staging_y_ = Tensor::zeros(Shape{n_, geometry_.ho, geometry_.wo, conv_width}, DType::F32);
-    if (attrs_.dense) {
-      batches_.push_back(make_batch(n_, ws));
-    } else {
-      // Buckets 1, 2, 4, 8, 16, then every 16 rows up to N: a group pays for at most 15 padding
-      // rows (powers of two alone would run 65 samples as 128).
-      for (int64_t rows = 1;; rows = std::min(rows < 16 ? 2 * rows : rows + 16, n_)) {
-        bucket_rows_.push_back(rows);
-        batches_.push_back(make_batch(rows, ws));
-        if (rows == n_) break;
-      }
-    }
+    staging_y_ = Tensor::zeros(Shape{n_, geometry_.ho, geometry_.wo, geometry_.o}, DType::F32);
+    for (int64_t rows : bucket_rows_) batches_.push_back(make_batch(rows, ws));
     order_.resize(static_cast<size_t>(n_));
     offsets_.resize(static_cast<size_t>(experts_) + 1);
     cursor_.resize(static_cast<size_t>(experts_));

@@ -80,30 +80,19 @@ class CudaExpertConv : public Kernel {
     w_ = w.data<T>();
     y_ = y.data<T>();
     route_ = a.inputs[2].data<int32_t>();
-    n_ = x.shape()[0];
+    const ExpertConvGeometry e = ExpertConvGeometry::make(x.shape(), w.shape(), attrs_);
+    n_ = e.n;
     experts_ = attrs_.experts;
-    width_ = w.shape()[0] / experts_;
-    x_row_ = x.numel() / n_;
-    y_row_ = y.numel() / n_;
-    w_slice_ = w.numel() / experts_;
-    // In dense mode one "expert" spans all E * width channels and the full batch is one group.
-    int64_t conv_width = attrs_.dense ? width_ * experts_ : width_;
-    geometry_ =
-        ConvGeometry::make(x.shape(), Shape{conv_width, w.shape()[1], w.shape()[2], w.shape()[3]},
-                           ConvAttrs{attrs_.stride, attrs_.padding, {}});
+    width_ = e.width;
+    x_row_ = e.x_row;
+    y_row_ = e.y_row;
+    w_slice_ = e.w_slice;
+    geometry_ = e.conv;
+    bucket_rows_ = e.bucket_rows;
     pixels_ = geometry_.ho * geometry_.wo;
     ConvDirection direction = pass == Pass::Forward        ? ConvDirection::Forward
                               : pass == Pass::BackwardData ? ConvDirection::BackwardData
                                                            : ConvDirection::BackwardFilter;
-    if (attrs_.dense) {
-      bucket_rows_.push_back(n_);
-    } else {
-      // 1, 2, 4, 8, 16, then every 16 rows up to N: a group pays for at most 15 padding rows.
-      for (int64_t rows = 1;; rows = std::min(rows < 16 ? 2 * rows : rows + 16, n_)) {
-        bucket_rows_.push_back(rows);
-        if (rows == n_) break;
-      }
-    }
     for (int64_t rows : bucket_rows_) {
       ConvGeometry g = geometry_;
       g.n = rows;
@@ -111,7 +100,7 @@ class CudaExpertConv : public Kernel {
     }
     // Dense mode reads x / writes dx in place; only the all-experts output needs staging.
     if (!attrs_.dense) staging_x_ = backend_.allocate(x.shape(), x.dtype());
-    staging_y_ = backend_.allocate(Shape{n_, geometry_.ho, geometry_.wo, conv_width}, x.dtype());
+    staging_y_ = backend_.allocate(Shape{n_, geometry_.ho, geometry_.wo, geometry_.o}, x.dtype());
     if (!attrs_.dense) {
       order_device_ = backend_.allocate(Shape{n_}, DType::I32);
       ADVMOE_CUDA_CHECK(cudaMallocHost(&route_host_, sizeof(int32_t) * static_cast<size_t>(n_)));
