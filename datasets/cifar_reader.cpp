@@ -3,8 +3,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "runtime/error.h"
+#include "runtime/files.h"
 
 namespace advmoe {
 
@@ -16,10 +18,11 @@ constexpr int64_t kSide = 32, kPixels = 3 * 32 * 32;
 // `label_offset` among them.
 void read_records(const std::string& path, int64_t expected_records, int label_bytes,
                   int label_offset, int classes, Dataset& d) {
-  ADVMOE_CHECK(std::filesystem::exists(path), "missing dataset file '" << path << "'");
   const int64_t record = label_bytes + kPixels;
   const int64_t expected = expected_records * record;
-  const auto size = static_cast<int64_t>(std::filesystem::file_size(path));
+  // Checked before anything is allocated: the size must be exactly that of the records.
+  const auto size = static_cast<int64_t>(
+      require_regular_file(path, "dataset file", std::numeric_limits<int64_t>::max()));
   ADVMOE_CHECK(size == expected, "'" << path << "' has " << size << " bytes; a CIFAR file of "
                                      << expected_records << " records of " << record
                                      << " bytes has exactly " << expected);

@@ -24,7 +24,8 @@ std::string label(const Graph& g, ValueId v) {
 
 }  // namespace
 
-Gradients autodiff(Graph& g, ValueId loss, const std::vector<ValueId>& targets) {
+Gradients autodiff(Graph& g, ValueId loss, const std::vector<ValueId>& targets,
+                   const AutodiffOptions& opts) {
   const ValueInfo& loss_info = g.value(loss);
   ADVMOE_CHECK(loss_info.shape.numel() == 1 && is_floating(loss_info.dtype),
                "autodiff: loss " << label(g, loss) << " must be a float scalar, got "
@@ -88,6 +89,9 @@ Gradients autodiff(Graph& g, ValueId loss, const std::vector<ValueId>& targets) 
       any_output = any_output || request.output_grads.back() != kNoValue;
     }
     if (!any_input || !any_output) continue;
+    // Routes held fixed: the choice contributes nothing, so nothing behind it gets a gradient
+    // through it (the router network's backward nodes are pruned with it).
+    if (node.op == Op::Top1 && !opts.straight_through_routes) continue;
     const OpDef& def = op_def(node.op);
     ADVMOE_CHECK(def.gradient, "autodiff: op " << def.name << " ('" << node.name
                                                << "') lies between the loss and a target but is "
@@ -106,7 +110,8 @@ Gradients autodiff(Graph& g, ValueId loss, const std::vector<ValueId>& targets) 
     // A value can be the gradient of two targets (add passes dy to both inputs) or already be
     // an output; give each target its own copy then.
     if (g.value(grad).role != Role::Intermediate) grad = scale(Val{&g, grad}, 1.0).id;
-    g.mark_output(grad, grad_name(g.value(t).name.empty() ? std::to_string(t) : g.value(t).name));
+    g.mark_output(grad,
+                  opts.prefix + (g.value(t).name.empty() ? std::to_string(t) : g.value(t).name));
     result.of[t] = grad;
   }
   return result;

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libdnnl-dev            # oneDNN 2.6: CPU kernels
+  ocl-icd-opencl-dev     # OpenCL headers + loader: Debian's dnnl-config.cmake requires them
+                         # (only a Recommends of libdnnl-dev, which --no-install-recommends skips)
   libhdf5-dev            # checkpoints
   libboost-program-options-dev libboost-test-dev
   zlib1g-dev             # gzip-compressed idx datasets

@@ -1,7 +1,9 @@
 // Attack option parsing.
 #include "tools/attack_options.h"
 
+#include <cmath>
 #include <cstdio>
+#include <sstream>
 
 namespace advmoe {
 
@@ -22,6 +24,22 @@ double parse_fraction(const std::string& option, const std::string& text) {
   throw UsageError{option + " must be a number or a fraction like 8/255, got '" + text + "'"};
 }
 
+const char* const kRouterGradHelp =
+    "MoE attack gradient through the top-1 router: none (routes held fixed: the exact gradient "
+    "of the model as it runs) | ste (the straight-through training surrogate, as the public "
+    "AdvMoE code's attacks use it; with global routing it can mask the attack)";
+
+double parse_fraction_in(const std::string& option, const std::string& text, double lo, double hi) {
+  double v = parse_fraction(option, text);
+  if (!(std::isfinite(v) && v >= lo && v <= hi)) {
+    std::ostringstream os;
+    os << option << " must be a finite number in [" << lo << ", " << hi << "], got '" << text
+       << "'";
+    throw UsageError{os.str()};
+  }
+  return v;
+}
+
 void add_attack_options(po::options_description& options, AttackOptions& a) {
   auto add = options.add_options();
   add("attack", po::value(&a.attack)->default_value(a.attack),
@@ -37,22 +55,28 @@ void add_attack_options(po::options_description& options, AttackOptions& a) {
       "ce (cross-entropy to the label) | kl (KL divergence from the clean output)");
   add("start", po::value(&a.start)->default_value(a.start),
       "PGD start: uniform (in the ball) | trades (x + 0.001 N(0,1)) | none");
+  add("router-grad", po::value(&a.router_grad)->default_value(a.router_grad), kRouterGradHelp);
 }
 
 PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed) {
   if (a.attack != "pgd" && a.attack != "fgsm" && a.attack != "none")
     throw UsageError{"--attack must be none, pgd or fgsm, got '" + a.attack + "'"};
   PgdConfig c;
-  c.epsilon = parse_fraction("--eps", a.epsilon);
   try {
     c.norm = parse_pgd_norm(a.norm);
     c.objective = parse_pgd_objective(a.loss);
     c.start = parse_pgd_start(a.start);
+    c.router_gradient = parse_router_gradient(a.router_grad);
   } catch (const Error& e) {
     throw UsageError{e.what()};
   }
-  if (!(c.epsilon >= 0)) throw UsageError{"--eps must be >= 0"};
-  if (a.steps < 1 || a.restarts < 1) throw UsageError{"--steps and --restarts must be at least 1"};
+  // Inputs live in [0, 1]: an L-inf radius above 1 allows any image; an L2 radius is bounded
+  // by the largest image's diagonal (224 x 224 x 3 pixels: sqrt(150528) < 400).
+  c.epsilon = parse_fraction_in("--eps", a.epsilon, 0, c.norm == PgdNorm::Linf ? 1 : 400);
+  if (a.steps < 1 || a.steps > 100000)
+    throw UsageError{"--steps must be in [1, 100000], got " + std::to_string(a.steps)};
+  if (a.restarts < 1 || a.restarts > 1000)
+    throw UsageError{"--restarts must be in [1, 1000], got " + std::to_string(a.restarts)};
   c.seed = seed;
   c.restarts = a.restarts;
   if (a.attack == "fgsm") {
@@ -62,8 +86,9 @@ PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed) {
     return c;
   }
   c.steps = a.steps;
-  c.step_size = parse_fraction("--step-size", a.step_size);
-  if (!(c.step_size > 0)) throw UsageError{"--step-size must be positive"};
+  c.step_size = parse_fraction_in("--step-size", a.step_size, 0, 400);
+  if (!(c.step_size > 0))
+    throw UsageError{"--step-size must be positive, got '" + a.step_size + "'"};
   return c;
 }
 
@@ -82,7 +107,27 @@ std::string describe(const PgdConfig& c) {
                 c.start == PgdStart::Uniform  ? "uniform"
                 : c.start == PgdStart::Trades ? "TRADES"
                                               : "clean");
-  return text;
+  std::string out = text;
+  if (c.router_gradient == RouterGradient::StraightThrough) out += ", STE router gradient";
+  return out;
+}
+
+std::string attack_json(const PgdConfig& c) {
+  std::ostringstream os;
+  os.precision(17);
+  bool is_fgsm = c.steps == 1 && c.start == PgdStart::None && c.step_size == c.epsilon &&
+                 c.norm == PgdNorm::Linf;
+  os << "{\"attack\": \"" << (is_fgsm ? "fgsm" : "pgd") << "\", \"norm\": \""
+     << (c.norm == PgdNorm::Linf ? "linf" : "l2") << "\", \"epsilon\": " << c.epsilon
+     << ", \"step_size\": " << c.step_size << ", \"steps\": " << c.steps
+     << ", \"restarts\": " << c.restarts << ", \"start\": \""
+     << (c.start == PgdStart::Uniform  ? "uniform"
+         : c.start == PgdStart::Trades ? "trades"
+                                       : "none")
+     << "\", \"loss\": \"" << (c.objective == PgdObjective::CrossEntropy ? "ce" : "kl")
+     << "\", \"router_grad\": \"" << router_gradient_name(c.router_gradient)
+     << "\", \"seed\": " << c.seed << "}";
+  return os.str();
 }
 
 }  // namespace advmoe

@@ -15,11 +15,19 @@ double parse_fraction(const std::string& option, const std::string& text);
 struct AttackOptions {
   std::string attack = "pgd";  // none | pgd | fgsm
   std::string epsilon = "8/255", step_size = "2/255";
-  std::string norm = "linf", loss = "ce", start = "uniform";
+  std::string norm = "linf", loss = "ce", start = "uniform", router_grad = "none";
   int steps = 50, restarts = 1;
 };
 
-// Adds --attack, --eps, --step-size, --steps, --restarts, --norm, --attack-loss, --start.
+// The --router-grad option's help text (train and eval share it).
+extern const char* const kRouterGradHelp;
+
+// A finite number in [lo, hi] parsed from `text` (fractions allowed); UsageError naming
+// `option` and the range otherwise.
+double parse_fraction_in(const std::string& option, const std::string& text, double lo, double hi);
+
+// Adds --attack, --eps, --step-size, --steps, --restarts, --norm, --attack-loss, --start,
+// --router-grad.
 void add_attack_options(po::options_description& options, AttackOptions& a);
 
 // The PgdConfig the options describe (fgsm: one step of size eps from x0); UsageError on bad
@@ -28,5 +36,8 @@ PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed);
 
 // "PGD-50 L-inf eps 0.0314 step 0.00784, 1 restart, CE" for logs.
 std::string describe(const PgdConfig& c);
+
+// Every setting of the attack as a JSON object (final.json, the checkpoint's `final`).
+std::string attack_json(const PgdConfig& c);
 
 }  // namespace advmoe

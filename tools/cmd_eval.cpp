@@ -44,13 +44,18 @@ int cmd_eval(const std::vector<std::string>& args) {
   if (!parse_command("eval", "Evaluate a checkpoint on a test set, clean and under attack.", o,
                      args, vm))
     return 0;
-  if (batch < 1) throw UsageError{"advmoe eval: --batch-size must be at least 1"};
+  require(batch >= 1 && batch <= 65536, "eval",
+          "--batch-size must be in [1, 65536], got " + std::to_string(batch));
+  require(test_limit >= 0, "eval", "--test-limit must be >= 0, got " + std::to_string(test_limit));
+  require(seed <= (uint64_t{1} << 53), "eval",
+          "--seed must be in [0, 2^53], got " + std::to_string(seed));
   PgdConfig pgd = pgd_config_of(attack, seed);  // validated even when --attack none
   set_threads(threads);
 
   CheckpointHeader header = read_checkpoint_header(checkpoint);
   if (dataset.empty()) dataset = header.state.dataset;
   Dataset test = load_dataset(dataset, data_dir, "test", test_limit);
+  ADVMOE_CHECK(test.size() > 0, "dataset " << test.name << " has no test images");
   ADVMOE_CHECK(test.image_shape() == header.model.image && test.num_classes == header.model.classes,
                "dataset " << dataset << " has images " << test.image_shape() << " and "
                           << test.num_classes << " classes; the checkpoint's model expects "

@@ -2,11 +2,15 @@
 // best.h5), exact resume from it, then the final clean test accuracy.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <numeric>
+#include <set>
+#include <sstream>
 
 #include "datasets/registry.h"
 #include "models/registry.h"
@@ -24,7 +28,7 @@ namespace {
 
 struct TrainOptions {
   std::string dataset, data_dir, arch, variant, out, resume, schedule, augment, normalize;
-  std::string best_metric, routing;
+  std::string best_metric, routing, router_grad;
   DeviceOptions device;
   int experts = 2;
   double balance_loss = 0;
@@ -44,7 +48,8 @@ struct TrainOptions {
 po::options_description train_options(TrainOptions& t) {
   po::options_description o("train options");
   auto add = o.add_options();
-  add("dataset", po::value(&t.dataset)->default_value("fashion-mnist"), "fashion-mnist | mnist");
+  add("dataset", po::value(&t.dataset)->default_value("fashion-mnist"),
+      "fashion-mnist | mnist | cifar10 | cifar100 | tiny-imagenet | imagenet");
   add("data-dir", po::value(&t.data_dir)->default_value(""),
       "dataset folder (default: the dataset's standard location)");
   add("arch", po::value(&t.arch)->default_value("smallcnn"),
@@ -71,7 +76,8 @@ po::options_description train_options(TrainOptions& t) {
   add("schedule", po::value(&t.schedule)->default_value("cosine"), "cosine | constant");
   add("momentum", po::value(&t.momentum)->default_value(0.9), "SGD momentum");
   add("weight-decay", po::value(&t.weight_decay)->default_value(5e-4), "SGD weight decay");
-  add("seed", po::value(&t.seed)->default_value(0), "seed of initialization and data order");
+  add("seed", po::value(&t.seed)->default_value(0),
+      "seed of initialization and data order, in [0, 2^53]");
   add("train-limit", po::value(&t.train_limit)->default_value(0),
       "use the first N training images");
   add("test-limit", po::value(&t.test_limit)->default_value(0), "use the first N test images");
@@ -94,6 +100,7 @@ po::options_description train_options(TrainOptions& t) {
       "(the public code: global router, both steps on one batch, router CE to y mod N + KL)");
   add("router-lr", po::value(&t.router_lr)->default_value(0.0),
       "advmoe: the routers' peak learning rate, same schedule (0: --lr)");
+  add("router-grad", po::value(&t.router_grad)->default_value("none"), kRouterGradHelp);
   add("eval-pgd-steps", po::value(&t.eval_pgd_steps)->default_value(-1),
       "after each epoch, robust accuracy under PGD with this many steps on --eval-limit test "
       "images (-1: 10 for adversarial methods, off for standard; 0: off)");
@@ -115,11 +122,48 @@ po::options_description train_options(TrainOptions& t) {
   return o;
 }
 
+// Range checks of every numeric option, before any work: a value outside its range is a
+// usage error naming the option, its range and the value given.
 void check(const TrainOptions& t) {
-  if (t.epochs < 1) throw UsageError{"advmoe train: --epochs must be at least 1"};
-  if (t.batch < 1) throw UsageError{"advmoe train: --batch-size must be at least 1"};
-  if (!(t.lr > 0)) throw UsageError{"advmoe train: --lr must be positive"};
-  if (!(t.ratio > 0 && t.ratio <= 1)) throw UsageError{"advmoe train: --ratio must be in (0, 1]"};
+  auto in = [](double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; };
+  auto text = [](double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  const std::string c = "train";
+  require(t.epochs >= 1 && t.epochs <= kMaxEpochs, c,
+          "--epochs must be in [1, " + text(kMaxEpochs) + "], got " + text(t.epochs));
+  require(t.batch >= 1 && t.batch <= 65536, c,
+          "--batch-size must be in [1, 65536], got " + text(t.batch));
+  require(in(t.lr, 0, 10) && t.lr > 0, c, "--lr must be in (0, 10], got " + text(t.lr));
+  require(in(t.router_lr, 0, 10), c, "--router-lr must be in [0, 10], got " + text(t.router_lr));
+  require(in(t.momentum, 0, 1) && t.momentum < 1, c,
+          "--momentum must be in [0, 1), got " + text(t.momentum));
+  require(in(t.weight_decay, 0, 1) && t.weight_decay < 1, c,
+          "--weight-decay must be in [0, 1), got " + text(t.weight_decay));
+  require(in(t.width, 0.01, 16), c, "--width must be in [0.01, 16], got " + text(t.width));
+  require(in(t.ratio, 0.01, 1), c, "--ratio must be in [0.01, 1], got " + text(t.ratio));
+  require(t.experts >= 1 && t.experts <= 64, c,
+          "--experts must be in [1, 64], got " + text(t.experts));
+  require(in(t.balance_loss, 0, 1000), c,
+          "--balance-loss must be in [0, 1000], got " + text(t.balance_loss));
+  require(in(t.beta, 0, 1000), c, "--beta must be in [0, 1000], got " + text(t.beta));
+  require(t.attack_steps >= 1 && t.attack_steps <= 1000, c,
+          "--attack-steps must be in [1, 1000], got " + text(t.attack_steps));
+  require(t.eval_pgd_steps >= -1 && t.eval_pgd_steps <= 100000, c,
+          "--eval-pgd-steps must be in [-1, 100000], got " + text(t.eval_pgd_steps));
+  require(t.final_pgd_steps >= -1 && t.final_pgd_steps <= 100000, c,
+          "--final-pgd-steps must be in [-1, 100000], got " + text(t.final_pgd_steps));
+  require(t.final_restarts >= 1 && t.final_restarts <= 1000, c,
+          "--final-restarts must be in [1, 1000], got " + text(t.final_restarts));
+  require(t.train_limit >= 0, c, "--train-limit must be >= 0, got " + text(t.train_limit));
+  require(t.test_limit >= 0, c, "--test-limit must be >= 0, got " + text(t.test_limit));
+  require(t.eval_limit >= 0, c, "--eval-limit must be >= 0, got " + text(t.eval_limit));
+  // Checkpoints store the seed as a float64, exact up to 2^53 (and -1 would wrap to 2^64 - 1).
+  require(t.seed <= (uint64_t{1} << 53), c,
+          "--seed must be in [0, 2^53], got " + std::to_string(t.seed) +
+              (t.seed > (uint64_t{1} << 63) ? " (a negative number?)" : ""));
   if (t.method != "standard" && t.method != "pgd-at" && t.method != "trades" &&
       t.method != "advmoe")
     throw UsageError{"advmoe train: --method must be standard, pgd-at, trades or advmoe, got '" +
@@ -127,6 +171,51 @@ void check(const TrainOptions& t) {
   if (t.preset != "paper" && t.preset != "reference-code")
     throw UsageError{"advmoe train: --preset must be paper or reference-code, got '" + t.preset +
                      "'"};
+  if (t.schedule != "cosine" && t.schedule != "constant")
+    throw UsageError{"advmoe train: --schedule must be cosine or constant, got '" + t.schedule +
+                     "'"};
+}
+
+// Options a resumed run may change: they do not alter what the remaining steps compute
+// (--epochs extends or ends the run, as documented). Every other option must equal the
+// checkpoint's stored configuration.
+bool may_change_on_resume(const std::string& name) {
+  static const std::set<std::string> names = {
+      "epochs",          "threads",        "device",         "tf32",
+      "deterministic",   "conv-search",    "data-dir",       "out",
+      "final-pgd-steps", "final-restarts", "eval-pgd-steps", "eval-epsilon",
+      "eval-step-size",  "eval-limit"};
+  return names.count(name) > 0;
+}
+
+std::map<std::string, std::string> ini_values(const std::string& ini) {
+  std::map<std::string, std::string> values;
+  std::istringstream in(ini);
+  for (std::string line; std::getline(in, line);) {
+    size_t eq = line.find(" = ");
+    if (eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return values;
+}
+
+// The resumed run's effective options against the checkpoint's: a different method, seed or
+// batch size (from an edited config.ini or the command line) would continue another run.
+void check_resume_config(const std::string& checkpoint, const std::string& stored,
+                         const std::string& now) {
+  std::map<std::string, std::string> a = ini_values(stored), b = ini_values(now);
+  std::string diff;
+  for (const auto& [name, value] : a) {
+    auto it = b.find(name);
+    if (it == b.end() || it->second == value || may_change_on_resume(name)) continue;
+    diff += "\n  --" + name + ": " + value + " in the checkpoint, " + it->second + " now";
+  }
+  if (!diff.empty())
+    throw UsageError{
+        "advmoe train: --resume: the options differ from the run's stored "
+        "configuration in '" +
+        checkpoint + "' (attribute 'config'):" + diff +
+        "\n(change only --epochs, --threads, the device and evaluation options "
+        "when resuming, or start a new run)"};
 }
 
 Augmentation augmentation_of(const TrainOptions& t) {
@@ -166,22 +255,31 @@ int cmd_train(const std::vector<std::string>& args) {
   if (t.routing == "auto") t.routing = t.preset == "reference-code" ? "global" : "layer";
   if (t.eval_pgd_steps < 0) t.eval_pgd_steps = adversarial ? 10 : 0;
   if (t.final_pgd_steps < 0) t.final_pgd_steps = adversarial ? 50 : 0;
-  double train_epsilon = parse_fraction("--epsilon", t.epsilon);
+  double train_epsilon = parse_fraction_in("--epsilon", t.epsilon, 0, 1);
+  RouterGradient router_gradient;
+  try {
+    router_gradient = parse_router_gradient(t.router_grad);
+  } catch (const Error& e) {
+    throw UsageError{std::string("advmoe train: --") + e.what()};
+  }
   PgdConfig eval_pgd;  // per epoch on a fixed subset; the final attack differs in steps/restarts
-  eval_pgd.epsilon =
-      t.eval_epsilon == "auto" ? train_epsilon : parse_fraction("--eval-epsilon", t.eval_epsilon);
+  eval_pgd.epsilon = t.eval_epsilon == "auto"
+                         ? train_epsilon
+                         : parse_fraction_in("--eval-epsilon", t.eval_epsilon, 0, 1);
   eval_pgd.step_size = t.eval_step_size == "auto"
                            ? eval_pgd.epsilon / 4
-                           : parse_fraction("--eval-step-size", t.eval_step_size);
+                           : parse_fraction_in("--eval-step-size", t.eval_step_size, 0, 1);
   eval_pgd.steps = std::max(t.eval_pgd_steps, 1);
   eval_pgd.seed = t.seed;
+  eval_pgd.router_gradient = router_gradient;
   PgdConfig final_pgd = eval_pgd;
   final_pgd.steps = std::max(t.final_pgd_steps, 1);
   final_pgd.restarts = t.final_restarts;
-  if (!(eval_pgd.step_size > 0) || !(eval_pgd.epsilon >= 0) || t.final_restarts < 1)
+  if (!(eval_pgd.step_size > 0) && (t.eval_pgd_steps > 0 || t.final_pgd_steps > 0))
     throw UsageError{
-        "advmoe train: the evaluation attack needs a positive step size, a radius "
-        ">= 0 and at least one restart"};
+        "advmoe train: the evaluation attack needs a positive step size (--eval-step-size, "
+        "or --eval-epsilon above 0 for the automatic one)"};
+  double attack_step_size = parse_fraction_in("--attack-step-size", t.attack_step_size, 0, 1);
   score(EpochMetrics{}, t.best_metric);  // validates the name before any work
   Augmentation augmentation = augmentation_of(t);
   set_threads(t.threads);
@@ -193,6 +291,14 @@ int cmd_train(const std::vector<std::string>& args) {
 
   Dataset train = load_dataset(t.dataset, t.data_dir, "train", t.train_limit);
   Dataset test = load_dataset(t.dataset, t.data_dir, "test", t.test_limit);
+  ADVMOE_CHECK(train.image_shape() == test.image_shape() && train.num_classes == test.num_classes,
+               "dataset " << t.dataset << ": the train split (" << train.name << ") has images "
+                          << train.image_shape() << " and the test split (" << test.name << ") has "
+                          << test.image_shape() << "; both splits must agree");
+  ADVMOE_CHECK(test.size() > 0, "dataset " << test.name << " has no test images");
+  require(train.size() >= t.batch, "train",
+          "the training split " + train.name + " has " + std::to_string(train.size()) +
+              " images, fewer than one batch (--batch-size " + std::to_string(t.batch) + ")");
   std::printf("data: %s %lld images, %s %lld images, image %s, %d classes\n", train.name.c_str(),
               static_cast<long long>(train.size()), test.name.c_str(),
               static_cast<long long>(test.size()), train.image_shape().str().c_str(),
@@ -209,6 +315,23 @@ int cmd_train(const std::vector<std::string>& args) {
   mc.normalize = t.normalize;
   mc.experts = t.experts;
   mc.routing = t.routing;
+  // Resume: the checkpoint is validated (architecture, configuration, step count) before any
+  // Plan is compiled.
+  CheckpointHeader resumed;
+  int64_t steps = train.size() / t.batch;
+  if (!t.resume.empty()) {
+    std::string last = out + "/last.h5";
+    resumed = read_checkpoint_header(last);
+    ModelConfig wanted = mc;
+    if (wanted.variant != "dense") wanted.width = wanted.ratio;
+    check_same_model(last, resumed.model, wanted);
+    check_resume_config(last, resumed.state.config_ini, options_as_ini(vm));
+    ADVMOE_CHECK(resumed.state.step == resumed.state.epoch * steps,
+                 "'" << last << "': " << resumed.state.epoch << " completed epochs of " << steps
+                     << " steps make " << resumed.state.epoch * steps << " steps, but its 'step' "
+                     << "attribute is " << resumed.state.step
+                     << " (did the training split or the batch size change?)");
+  }
   Model model = build_model(mc);
   auto backend = make_backend(t.device);
   TrainConfig tc;
@@ -227,14 +350,14 @@ int cmd_train(const std::vector<std::string>& args) {
     ac.method = t.method;
     ac.epsilon = train_epsilon;
     ac.steps = t.attack_steps;
-    ac.step_size = parse_fraction("--attack-step-size", t.attack_step_size);
+    ac.step_size = attack_step_size;
+    ac.router_gradient = router_gradient;
     ac.beta = t.beta;
     ac.preset = t.preset;
     ac.router_lr = t.router_lr;
     trainer_holder = std::make_unique<AdversarialTrainer>(model, *backend, tc, ac);
   }
   ClassifierTrainer& trainer = *trainer_holder;
-  int64_t steps = train.size() / t.batch;
   trainer.set_total_steps(steps * t.epochs);
 
   RunState state;
@@ -243,7 +366,7 @@ int cmd_train(const std::vector<std::string>& args) {
   state.config_ini = options_as_ini(vm);
   if (!t.resume.empty()) {
     std::string last = out + "/last.h5";
-    RunState saved = read_checkpoint_header(last).state;
+    const RunState& saved = resumed.state;
     load_checkpoint_tensors(last, model, trainer.variables(), /*with_optimizer=*/true);
     trainer.set_global_step(saved.step);
     state.epoch = saved.epoch;
@@ -298,6 +421,12 @@ int cmd_train(const std::vector<std::string>& args) {
   EvalResult final_result = trainer.evaluate(test);
   std::printf("final test accuracy: %.2f%% on %lld images\n", 100 * final_result.accuracy,
               static_cast<long long>(final_result.examples));
+  std::ostringstream final_json;
+  final_json.precision(17);
+  final_json << "{\"epoch\": " << state.epoch << ", \"dataset\": \"" << test.name
+             << "\", \"test_images\": " << final_result.examples
+             << ", \"clean_accuracy\": " << final_result.accuracy
+             << ", \"clean_loss\": " << final_result.loss;
   if (t.final_pgd_steps > 0) {
     auto start = std::chrono::steady_clock::now();
     EvalResult robust = trainer.evaluate_adversarial(test, final_pgd);
@@ -306,7 +435,17 @@ int cmd_train(const std::vector<std::string>& args) {
     std::printf("final robust accuracy: %.2f%% on %lld images (%s; %.0fs)\n", 100 * robust.accuracy,
                 static_cast<long long>(robust.examples), describe(final_pgd).c_str(), seconds);
     print_usage_summary("adversarial test", trainer.adversarial_usage());
+    final_json << ", \"robust_accuracy\": " << robust.accuracy
+               << ", \"robust_loss\": " << robust.loss
+               << ", \"attack\": " << attack_json(final_pgd);
+  } else {
+    final_json << ", \"robust_accuracy\": null, \"attack\": null";
   }
+  final_json << "}";
+  // The final numbers, distinct from the per-epoch quick RA: in final.json and in last.h5.
+  state.final_json = final_json.str();
+  write_text_atomically(out + "/final.json", state.final_json + "\n");
+  save_checkpoint(out + "/last.h5", model, trainer.variables(), state);
   std::fflush(stdout);
   return 0;
 }

@@ -7,17 +7,34 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
+
+#include "runtime/error.h"
+#include "runtime/files.h"
 
 namespace advmoe {
 
 namespace {
 
+// A config file is a few hundred bytes; a larger one is not ours (or is /dev/zero-like).
+constexpr uint64_t kMaxConfigBytes = 1 << 20;
+
 void store_config_file(const std::string& command, const std::string& path,
                        const po::options_description& options, po::variables_map& vm) {
+  try {
+    require_regular_file(path, "config file", kMaxConfigBytes);
+  } catch (const Error& e) {
+    throw UsageError{"advmoe " + command + ": " + e.what()};
+  }
   std::ifstream in(path);
   if (!in) throw UsageError{"advmoe " + command + ": cannot read config file '" + path + "'"};
   try {
-    po::store(po::parse_config_file(in, options, /*allow_unregistered=*/false), vm);
+    po::parsed_options parsed = po::parse_config_file(in, options, /*allow_unregistered=*/false);
+    // Every value is converted, even those the command line overrides (store() would skip
+    // them): a config file with an invalid value is an error, not a time bomb.
+    po::variables_map all_values;
+    po::store(parsed, all_values);
+    po::store(parsed, vm);
   } catch (const po::error& e) {
     throw UsageError{"advmoe " + command + ": config file '" + path + "': " + e.what()};
   }
@@ -52,7 +69,9 @@ bool parse_command(const std::string& command, const std::string& summary,
       "config", po::value<std::string>(), "read options from this INI file (command line wins)");
   all.add(options);
   try {
-    po::store(po::command_line_parser(args).options(all).run(), vm);
+    // An empty positional description: a stray argument (a typo, a missing "--") is an error.
+    po::positional_options_description no_positional;
+    po::store(po::command_line_parser(args).options(all).positional(no_positional).run(), vm);
     if (vm.count("help")) {
       std::cout << "usage: advmoe " << command << " [options]\n"
                 << summary << "\n\n"
@@ -62,7 +81,7 @@ bool parse_command(const std::string& command, const std::string& summary,
     if (vm.count("config")) store_config_file(command, vm["config"].as<std::string>(), all, vm);
     if (options.find_nothrow("resume", false) && vm.count("resume")) {
       std::string dir = vm["resume"].as<std::string>();
-      if (!std::filesystem::exists(dir + "/config.ini"))
+      if (!path_exists(dir + "/config.ini"))
         throw UsageError{"advmoe " + command + ": --resume " + dir + ": no config.ini there"};
       store_config_file(command, dir + "/config.ini", all, vm);
     }
@@ -83,8 +102,20 @@ std::string options_as_ini(const po::variables_map& vm) {
   return os.str();
 }
 
+int max_threads() {
+  // Far above any machine's cores, far below what crashes the OpenMP runtime (100,000).
+  return std::max(1024, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 void set_threads(int threads) {
+  if (threads < 0 || threads > max_threads())
+    throw UsageError{"--threads must be in [0, " + std::to_string(max_threads()) +
+                     "] (0: all cores), got " + std::to_string(threads)};
   if (threads > 0) omp_set_num_threads(threads);
+}
+
+void require(bool ok, const std::string& command, const std::string& message) {
+  if (!ok) throw UsageError{"advmoe " + command + ": " + message};
 }
 
 }  // namespace advmoe

@@ -27,8 +27,12 @@ bool parse_command(const std::string& command, const std::string& summary,
 // --config reads back.
 std::string options_as_ini(const po::variables_map& vm);
 
-// Sets the OpenMP/oneDNN thread count when threads > 0.
+// Sets the OpenMP/oneDNN thread count when threads > 0; a usage error outside [0, max].
 void set_threads(int threads);
+
+// Throws UsageError "advmoe <command>: <message>" unless `ok`. Range checks of options read like
+// require(t.lr > 0 && t.lr <= 10, "train", "--lr must be in (0, 10], got ...").
+void require(bool ok, const std::string& command, const std::string& message);
 
 int cmd_train(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);

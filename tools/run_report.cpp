@@ -7,6 +7,8 @@
 #include <fstream>
 #include <numeric>
 
+#include "runtime/error.h"
+
 namespace advmoe {
 
 void print_usage_summary(const std::string& inputs, const std::vector<LayerUsage>& usage) {
@@ -47,6 +49,18 @@ void report_usage(const std::string& path, int epoch, const std::string& inputs,
     csv << "\n";
   }
   print_usage_summary(inputs, usage);
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.flush();
+    ADVMOE_CHECK(out.good(), "cannot write '" << tmp << "'");
+  }
+  ADVMOE_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0,
+               "cannot rename '" << tmp << "' to '" << path << "'");
 }
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics) {

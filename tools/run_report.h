@@ -16,6 +16,9 @@ void print_usage_summary(const std::string& inputs, const std::vector<LayerUsage
 // print_usage_summary, plus the counts appended to the CSV file at `path`.
 void report_usage(const std::string& path, int epoch, const std::string& inputs,
                   const std::vector<LayerUsage>& usage);
+// Writes `text` to `path` through a temp file and a rename, so readers never see half a file.
+void write_text_atomically(const std::string& path, const std::string& text);
+
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics);
 
 }  // namespace advmoe

@@ -70,6 +70,7 @@ AdversarialTrainer::AdversarialTrainer(Model& model, Backend& backend, TrainConf
   pgd.steps = adv_.steps;
   pgd.start = method == "pgd-at" ? PgdStart::Uniform : PgdStart::Trades;
   pgd.seed = config.seed;
+  pgd.router_gradient = adv_.router_gradient;
   attack_ = std::make_unique<PgdAttack>(g, variables_, attack_loss.id, adv_images.id, pgd);
   double router_scale = adv_.router_lr > 0 ? adv_.router_lr / config.lr : 1.0;
   if (method == "advmoe") {

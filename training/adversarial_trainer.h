@@ -32,6 +32,9 @@ struct AdversarialConfig {
   std::string preset = "paper";  // advmoe: paper (Algorithm 1) | reference-code
   double router_lr = 0;          // advmoe: the routers' peak learning rate (0: the backbone's)
   double router_ce_weight = 6.0;  // reference-code: alpha of CE(r(x), y mod N)
+  // The training attack's gradient through top-1 routers (training/pgd.h): routes held fixed by
+  // default; the straight-through surrogate on request (the public code's attacks).
+  RouterGradient router_gradient = RouterGradient::None;
 };
 
 class AdversarialTrainer : public ClassifierTrainer {

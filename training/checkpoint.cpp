@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "graph/autodiff.h"
+#include "models/registry.h"
 #include "runtime/error.h"
 #include "training/hdf5_file.h"
 
@@ -50,23 +52,36 @@ void write_metrics(H5File& f, const std::vector<EpochMetrics>& metrics) {
   hsize_t n = rows.size();
   H5Handle type = metrics_type();
   H5Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (n > 0) {
+    H5Pset_chunk(dcpl.id(), 1, &n);
+    H5Pset_fletcher32(dcpl.id());
+  }
   H5Handle d(
-      H5Dcreate2(f.id(), "/metrics", type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dcreate2(f.id(), "/metrics", type.id(), space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT),
       H5Dclose);
   ADVMOE_CHECK(d.valid() && (n == 0 || H5Dwrite(d.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                                                 rows.data()) >= 0),
                "cannot write '" << f.path() << "' /metrics");
 }
 
-std::vector<EpochMetrics> read_metrics(const H5File& f) {
+// One row per completed epoch: a table longer than `epochs` rows is refused before it is read.
+std::vector<EpochMetrics> read_metrics(const H5File& f, int64_t epochs) {
   if (!f.exists("/metrics")) return {};
   H5Handle d(H5Dopen2(f.id(), "/metrics", H5P_DEFAULT), H5Dclose);
+  ADVMOE_CHECK(d.valid(), "'" << f.path() << "' /metrics is not a readable dataset");
   H5Handle space(H5Dget_space(d.id()), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.id());
+  ADVMOE_CHECK(n >= 0 && n <= epochs && H5Sget_simple_extent_ndims(space.id()) == 1,
+               "'" << f.path() << "' /metrics has " << n << " rows; a checkpoint of " << epochs
+                   << " completed epochs has at most " << epochs << " (one per epoch)");
+  if (n > 0) f.check_storage("/metrics", false);
   MetricsRow unmeasured{};
   unmeasured.robust_accuracy = std::nan("");
-  std::vector<MetricsRow> rows(static_cast<size_t>(H5Sget_simple_extent_npoints(space.id())),
-                               unmeasured);
+  std::vector<MetricsRow> rows(static_cast<size_t>(n), unmeasured);
   H5Handle file_type(H5Dget_type(d.id()), H5Tclose);
+  ADVMOE_CHECK(H5Tget_class(file_type.id()) == H5T_COMPOUND,
+               "'" << f.path() << "' /metrics is not a compound table");
   H5Handle type = metrics_type(H5Tget_member_index(file_type.id(), "robust_accuracy") >= 0);
   ADVMOE_CHECK(
       rows.empty() || H5Dread(d.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) >= 0,
@@ -155,6 +170,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     f.set_attr("/", "step", static_cast<double>(state.step));
     f.set_attr("/", "seed", static_cast<double>(state.seed));
     f.set_attr("/", "config", state.config_ini);
+    if (!state.final_json.empty()) f.set_attr("/", "final", state.final_json);
     f.make_group("/params");
     f.make_group("/buffers");
     for (const ValueInfo* p : values_with_role(model, Role::Param)) {
@@ -178,73 +194,139 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
   fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
 }
 
+namespace {
+
+// A string attribute that must be one of `allowed`.
+std::string attr_choice(const H5File& f, const std::string& name,
+                        const std::vector<std::string>& allowed) {
+  std::string v = f.attr_string("/", name, 256);
+  std::string list;
+  for (const std::string& a : allowed) {
+    if (v == a) return v;
+    list += (list.empty() ? "" : ", ") + a;
+  }
+  ADVMOE_FAIL("'" << f.path() << "': attribute '" << name << "' is '" << v << "'; expected one of "
+                  << list);
+}
+
+}  // namespace
+
 CheckpointHeader read_checkpoint_header(const std::string& path) {
   H5File f = H5File::open(path);
-  ADVMOE_CHECK(f.has_attr("/", "format") && f.attr_string("/", "format") == kFormatName,
+  ADVMOE_CHECK(f.has_attr("/", "format") && f.attr_string("/", "format", 256) == kFormatName,
                "'" << path
                    << "' is an HDF5 file but not an advmoe checkpoint (no format attribute '"
                    << kFormatName << "')");
-  int version = static_cast<int>(f.attr_double("/", "format_version"));
-  ADVMOE_CHECK(version >= 1 && version <= kCheckpointFormatVersion,
-               "'" << path << "' has checkpoint format version " << version
-                   << "; this advmoe reads "
-                   << "versions 1 to " << kCheckpointFormatVersion);
+  double version = f.attr_double("/", "format_version");
+  ADVMOE_CHECK(
+      version >= 1 && version <= kCheckpointFormatVersion && version == std::floor(version),
+      "'" << path << "' has checkpoint format version " << version
+          << "; this advmoe reads versions 1 to " << kCheckpointFormatVersion);
   CheckpointHeader h;
-  h.model.arch = f.attr_string("/", "arch");
-  h.model.variant = f.attr_string("/", "variant");
-  h.model.ratio = f.attr_double("/", "ratio");
-  h.model.width = f.attr_double("/", "width");
-  h.model.stem = f.attr_string("/", "stem");
-  h.model.normalize = f.attr_string("/", "normalize");
+  h.format_version = static_cast<int>(version);
+  h.model.arch = attr_choice(f, "arch", architectures());
+  h.model.variant = attr_choice(f, "variant", {"dense", "sdense", "moe"});
+  h.model.ratio = f.attr_number("/", "ratio", 1e-3, 1, false);
+  ADVMOE_CHECK(h.model.ratio > 0, "'" << path << "': attribute 'ratio' must be positive");
+  h.model.width = f.attr_number("/", "width", 1e-3, 16, false);
+  h.model.stem = attr_choice(f, "stem", {"cifar", "imagenet"});
+  h.model.normalize = attr_choice(f, "normalize", {"none", "cifar10", "cifar100", "imagenet"});
   if (h.model.variant == "moe") {
-    h.model.experts = static_cast<int>(f.attr_double("/", "experts"));
-    h.model.routing = f.attr_string("/", "routing");
+    h.model.experts = static_cast<int>(f.attr_number("/", "experts", 1, 64, true));
+    h.model.routing = attr_choice(f, "routing", {"layer", "global"});
   }
-  h.model.classes = static_cast<int>(f.attr_double("/", "classes"));
+  h.model.classes = static_cast<int>(f.attr_number("/", "classes", 2, 100000, true));
   std::vector<int64_t> chw = f.attr_ints("/", "input_shape");
-  ADVMOE_CHECK(chw.size() == 3, "'" << path << "': input_shape must have 3 entries (C, H, W)");
+  ADVMOE_CHECK(chw.size() == 3 && (chw[0] == 1 || chw[0] == 3) && chw[1] >= 1 && chw[1] <= 4096 &&
+                   chw[2] >= 1 && chw[2] <= 4096,
+               "'" << path << "': attribute 'input_shape' must be C, H, W with C 1 or 3 and H, W "
+                   << "in [1, 4096]");
   h.model.image = Shape{chw[1], chw[2], chw[0]};
-  h.state.dataset = f.attr_string("/", "dataset");
-  h.state.epoch = static_cast<int64_t>(f.attr_double("/", "epoch"));
-  h.state.step = static_cast<int64_t>(f.attr_double("/", "step"));
-  h.state.seed = static_cast<uint64_t>(f.attr_double("/", "seed"));
+  h.state.dataset = f.attr_string("/", "dataset", 256);
+  // Bounds keep the casts exact: doubles hold integers exactly up to 2^53.
+  h.state.epoch = static_cast<int64_t>(f.attr_number("/", "epoch", 0, kMaxEpochs, true));
+  h.state.step = static_cast<int64_t>(f.attr_number("/", "step", 0, 9007199254740992.0, true));
+  h.state.seed = static_cast<uint64_t>(f.attr_number("/", "seed", 0, 9007199254740992.0, true));
   h.state.config_ini = f.attr_string("/", "config");
-  h.state.metrics = read_metrics(f);
+  if (f.has_attr("/", "final")) h.state.final_json = f.attr_string("/", "final");
+  h.state.metrics = read_metrics(f, h.state.epoch);
   return h;
 }
+
+void check_same_model(const std::string& path, const ModelConfig& h, const ModelConfig& c) {
+  std::ostringstream diff;
+  auto field = [&](const char* name, const auto& stored, const auto& wanted) {
+    if (!(stored == wanted))
+      diff << "; " << name << " " << stored << " here, " << wanted << " wanted";
+  };
+  field("arch", h.arch, c.arch);
+  field("variant", h.variant, c.variant);
+  field("ratio", h.ratio, c.ratio);
+  if (h.variant != "sdense" && h.variant != "moe") field("width", h.width, c.width);
+  if (h.variant == "moe" && c.variant == "moe") {
+    field("experts", h.experts, c.experts);
+    field("routing", h.routing, c.routing);
+  }
+  field("classes", h.classes, c.classes);
+  field("normalize", h.normalize, c.normalize);
+  field("input (H, W, C)", h.image, c.image);
+  ADVMOE_CHECK(diff.str().empty(),
+               "'" << path << "' holds another model than the one requested" << diff.str());
+}
+
+namespace {
+
+// Every value finite and below kMaxTensorMagnitude; BN running variances not negative (zero is
+// a legitimate state: a channel that is constant over the data, and BN adds epsilon).
+void check_values(const std::string& path, const std::string& dataset, const Tensor& t) {
+  const float* v = t.data<float>();
+  const bool variance = dataset.size() > 12 && dataset.rfind("running_var") == dataset.size() - 11;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    ADVMOE_CHECK(std::isfinite(v[i]) && std::fabs(v[i]) < kMaxTensorMagnitude,
+                 "'" << path << "' " << dataset << " holds " << v[i] << " at element " << i
+                     << "; loaded tensors must be finite and below " << kMaxTensorMagnitude
+                     << " in magnitude (damaged or diverged checkpoint)");
+    ADVMOE_CHECK(!variance || v[i] >= 0, "'" << path << "' " << dataset
+                                             << " holds the negative variance " << v[i]
+                                             << " at element " << i);
+  }
+}
+
+}  // namespace
 
 void load_checkpoint_tensors(const std::string& path, const Model& model, Variables& variables,
                              bool with_optimizer) {
   CheckpointHeader h = read_checkpoint_header(path);
-  const ModelConfig& c = model.config;
-  ADVMOE_CHECK(h.model.arch == c.arch && h.model.variant == c.variant && h.model.ratio == c.ratio &&
-                   h.model.width == c.width && h.model.classes == c.classes &&
-                   h.model.normalize == c.normalize && h.model.image == c.image,
-               "'" << path << "' holds " << h.model.arch << " (" << h.model.variant << ", r "
-                   << h.model.ratio << ", width " << h.model.width << ", " << h.model.classes
-                   << " classes, input " << h.model.image << "), not the requested " << c.arch
-                   << " (" << c.variant << ", r " << c.ratio << ", width " << c.width << ", "
-                   << c.classes << " classes, input " << c.image << ")");
+  check_same_model(path, h.model, model.config);
   H5File f = H5File::open(path);
+  const bool checksums = h.format_version >= 2;
+  // Shape, type and storage are checked before anything is allocated or read.
+  auto load = [&](const std::string& ds, const Shape& ours) {
+    ADVMOE_CHECK(f.exists(ds), "'" << path << "' lacks dataset " << ds);
+    Shape want = to_pytorch_layout(Tensor::zeros(ours, DType::F32)).shape();
+    Shape got = f.shape_of(ds);
+    ADVMOE_CHECK(got == want,
+                 "'" << path << "' " << ds << " has shape " << got << ", the model needs " << want);
+    DType type = f.dtype_of(ds);
+    ADVMOE_CHECK(type == DType::F32,
+                 "'" << path << "' " << ds << " is " << dtype_name(type) << ", expected f32");
+    f.check_storage(ds, checksums);
+    Tensor t = from_pytorch_layout(f.read(ds, want.numel()));
+    check_values(path, ds, t);
+    return t;
+  };
   // Every group must hold exactly the model's tensors.
   auto load_group = [&](const std::string& group, Role role, const std::string& prefix) {
+    ADVMOE_CHECK(f.is_group(group), "'" << path << "' lacks the group " << group);
     std::set<std::string> expected;
     for (const ValueInfo* v : values_with_role(model, role)) {
       expected.insert(v->name);
-      std::string ds = group + "/" + v->name;
-      ADVMOE_CHECK(f.exists(ds), "'" << path << "' lacks dataset " << ds);
-      Shape want = to_pytorch_layout(Tensor::zeros(v->shape, DType::F32)).shape();
-      ADVMOE_CHECK(f.shape_of(ds) == want, "'" << path << "' " << ds << " has shape "
-                                               << f.shape_of(ds) << ", the model needs " << want);
-      ADVMOE_CHECK(f.dtype_of(ds) == DType::F32, "'" << path << "' " << ds << " is "
-                                                     << dtype_name(f.dtype_of(ds))
-                                                     << ", expected f32");
-      variables.set(prefix + v->name, from_pytorch_layout(f.read(ds)));
+      variables.set(prefix + v->name, load(group + "/" + v->name, v->shape));
     }
     for (const std::string& name : f.list(group))
       ADVMOE_CHECK(expected.count(name), "'" << path << "' has unexpected dataset " << group << "/"
                                              << name << " (not a " << role_name(role) << " of "
-                                             << c.arch << ")");
+                                             << model.config.arch << ")");
   };
   load_group("/params", Role::Param, "");
   load_group("/buffers", Role::Buffer, "");
@@ -253,16 +335,10 @@ void load_checkpoint_tensors(const std::string& path, const Model& model, Variab
   for (const ValueInfo* p : values_with_role(model, Role::Param)) groups.insert(p->group);
   for (const std::string& group : groups) {
     std::string g = "/optimizer/" + group + "/momentum";
-    ADVMOE_CHECK(f.exists(g), "'" << path << "' lacks optimizer state " << g);
-    for (const ValueInfo* p : values_with_role(model, Role::Param)) {
-      if (p->group != group) continue;
-      std::string ds = g + "/" + p->name;
-      ADVMOE_CHECK(f.exists(ds), "'" << path << "' lacks dataset " << ds);
-      Tensor m = from_pytorch_layout(f.read(ds));
-      ADVMOE_CHECK(m.shape() == p->shape && m.dtype() == DType::F32,
-                   "'" << path << "' " << ds << " does not match parameter " << p->name);
-      variables.set("momentum/" + p->name, m);
-    }
+    ADVMOE_CHECK(f.is_group(g), "'" << path << "' lacks optimizer state " << g);
+    for (const ValueInfo* p : values_with_role(model, Role::Param))
+      if (p->group == group)
+        variables.set("momentum/" + p->name, load(g + "/" + p->name, p->shape));
   }
 }
 

@@ -12,7 +12,15 @@
 
 namespace advmoe {
 
-constexpr int kCheckpointFormatVersion = 1;
+// Version 2: every tensor and the metrics table carry a Fletcher-32 checksum (version 1 files,
+// without them, still load); the optional `final` attribute.
+constexpr int kCheckpointFormatVersion = 2;
+// Loading refuses an `epoch` attribute above this (a corrupted value would run for ever).
+constexpr double kMaxEpochs = 100000;
+// Loaded parameters, buffers and momentum must be finite and below this in magnitude: a
+// trained network's values are many orders of magnitude smaller, and larger ones overflow
+// float32 activations into Inf/NaN.
+constexpr double kMaxTensorMagnitude = 1e8;
 
 // Everything besides tensors that a resumed run needs.
 struct RunState {
@@ -22,12 +30,21 @@ struct RunState {
   uint64_t seed = 0;
   std::string config_ini;  // the run's full configuration, as written to config.ini
   std::vector<EpochMetrics> metrics;
+  // The run's final evaluation (SA, RA and the attack's full settings) as JSON, once it ran;
+  // the same text as the run directory's final.json. Empty before.
+  std::string final_json;
 };
 
 struct CheckpointHeader {
   ModelConfig model;  // arch, variant, ratio, classes, input shape (batch is not stored)
   RunState state;
+  int format_version = kCheckpointFormatVersion;
 };
+
+// Throws naming `path` and every differing field unless the checkpoint's model is `wanted`'s
+// (arch, variant, ratio, width, experts, routing, classes, normalization, input shape).
+void check_same_model(const std::string& path, const ModelConfig& stored,
+                      const ModelConfig& wanted);
 
 void save_checkpoint(const std::string& path, const Model& model, const Variables& variables,
                      const RunState& state);

@@ -2,8 +2,11 @@
 #include "training/hdf5_file.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "runtime/error.h"
+#include "runtime/files.h"
 
 namespace advmoe {
 
@@ -28,6 +31,41 @@ hid_t native_type(DType t) {
       return H5T_NATIVE_INT32;
   }
   return H5T_NATIVE_FLOAT;
+}
+
+const char* class_name(H5T_class_t c) {
+  switch (c) {
+    case H5T_INTEGER:
+      return "integer";
+    case H5T_FLOAT:
+      return "float";
+    case H5T_STRING:
+      return "string";
+    case H5T_BITFIELD:
+      return "bitfield";
+    case H5T_OPAQUE:
+      return "opaque";
+    case H5T_COMPOUND:
+      return "compound";
+    case H5T_REFERENCE:
+      return "reference";
+    case H5T_ENUM:
+      return "enum";
+    case H5T_VLEN:
+      return "variable-length";
+    case H5T_ARRAY:
+      return "array";
+    default:
+      return "unknown";
+  }
+}
+
+// The stored type is exactly one of these standard layouts (H5Tequal compares sign, exponent and
+// mantissa positions and sizes, the exponent bias, normalization and padding).
+bool equal_to_any(hid_t type, std::initializer_list<hid_t> candidates) {
+  for (hid_t c : candidates)
+    if (H5Tequal(type, c) > 0) return true;
+  return false;
 }
 
 }  // namespace
@@ -56,6 +94,7 @@ H5File H5File::create(const std::string& path) {
 
 H5File H5File::open(const std::string& path) {
   silence_hdf5();
+  require_regular_file(path, "checkpoint");
   htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   ADVMOE_CHECK(is_hdf5 > 0, "'" << path << "' is "
                                 << (is_hdf5 < 0 ? "missing or unreadable" : "not an HDF5 file"));
@@ -110,8 +149,15 @@ std::vector<std::string> H5File::list(const std::string& group) const {
 void H5File::write(const std::string& dataset, const Tensor& host) {
   std::vector<hsize_t> dims(host.shape().dims().begin(), host.shape().dims().end());
   H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  // One chunk holding the whole tensor, so the Fletcher-32 checksum covers it; HDF5 limits a
+  // chunk to 4 GiB, which the largest tensor (a WRN conv weight, 9 MiB) is far below.
+  H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (!dims.empty() && host.numel() > 0) {
+    H5Pset_chunk(dcpl.id(), static_cast<int>(dims.size()), dims.data());
+    H5Pset_fletcher32(dcpl.id());
+  }
   H5Handle d(H5Dcreate2(file_.id(), dataset.c_str(), native_type(host.dtype()), space.id(),
-                        H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        H5P_DEFAULT, dcpl.id(), H5P_DEFAULT),
              H5Dclose);
   ADVMOE_CHECK(d.valid(), "cannot create dataset " << where(dataset));
   ADVMOE_CHECK(
@@ -131,9 +177,14 @@ Shape H5File::shape_of(const std::string& dataset) const {
   ADVMOE_CHECK(d.valid(), "missing dataset " << where(dataset));
   H5Handle space(H5Dget_space(d.id()), H5Sclose);
   int rank = H5Sget_simple_extent_ndims(space.id());
-  ADVMOE_CHECK(rank >= 0, "unreadable shape of " << where(dataset));
+  ADVMOE_CHECK(rank >= 0 && rank <= 8,
+               "unreadable shape of " << where(dataset) << " (rank " << rank << ")");
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  // Each extent below 2^40 keeps numel() of the shape from overflowing int64.
+  for (hsize_t d : dims)
+    ADVMOE_CHECK(d < (hsize_t{1} << 40),
+                 "dataset " << where(dataset) << " has an implausible extent " << d);
   return Shape(std::vector<int64_t>(dims.begin(), dims.end()));
 }
 
@@ -143,18 +194,69 @@ DType H5File::dtype_of(const std::string& dataset) const {
   H5Handle type(H5Dget_type(d.id()), H5Tclose);
   H5T_class_t cls = H5Tget_class(type.id());
   size_t size = H5Tget_size(type.id());
-  if (cls == H5T_FLOAT && size == 4) return DType::F32;
-  if (cls == H5T_FLOAT && size == 8) return DType::F64;
-  if (cls == H5T_INTEGER && size == 4) return DType::I32;
-  ADVMOE_FAIL("dataset " << where(dataset) << " has an unsupported element type (class " << cls
-                         << ", " << size << " bytes)");
+  if (equal_to_any(type.id(), {H5T_IEEE_F32LE, H5T_IEEE_F32BE})) return DType::F32;
+  if (equal_to_any(type.id(), {H5T_IEEE_F64LE, H5T_IEEE_F64BE})) return DType::F64;
+  if (equal_to_any(type.id(), {H5T_STD_I32LE, H5T_STD_I32BE})) return DType::I32;
+  ADVMOE_FAIL("dataset " << where(dataset) << " has an unsupported element type: " << size
+                         << "-byte " << class_name(cls)
+                         << (cls == H5T_FLOAT ? " that is not IEEE 754 (corrupted exponent bias or "
+                                                "field layout?)"
+                                              : "")
+                         << "; advmoe reads IEEE float32, float64 and 32-bit integers");
 }
 
-Tensor H5File::read(const std::string& dataset) const {
-  Tensor t = Tensor::zeros(shape_of(dataset), dtype_of(dataset));
+bool H5File::is_group(const std::string& object) const {
+  if (!exists(object)) return false;
+  H5O_info_t info;
+  return H5Oget_info_by_name(file_.id(), object.c_str(), &info, H5P_DEFAULT) >= 0 &&
+         info.type == H5O_TYPE_GROUP;
+}
+
+void H5File::check_storage(const std::string& dataset, bool need_checksum) const {
+  H5Handle d(H5Dopen2(file_.id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  ADVMOE_CHECK(d.valid(),
+               (exists(dataset) ? "unreadable (corrupted metadata) dataset " : "missing dataset ")
+                   << where(dataset));
+  H5Handle dcpl(H5Dget_create_plist(d.id()), H5Pclose);
+  ADVMOE_CHECK(dcpl.valid(), "unreadable storage properties of dataset " << where(dataset));
+  H5D_layout_t layout = H5Pget_layout(dcpl.id());
+  ADVMOE_CHECK(layout != H5D_VIRTUAL,
+               "dataset " << where(dataset)
+                          << " is a virtual dataset (its data would come from other files); "
+                             "advmoe reads only data stored inside the checkpoint");
+  ADVMOE_CHECK(H5Pget_external_count(dcpl.id()) == 0,
+               "dataset " << where(dataset)
+                          << " uses external storage (its data would come from another file); "
+                             "advmoe reads only data stored inside the checkpoint");
+  ADVMOE_CHECK(layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT,
+               "dataset " << where(dataset) << " has an unknown storage layout");
+  H5D_space_status_t status;
+  ADVMOE_CHECK(H5Dget_space_status(d.id(), &status) >= 0 &&
+                   (status != H5D_SPACE_STATUS_NOT_ALLOCATED || shape_of(dataset).numel() == 0),
+               "dataset " << where(dataset)
+                          << " has no data written (only its fill value): truncated checkpoint?");
+  if (need_checksum) {
+    unsigned flags = 0;
+    ADVMOE_CHECK(H5Pget_filter_by_id2(dcpl.id(), H5Z_FILTER_FLETCHER32, &flags, nullptr, nullptr, 0,
+                                      nullptr, nullptr) >= 0 ||
+                     shape_of(dataset).rank() == 0 || shape_of(dataset).numel() == 0,
+                 "dataset " << where(dataset) << " has no Fletcher-32 checksum, which format "
+                            << "version 2 checkpoints carry on every tensor");
+  }
+}
+
+Tensor H5File::read(const std::string& dataset, int64_t max_elements) const {
+  Shape shape = shape_of(dataset);
+  DType dtype = dtype_of(dataset);
+  check_storage(dataset, false);
+  ADVMOE_CHECK(shape.numel() <= max_elements, "dataset " << where(dataset) << " has shape " << shape
+                                                         << ", more than the " << max_elements
+                                                         << " elements allowed");
+  Tensor t = Tensor::zeros(shape, dtype);
   H5Handle d(H5Dopen2(file_.id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
   ADVMOE_CHECK(H5Dread(d.id(), native_type(t.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) >= 0,
-               "cannot read dataset " << where(dataset) << " (truncated or corrupted file?)");
+               "cannot read dataset " << where(dataset)
+                                      << " (truncated or corrupted file, or a checksum mismatch)");
   return t;
 }
 
@@ -198,40 +300,86 @@ bool H5File::has_attr(const std::string& object, const std::string& name) const 
 }
 
 H5Handle H5File::open_attr(const std::string& object, const std::string& name) const {
-  ADVMOE_CHECK(has_attr(object, name), "missing attribute '" << name << "' of " << where(object));
+  ADVMOE_CHECK(has_attr(object, name), "missing attribute " << attr_where(object, name));
   H5Handle a(H5Aopen_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
              H5Aclose);
-  ADVMOE_CHECK(a.valid(), "cannot open attribute '" << name << "' of " << where(object));
+  ADVMOE_CHECK(a.valid(), "cannot open attribute " << attr_where(object, name));
   return a;
 }
 
-std::string H5File::attr_string(const std::string& object, const std::string& name) const {
+std::string H5File::attr_where(const std::string& object, const std::string& name) const {
+  return "'" + name + "' of " + where(object);
+}
+
+hssize_t H5File::attr_count(hid_t attr, H5T_class_t want, const std::string& object,
+                            const std::string& name) const {
+  H5Handle type(H5Aget_type(attr), H5Tclose);
+  H5T_class_t cls = H5Tget_class(type.id());
+  bool numeric = want == H5T_FLOAT && (cls == H5T_FLOAT || cls == H5T_INTEGER);
+  ADVMOE_CHECK(cls == want || numeric, "attribute "
+                                           << attr_where(object, name) << " is a "
+                                           << class_name(cls) << ", expected a "
+                                           << (want == H5T_FLOAT ? "number" : class_name(want)));
+  H5Handle space(H5Aget_space(attr), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.id());
+  ADVMOE_CHECK(n >= 0, "unreadable shape of attribute " << attr_where(object, name));
+  return n;
+}
+
+std::string H5File::attr_string(const std::string& object, const std::string& name,
+                                size_t max_bytes) const {
   H5Handle a = open_attr(object, name);
+  hssize_t n = attr_count(a.id(), H5T_STRING, object, name);
+  ADVMOE_CHECK(n == 1, "attribute " << attr_where(object, name) << " holds " << n
+                                    << " strings, expected one");
   H5Handle type(H5Aget_type(a.id()), H5Tclose);
-  ADVMOE_CHECK(
-      H5Tget_class(type.id()) == H5T_STRING && !H5Tis_variable_str(type.id()),
-      "attribute '" << name << "' of " << where(object) << " is not a fixed-length string");
-  std::string value(H5Tget_size(type.id()), '\0');
-  ADVMOE_CHECK(H5Aread(a.id(), type.id(), value.data()) >= 0,
-               "cannot read attribute '" << name << "' of " << where(object));
+  ADVMOE_CHECK(!H5Tis_variable_str(type.id()),
+               "attribute " << attr_where(object, name) << " is not a fixed-length string");
+  size_t size = H5Tget_size(type.id());
+  ADVMOE_CHECK(size <= max_bytes, "attribute " << attr_where(object, name) << " is a string of "
+                                               << size << " bytes, more than the " << max_bytes
+                                               << " allowed");
+  // Read with a memory type of the stored size: HDF5 writes exactly `size` bytes.
+  std::string value(size, '\0');
+  H5Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(memory.id(), std::max<size_t>(size, 1));
+  H5Tset_strpad(memory.id(), H5T_STR_NULLPAD);
+  ADVMOE_CHECK(size == 0 || H5Aread(a.id(), memory.id(), value.data()) >= 0,
+               "cannot read attribute " << attr_where(object, name));
   return value.substr(0, value.find('\0'));
 }
 
 double H5File::attr_double(const std::string& object, const std::string& name) const {
   H5Handle a = open_attr(object, name);
+  hssize_t n = attr_count(a.id(), H5T_FLOAT, object, name);
+  ADVMOE_CHECK(n == 1, "attribute " << attr_where(object, name) << " holds " << n
+                                    << " values, expected one number");
   double value = 0;
   ADVMOE_CHECK(H5Aread(a.id(), H5T_NATIVE_DOUBLE, &value) >= 0,
-               "attribute '" << name << "' of " << where(object) << " is not a number");
+               "attribute " << attr_where(object, name) << " is not a number");
   return value;
 }
 
-std::vector<int64_t> H5File::attr_ints(const std::string& object, const std::string& name) const {
+double H5File::attr_number(const std::string& object, const std::string& name, double lo, double hi,
+                           bool integral) const {
+  double v = attr_double(object, name);
+  ADVMOE_CHECK(std::isfinite(v) && v >= lo && v <= hi && (!integral || v == std::floor(v)),
+               "attribute " << attr_where(object, name) << " is " << v << "; it must be "
+                            << (integral ? "an integer" : "a number") << " in [" << lo << ", " << hi
+                            << "]");
+  return v;
+}
+
+std::vector<int64_t> H5File::attr_ints(const std::string& object, const std::string& name,
+                                       size_t max_count) const {
   H5Handle a = open_attr(object, name);
-  H5Handle space(H5Aget_space(a.id()), H5Sclose);
-  hssize_t n = H5Sget_simple_extent_npoints(space.id());
-  std::vector<int64_t> value(static_cast<size_t>(std::max<hssize_t>(n, 0)));
+  hssize_t n = attr_count(a.id(), H5T_INTEGER, object, name);
+  ADVMOE_CHECK(n >= 1 && static_cast<size_t>(n) <= max_count,
+               "attribute " << attr_where(object, name) << " holds " << n
+                            << " integers, expected 1 to " << max_count);
+  std::vector<int64_t> value(static_cast<size_t>(n));
   ADVMOE_CHECK(H5Aread(a.id(), H5T_NATIVE_INT64, value.data()) >= 0,
-               "attribute '" << name << "' of " << where(object) << " is not an integer array");
+               "attribute " << attr_where(object, name) << " is not an integer array");
   return value;
 }
 

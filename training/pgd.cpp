@@ -40,6 +40,16 @@ PgdObjective parse_pgd_objective(const std::string& text) {
   throw Error("attack loss must be ce or kl, got '" + text + "'");
 }
 
+RouterGradient parse_router_gradient(const std::string& text) {
+  if (text == "none") return RouterGradient::None;
+  if (text == "ste") return RouterGradient::StraightThrough;
+  throw Error("router gradient must be none (routes held fixed) or ste, got '" + text + "'");
+}
+
+const char* router_gradient_name(RouterGradient r) {
+  return r == RouterGradient::None ? "none" : "ste";
+}
+
 PgdAttack::PgdAttack(Model& model, Variables& variables, PgdConfig config)
     : config_(config), variables_(variables) {
   Graph& g = *model.graph;
@@ -80,9 +90,15 @@ void PgdAttack::init(Graph& g, ValueId loss, ValueId input, ValueId logits) {
                "PGD attacks a float input; '" << g.value(input).name << "' is not one");
   input_ = g.value(input).name;
   loss_ = g.value(loss).name;
-  gradient_ = grad_name(input_);
-  // Differentiating w.r.t. the input alone: autodiff creates no weight-gradient node.
-  if (!g.has(gradient_)) autodiff(g, loss, {input});
+  // Differentiating w.r.t. the input alone: autodiff creates no weight-gradient node. One
+  // gradient per (loss, router gradient): attacks with another objective or surrogate get their
+  // own: "grad/<loss>/<input>", or "grad_ste/<loss>/<input>" with the surrogate.
+  AutodiffOptions grad_options;
+  grad_options.straight_through_routes = config_.router_gradient == RouterGradient::StraightThrough;
+  grad_options.prefix =
+      (grad_options.straight_through_routes ? "grad_ste/" : "grad/") + loss_ + "/";
+  gradient_ = grad_options.prefix + input_;
+  if (!g.has(gradient_)) autodiff(g, loss, {input}, grad_options);
   CompileOptions options{Mode::Eval, {loss, g.find(gradient_)}};
   if (logits != kNoValue) {
     logits_ = g.value(logits).name;

@@ -23,6 +23,11 @@ enum class PgdStart { Uniform, Trades, None };
 // What the attack maximizes: the cross-entropy to the labels, or the KL divergence from the
 // model's output on the clean input (TRADES' attack; needs no labels).
 enum class PgdObjective { CrossEntropy, KlToClean };
+// The attack gradient through an MoE router's top-1 choice. None (default): routes held fixed,
+// the exact gradient of the model as it runs (routing is piecewise constant in the input).
+// StraightThrough: the training surrogate, as the public AdvMoE code's attacks use it; with a
+// global router it adds a term the model does not have and can mask the attack.
+enum class RouterGradient { None, StraightThrough };
 
 struct PgdConfig {
   double epsilon = 8.0 / 255;
@@ -33,6 +38,7 @@ struct PgdConfig {
   PgdNorm norm = PgdNorm::Linf;
   int restarts = 1;  // > 1 keeps each sample's worst case; needs the model-based constructor
   PgdObjective objective = PgdObjective::CrossEntropy;  // model-based constructor only
+  RouterGradient router_gradient = RouterGradient::None;
 };
 
 // Fast Gradient Sign Method (Goodfellow et al., 2015): one full step of size eps from x0.
@@ -42,6 +48,8 @@ PgdConfig fgsm(double epsilon, uint64_t seed = 0);
 PgdNorm parse_pgd_norm(const std::string& text);
 PgdStart parse_pgd_start(const std::string& text);
 PgdObjective parse_pgd_objective(const std::string& text);
+RouterGradient parse_router_gradient(const std::string& text);  // "none" | "ste"
+const char* router_gradient_name(RouterGradient r);
 
 class PgdAttack {
  public:

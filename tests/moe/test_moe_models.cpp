@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(moe_checkpoint_round_trip_stores_routers_once) {
   auto backend = make_backend("onednn");
   Variables v(*backend);
   initialize_parameters(m, v, 5);
-  save_checkpoint(dir.file("moe.h5"), m, v, RunState{"cifar10", 1, 10, 5, "", {}});
+  save_checkpoint(dir.file("moe.h5"), m, v, RunState{"cifar10", 1, 10, 5, "", {}, ""});
   CheckpointHeader h = read_checkpoint_header(dir.file("moe.h5"));
   BOOST_TEST(h.model.variant == "moe");
   BOOST_TEST(h.model.experts == 4);

@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(resumed_advmoe_run_is_bit_identical) {
         }
         for (int epoch = first; epoch <= last_epoch; ++epoch)
           trainer.train_epoch(data, epoch, nullptr);
-        RunState state{"fashion-mnist", last_epoch, trainer.global_step(), 6, "", {}};
+        RunState state{"fashion-mnist", last_epoch, trainer.global_step(), 6, "", {}, ""};
         save_checkpoint(dir.file("last.h5"), model, trainer.variables(), state);
         std::map<std::string, Tensor> out;
         for (const std::string& n : trainer.variables().names())
