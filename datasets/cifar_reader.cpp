@@ -14,10 +14,10 @@ namespace {
 
 constexpr int64_t kSide = 32, kPixels = 3 * 32 * 32;
 
-// Appends the records of one file to `d`. `label_bytes` precede the pixels; the label used is at
-// `label_offset` among them.
-void read_records(const std::string& path, int64_t expected_records, int label_bytes,
-                  int label_offset, int classes, Dataset& d) {
+}  // namespace
+
+void read_cifar_records(const std::string& path, int64_t expected_records, int label_bytes,
+                        int label_offset, int classes, Dataset& d) {
   const int64_t record = label_bytes + kPixels;
   const int64_t expected = expected_records * record;
   // Checked before anything is allocated: the size must be exactly that of the records.
@@ -45,6 +45,8 @@ void read_records(const std::string& path, int64_t expected_records, int label_b
   }
 }
 
+namespace {
+
 void finish(Dataset& d, const std::string& name, const std::string& split, int classes) {
   d.name = name + "/" + split;
   d.num_classes = classes;
@@ -63,9 +65,9 @@ Dataset load_cifar10(const std::string& dir, const std::string& split) {
   Dataset d;
   if (split == "train")
     for (int i = 1; i <= 5; ++i)
-      read_records(dir + "/data_batch_" + std::to_string(i) + ".bin", 10000, 1, 0, 10, d);
+      read_cifar_records(dir + "/data_batch_" + std::to_string(i) + ".bin", 10000, 1, 0, 10, d);
   else
-    read_records(dir + "/test_batch.bin", 10000, 1, 0, 10, d);
+    read_cifar_records(dir + "/test_batch.bin", 10000, 1, 0, 10, d);
   finish(d, "cifar10", split, 10);
   return d;
 }
@@ -74,8 +76,8 @@ Dataset load_cifar100(const std::string& dir, const std::string& split, bool coa
   check_split(split);
   Dataset d;
   int classes = coarse ? 20 : 100;
-  read_records(dir + "/" + split + ".bin", split == "train" ? 50000 : 10000, 2, coarse ? 0 : 1,
-               classes, d);
+  read_cifar_records(dir + "/" + split + ".bin", split == "train" ? 50000 : 10000, 2,
+                     coarse ? 0 : 1, classes, d);
   finish(d, "cifar100", split, classes);
   return d;
 }

@@ -16,4 +16,10 @@ namespace advmoe {
 Dataset load_cifar10(const std::string& dir, const std::string& split);
 Dataset load_cifar100(const std::string& dir, const std::string& split, bool coarse = false);
 
+// One file of `expected_records` records, each `label_bytes` label bytes (the label used at
+// `label_offset` among them, below `classes`) then 3072 pixel bytes, appended to `d` (NHWC).
+// The loaders above call it per file; the fuzz target calls it on small files.
+void read_cifar_records(const std::string& path, int64_t expected_records, int label_bytes,
+                        int label_offset, int classes, Dataset& d);
+
 }  // namespace advmoe

@@ -13,7 +13,10 @@ packages=(
   zlib1g-dev             # gzip-compressed idx datasets
   libturbojpeg0-dev      # JPEG decoding for Tiny-ImageNet and ImageNet
   dataset-fashion-mnist  # the real data of the main job, in /usr/share/datasets/fashion-mnist
-  python3-h5py           # tests that read our checkpoints from Python
+  python3-h5py           # tests that read and craft checkpoints from Python
+  # The sanitizer build and the fuzz targets (scripts/sanitize-check.sh, run by CI): clang with
+  # its OpenMP runtime and compiler-rt (ASan, UBSan, libFuzzer).
+  clang libomp-14-dev libclang-rt-14-dev
 )
 
 missing=()

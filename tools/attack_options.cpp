@@ -66,9 +66,13 @@ PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed) {
     c.norm = parse_pgd_norm(a.norm);
     c.objective = parse_pgd_objective(a.loss);
     c.start = parse_pgd_start(a.start);
-    c.router_gradient = parse_router_gradient(a.router_grad);
   } catch (const Error& e) {
     throw UsageError{e.what()};
+  }
+  try {
+    c.router_gradient = parse_router_gradient(a.router_grad);
+  } catch (const Error& e) {
+    throw UsageError{std::string("--router-grad: ") + e.what()};
   }
   // Inputs live in [0, 1]: an L-inf radius above 1 allows any image; an L2 radius is bounded
   // by the largest image's diagonal (224 x 224 x 3 pixels: sqrt(150528) < 400).

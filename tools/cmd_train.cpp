@@ -260,7 +260,7 @@ int cmd_train(const std::vector<std::string>& args) {
   try {
     router_gradient = parse_router_gradient(t.router_grad);
   } catch (const Error& e) {
-    throw UsageError{std::string("advmoe train: --") + e.what()};
+    throw UsageError{std::string("advmoe train: --router-grad: ") + e.what()};
   }
   PgdConfig eval_pgd;  // per epoch on a fixed subset; the final attack differs in steps/restarts
   eval_pgd.epsilon = t.eval_epsilon == "auto"

@@ -280,11 +280,14 @@ namespace {
 // a legitimate state: a channel that is constant over the data, and BN adds epsilon).
 void check_values(const std::string& path, const std::string& dataset, const Tensor& t) {
   const float* v = t.data<float>();
+  const double bound =
+      dataset.rfind("/buffers/", 0) == 0 ? kMaxBufferMagnitude : kMaxWeightMagnitude;
   const bool variance = dataset.size() > 12 && dataset.rfind("running_var") == dataset.size() - 11;
   for (int64_t i = 0; i < t.numel(); ++i) {
-    ADVMOE_CHECK(std::isfinite(v[i]) && std::fabs(v[i]) < kMaxTensorMagnitude,
+    ADVMOE_CHECK(std::isfinite(v[i]) && std::fabs(v[i]) < bound,
                  "'" << path << "' " << dataset << " holds " << v[i] << " at element " << i
-                     << "; loaded tensors must be finite and below " << kMaxTensorMagnitude
+                     << "; loaded " << (bound == kMaxWeightMagnitude ? "weights" : "buffers")
+                     << " must be finite and below " << bound
                      << " in magnitude (damaged or diverged checkpoint)");
     ADVMOE_CHECK(!variance || v[i] >= 0, "'" << path << "' " << dataset
                                              << " holds the negative variance " << v[i]

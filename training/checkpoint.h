@@ -17,10 +17,14 @@ namespace advmoe {
 constexpr int kCheckpointFormatVersion = 2;
 // Loading refuses an `epoch` attribute above this (a corrupted value would run for ever).
 constexpr double kMaxEpochs = 100000;
-// Loaded parameters, buffers and momentum must be finite and below this in magnitude: a
-// trained network's values are many orders of magnitude smaller, and larger ones overflow
-// float32 activations into Inf/NaN.
-constexpr double kMaxTensorMagnitude = 1e8;
+// Loaded parameters and momentum must be finite and below this in magnitude: a trained
+// network's weights are many orders of magnitude smaller, and larger ones overflow float32
+// activations into Inf/NaN.
+constexpr double kMaxWeightMagnitude = 1e8;
+// Buffers (BN running statistics) hold activation means and variances, which legitimately get
+// large (a variance of 1.7e8 was seen in a global router's BN); the bound only keeps squares of
+// them finite in float32.
+constexpr double kMaxBufferMagnitude = 1e18;
 
 // Everything besides tensors that a resumed run needs.
 struct RunState {

@@ -172,25 +172,37 @@ H5Handle H5File::open_object(const std::string& object) const {
   return h;
 }
 
-Shape H5File::shape_of(const std::string& dataset) const {
+H5Handle H5File::open_dataset(const std::string& dataset) const {
   H5Handle d(H5Dopen2(file_.id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  ADVMOE_CHECK(d.valid(), "missing dataset " << where(dataset));
+  ADVMOE_CHECK(d.valid(), (exists(dataset) ? "unreadable dataset (not a dataset, or corrupted "
+                                             "metadata) "
+                                           : "missing dataset ")
+                              << where(dataset));
+  return d;
+}
+
+Shape H5File::shape_of(const std::string& dataset) const {
+  H5Handle d = open_dataset(dataset);
   H5Handle space(H5Dget_space(d.id()), H5Sclose);
   int rank = H5Sget_simple_extent_ndims(space.id());
   ADVMOE_CHECK(rank >= 0 && rank <= 8,
                "unreadable shape of " << where(dataset) << " (rank " << rank << ")");
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
-  // Each extent below 2^40 keeps numel() of the shape from overflowing int64.
-  for (hsize_t d : dims)
-    ADVMOE_CHECK(d < (hsize_t{1} << 40),
-                 "dataset " << where(dataset) << " has an implausible extent " << d);
+  // The element count below 2^48 keeps numel() from overflowing int64 (and is far above any
+  // real tensor).
+  hsize_t numel = 1;
+  for (hsize_t extent : dims) {
+    ADVMOE_CHECK(
+        extent < (hsize_t{1} << 48) && (extent == 0 || numel < (hsize_t{1} << 48) / extent),
+        "dataset " << where(dataset) << " has an implausible shape (extent " << extent << ")");
+    numel *= extent;
+  }
   return Shape(std::vector<int64_t>(dims.begin(), dims.end()));
 }
 
 DType H5File::dtype_of(const std::string& dataset) const {
-  H5Handle d(H5Dopen2(file_.id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  ADVMOE_CHECK(d.valid(), "missing dataset " << where(dataset));
+  H5Handle d = open_dataset(dataset);
   H5Handle type(H5Dget_type(d.id()), H5Tclose);
   H5T_class_t cls = H5Tget_class(type.id());
   size_t size = H5Tget_size(type.id());
@@ -213,10 +225,7 @@ bool H5File::is_group(const std::string& object) const {
 }
 
 void H5File::check_storage(const std::string& dataset, bool need_checksum) const {
-  H5Handle d(H5Dopen2(file_.id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  ADVMOE_CHECK(d.valid(),
-               (exists(dataset) ? "unreadable (corrupted metadata) dataset " : "missing dataset ")
-                   << where(dataset));
+  H5Handle d = open_dataset(dataset);
   H5Handle dcpl(H5Dget_create_plist(d.id()), H5Pclose);
   ADVMOE_CHECK(dcpl.valid(), "unreadable storage properties of dataset " << where(dataset));
   H5D_layout_t layout = H5Pget_layout(dcpl.id());
@@ -253,7 +262,7 @@ Tensor H5File::read(const std::string& dataset, int64_t max_elements) const {
                                                          << ", more than the " << max_elements
                                                          << " elements allowed");
   Tensor t = Tensor::zeros(shape, dtype);
-  H5Handle d(H5Dopen2(file_.id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  H5Handle d = open_dataset(dataset);
   ADVMOE_CHECK(H5Dread(d.id(), native_type(t.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) >= 0,
                "cannot read dataset " << where(dataset)
                                       << " (truncated or corrupted file, or a checksum mismatch)");

@@ -85,6 +85,8 @@ class H5File {
  private:
   H5File(std::string path, H5Handle file) : path_(std::move(path)), file_(std::move(file)) {}
   H5Handle open_object(const std::string& object) const;
+  // The dataset, or an error telling a missing one from an unreadable one.
+  H5Handle open_dataset(const std::string& dataset) const;
   H5Handle open_attr(const std::string& object, const std::string& name) const;
   std::string where(const std::string& object) const { return "'" + path_ + "' " + object; }
   std::string attr_where(const std::string& object, const std::string& name) const;

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Hostile and damaged inputs end in exit code 2 and a message naming the file and the field at
+# fault: never a crash, a hang, a huge allocation or a silently wrong result. Covers crafted
+# checkpoints (tests/cli/craft_checkpoints.py), FIFOs, devices, directories and dangling links
+# where files belong, crafted idx files, out-of-range options, and resumes that would continue
+# another run. usage: bad_inputs.sh path/to/advmoe
+set -uo pipefail
+advmoe=$1
+here=$(cd "$(dirname "$0")" && pwd)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+failures=0
+checks=0
+
+# expect CODE REGEX COMMAND...: the command must end within 60 s (no hang) with CODE and print
+# a line matching REGEX.
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  checks=$((checks + 1))
+  local output code
+  output=$(timeout 60 "$@" 2>&1)
+  code=$?
+  if [ "$code" -ne "$want" ] || ! grep -Eq -- "$pattern" <<<"$output"; then
+    echo "FAILED: $* -> exit $code (want $want), output:" >&2
+    tail -5 <<<"$output" >&2
+    echo "  expected /$pattern/" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+# A tiny real run to damage.
+"$advmoe" train --train-limit 256 --test-limit 128 --width 0.25 --batch-size 64 \
+  --out "$dir/run" >"$dir/train.log" 2>&1 || { cat "$dir/train.log"; exit 1; }
+good="$dir/run/last.h5"
+mkdir "$dir/bad"
+/usr/bin/python3 "$here/craft_checkpoints.py" "$good" "$dir/bad" || exit 1
+eval_of() { expect 2 "$2" "$advmoe" eval --checkpoint "$dir/bad/$1.h5" --test-limit 64; }
+
+# C: arrays where scalars belong, cycles, depth.
+eval_of ratio_array "attribute 'ratio' of '.*ratio_array.h5' / holds 1000 values, expected one number"
+eval_of ratio_pair "attribute 'ratio' of .* holds 2 values, expected one number"
+eval_of arch_array "attribute 'arch' of .* holds 100 strings, expected one"
+expect 2 "attribute 'ratio' of .* holds 1000 values" "$advmoe" inspect "$dir/bad/ratio_array.h5"
+expect 0 "loop/ -> \(a link to a group already shown\)" "$advmoe" inspect "$dir/bad/cycle.h5"
+eval_of cycle "cycle.h5' has unexpected dataset /params/loop"
+expect 2 "nests groups deeper than 16 levels" "$advmoe" inspect "$dir/bad/deep_groups.h5"
+# C and D: out-of-range and NaN numbers.
+eval_of version_string "attribute 'format_version' of .* is a string, expected a number"
+eval_of epoch_wrapped "attribute 'epoch' of .* is 4.29497e\+09; it must be an integer in \[0, 100000\]"
+eval_of epoch_negative "attribute 'epoch' of .* is -1e\+06; it must be an integer"
+eval_of epoch_nan "attribute 'epoch' of .* is nan; it must be an integer"
+eval_of classes_nan "attribute 'classes' of .* is nan; it must be an integer"
+# D: damaged tensors.
+eval_of weight_nan "weight_nan.h5' /params/conv1.weight holds nan at element 3"
+eval_of weight_inf "/params/conv1.weight holds inf at element 0"
+eval_of weight_huge "/params/conv1.weight holds 1e\+20 at element 1"
+eval_of variance_negative "/buffers/bn1.running_var holds the negative variance -1 at element 0"
+eval_of variance_nan "/buffers/bn1.running_var holds nan at element 0"
+eval_of nan_fill_value "/params/conv1.weight has no data written"
+eval_of external_storage "/params/conv1.weight uses external storage"
+eval_of virtual_dataset "/params/conv1.weight is a virtual dataset"
+eval_of exponent_bias "/params/conv1.weight has an unsupported element type: 4-byte float that is not IEEE 754"
+eval_of flipped_byte "cannot read dataset .*/params/conv1.weight .*checksum mismatch"
+# E: huge announced shapes are refused before any allocation.
+eval_of metrics_2e40_rows "/metrics has 1099511627776 rows; a checkpoint of 1 completed epochs has at most 1"
+cp -r "$dir/run" "$dir/resume_momentum"
+cp "$dir/bad/momentum_2e31.h5" "$dir/resume_momentum/last.h5"
+expect 2 "/optimizer/backbone/momentum/conv1.weight has shape \[2147483648\], the model needs" \
+  "$advmoe" train --resume "$dir/resume_momentum" --epochs 2
+
+# D: a damaged checkpoint never reaches a new last.h5 on resume.
+cp -r "$dir/run" "$dir/resume_nan"
+cp "$dir/bad/weight_nan.h5" "$dir/resume_nan/last.h5"
+expect 2 "resume_nan/last.h5' /params/conv1.weight holds nan at element 3" \
+  "$advmoe" train --resume "$dir/resume_nan" --epochs 2
+cmp -s "$dir/bad/weight_nan.h5" "$dir/resume_nan/last.h5" || { echo "FAILED: resume rewrote last.h5" >&2; failures=$((failures + 1)); }
+
+# C: FIFOs, devices, directories, dangling links where a file belongs.
+mkfifo "$dir/fifo"
+expect 2 "checkpoint '.*fifo' is a FIFO \(named pipe\), not a regular file" "$advmoe" inspect "$dir/fifo"
+expect 2 "checkpoint '.*fifo' is a FIFO" "$advmoe" eval --checkpoint "$dir/fifo"
+expect 2 "config file '.*fifo' is a FIFO" "$advmoe" train --config "$dir/fifo"
+expect 2 "config file '/dev/zero' is a character device" "$advmoe" train --config /dev/zero
+expect 2 "config file '.*' is a directory" "$advmoe" train --config "$dir"
+ln -s "$dir/nowhere.h5" "$dir/dangling.h5"
+expect 2 "checkpoint '.*dangling.h5' is a symbolic link to a missing file" "$advmoe" inspect "$dir/dangling.h5"
+expect 2 "missing checkpoint '.*absent.h5' \(no such file\)" "$advmoe" inspect "$dir/absent.h5"
+expect 2 "checkpoint '.*' is a directory" "$advmoe" inspect "$dir/run"
+mkdir "$dir/fifo_data"
+mkfifo "$dir/fifo_data/train-images-idx3-ubyte"
+: >"$dir/fifo_data/train-labels-idx1-ubyte"
+expect 2 "dataset file '.*train-images-idx3-ubyte' is a FIFO" "$advmoe" train --data-dir "$dir/fifo_data"
+
+# D and E: crafted idx files.
+idx() {  # idx DIR PREFIX COUNT ROWS COLS PIXEL_BYTES LABELS
+  mkdir -p "$1"
+  /usr/bin/python3 - "$@" <<'EOF'
+import struct, sys
+d, prefix, count, rows, cols, pixel_bytes, labels = sys.argv[1:8]
+with open(f"{d}/{prefix}-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, int(count), int(rows), int(cols)) + bytes(int(pixel_bytes)))
+with open(f"{d}/{prefix}-labels-idx1-ubyte", "wb") as f:
+    f.write(struct.pack(">II", 0x801, int(labels)) + bytes(int(labels)))
+EOF
+}
+idx "$dir/idx_big" train 134217728 28 28 1000 256
+expect 2 "train-images-idx3-ubyte' is truncated: its header announces 105226698752 bytes" \
+  "$advmoe" train --data-dir "$dir/idx_big"
+idx "$dir/idx_huge" train 4000000000 28 28 1000 256
+expect 2 "train-images-idx3-ubyte' announces an implausible 4000000000 images" \
+  "$advmoe" train --data-dir "$dir/idx_huge"
+idx "$dir/idx_geometry" train 256 1 784 200704 256
+expect 2 "train-images-idx3-ubyte' holds 1x784 images; fashion-mnist images are 28x28" \
+  "$advmoe" train --data-dir "$dir/idx_geometry"
+idx "$dir/idx_empty" train 256 28 28 200704 256
+idx "$dir/idx_empty" t10k 0 28 28 0 0
+expect 2 "t10k-images-idx3-ubyte' holds no images \(empty test split\)" \
+  "$advmoe" train --data-dir "$dir/idx_empty"
+
+# C and D: options out of range (each names the option and the value).
+bad_train() { expect 2 "$1" "$advmoe" train "${@:2}"; }
+bad_train "--threads must be in \[0, [0-9]+\] \(0: all cores\), got 100000" --threads 100000
+bad_train "--threads must be in .*got -1" --threads -1
+for w in 0 -1 nan inf; do bad_train "--width must be in \[0.01, 16\], got $w" --width $w; done
+bad_train "--ratio must be in \[0.01, 1\], got 1e-300" --ratio 1e-300
+bad_train "--lr must be in \(0, 10\], got 1e\+30" --lr 1e30
+bad_train "--momentum must be in \[0, 1\), got 1e\+10" --momentum 1e10
+bad_train "--momentum must be in \[0, 1\), got -1" --momentum -1
+bad_train "--weight-decay must be in \[0, 1\), got -1" --weight-decay -1
+bad_train "--epsilon must be a finite number in \[0, 1\], got 'inf'" --epsilon inf
+bad_train "--balance-loss must be in \[0, 1000\], got nan" --balance-loss nan
+bad_train "--seed must be in \[0, 2\^53\].*negative" --seed -1
+bad_train "--train-limit must be >= 0, got -1" --train-limit -1
+bad_train "too many positional options|unrecognised" stray-argument
+printf 'lr = abc\n' >"$dir/bad_value.ini"
+bad_train "bad_value.ini.*(invalid|lr)" --config "$dir/bad_value.ini" --lr 0.1
+bad_train "--router-grad: router gradient must be none \(routes held fixed\) or ste, got 'exact'" \
+  --router-grad exact
+expect 2 "--eps must be a finite number in \[0, 1\], got 'inf'" "$advmoe" eval --checkpoint "$good" --eps inf
+expect 2 "--step-size must be a finite number in \[0, 400\], got 'inf'" \
+  "$advmoe" eval --checkpoint "$good" --attack pgd --step-size inf
+expect 2 "--seed must be in \[0, 2\^53\]" "$advmoe" eval --checkpoint "$good" --seed -1
+
+# D: a resume that would continue another run.
+cp -r "$dir/run" "$dir/edited"
+sed -i 's/^method = standard$/method = pgd-at/' "$dir/edited/config.ini"
+expect 2 "--method: standard in the checkpoint, pgd-at now" "$advmoe" train --resume "$dir/edited" --epochs 2
+expect 2 "--batch-size: 64 in the checkpoint, 32 now" \
+  "$advmoe" train --resume "$dir/run" --epochs 2 --batch-size 32
+expect 2 "--train-limit: 256 in the checkpoint, 512 now" \
+  "$advmoe" train --resume "$dir/run" --epochs 2 --train-limit 512
+expect 2 "--seed: 0 in the checkpoint, 3 now" "$advmoe" train --resume "$dir/run" --epochs 2 --seed 3
+
+echo "bad_inputs.sh: $((checks - failures)) of $checks checks passed"
+[ "$failures" -eq 0 ]
