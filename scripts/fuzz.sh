@@ -38,11 +38,20 @@ gzip -c "$work/fuzz_datasets/images.idx" >"$work/fuzz_datasets/images.idx.gz"
 cp configs/*.ini "$work/fuzz_ini/"
 for t in fuzz_checkpoint fuzz_datasets fuzz_ini; do cp tests/fuzz/regressions/$t/* "$work/$t/"; done
 
+# libFuzzer's per-input leak check is off for the checkpoint target: HDF5 keeps memory across
+# calls by design (its free lists and datatype-conversion caches), and its own error paths on
+# corrupted files leak inside the library (seen: H5Dopen2 on a damaged datatype message); the
+# ASan test suite still checks our code for leaks at exit (the fuzz_datasets and fuzz_ini
+# targets too, per input).
+declare -A extra=([fuzz_checkpoint]="-detect_leaks=0" [fuzz_datasets]="" [fuzz_ini]="")
 status=0
 for t in fuzz_checkpoint fuzz_datasets fuzz_ini; do
   echo "fuzz.sh: $t for ${seconds}s ($(ls "$work/$t" | wc -l) seeds)"
-  if ! "$bin/$t" -max_total_time="$seconds" -max_len=131072 -timeout=20 -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix="$findings/$t-" "$work/$t" >"$work/$t.log" 2>&1; then
+  leaks=1
+  [ -n "${extra[$t]}" ] && leaks=0
+  if ! ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1}:detect_leaks=$leaks" "$bin/$t" -max_total_time="$seconds" -max_len=262144 -timeout=20 -rss_limit_mb=4096 \
+    -print_final_stats=1 ${extra[$t]} -artifact_prefix="$findings/$t-" "$work/$t" \
+    >"$work/$t.log" 2>&1; then
     echo "fuzz.sh: $t FOUND A DEFECT; input in $findings/, log $work/$t.log:" >&2
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$work/$t.log" | head -20 >&2
     status=1

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -15,6 +16,26 @@
 namespace advmoe {
 
 namespace {
+
+// Boost.Program_options (1.74) builds its error messages by replacing placeholders such as
+// %value% and %canonical_option% until none is left, so a bad token that itself contains one
+// (`--seed %value%`) makes it loop for ever. No advmoe option or value contains '%...%': such
+// text is refused before Boost sees it.
+void refuse_placeholders(const std::string& command, const std::string& text,
+                         const std::string& where) {
+  size_t open = text.find('%');
+  while (open != std::string::npos) {
+    size_t close = text.find('%', open + 1);
+    if (close == std::string::npos) return;
+    std::string name = text.substr(open + 1, close - open - 1);
+    bool placeholder =
+        !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos;
+    if (placeholder)
+      throw UsageError{"advmoe " + command + ": " + where + " contains '%" + name +
+                       "%', which no option or value may contain"};
+    open = close;
+  }
+}
 
 // A config file is a few hundred bytes; a larger one is not ours (or is /dev/zero-like).
 constexpr uint64_t kMaxConfigBytes = 1 << 20;
@@ -28,8 +49,12 @@ void store_config_file(const std::string& command, const std::string& path,
   }
   std::ifstream in(path);
   if (!in) throw UsageError{"advmoe " + command + ": cannot read config file '" + path + "'"};
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  refuse_placeholders(command, text, "config file '" + path + "'");
+  std::istringstream in_text(text);
   try {
-    po::parsed_options parsed = po::parse_config_file(in, options, /*allow_unregistered=*/false);
+    po::parsed_options parsed =
+        po::parse_config_file(in_text, options, /*allow_unregistered=*/false);
     // Every value is converted, even those the command line overrides (store() would skip
     // them): a config file with an invalid value is an error, not a time bomb.
     po::variables_map all_values;
@@ -64,6 +89,7 @@ std::string value_text(const boost::any& v) {
 bool parse_command(const std::string& command, const std::string& summary,
                    const po::options_description& options, const std::vector<std::string>& args,
                    po::variables_map& vm) {
+  for (const std::string& arg : args) refuse_placeholders(command, arg, "argument '" + arg + "'");
   po::options_description all;
   all.add_options()("help,h", "show this help")(
       "config", po::value<std::string>(), "read options from this INI file (command line wins)");

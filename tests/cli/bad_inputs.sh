@@ -135,6 +135,11 @@ bad_train "--train-limit must be >= 0, got -1" --train-limit -1
 bad_train "too many positional options|unrecognised" stray-argument
 printf 'lr = abc\n' >"$dir/bad_value.ini"
 bad_train "bad_value.ini.*(invalid|lr)" --config "$dir/bad_value.ini" --lr 0.1
+# Boost.Program_options would loop for ever building the message for these (found by fuzz_ini).
+bad_train "argument '%value%x' contains '%value%'" --seed %value%x
+bad_train "argument '--%canonical_option%' contains '%canonical_option%'" --%canonical_option%
+printf 'seed = %%value%%\n' >"$dir/placeholder.ini"
+bad_train "config file '.*placeholder.ini' contains '%value%'" --config "$dir/placeholder.ini"
 bad_train "--router-grad: router gradient must be none \(routes held fixed\) or ste, got 'exact'" \
   --router-grad exact
 expect 2 "--eps must be a finite number in \[0, 1\], got 'inf'" "$advmoe" eval --checkpoint "$good" --eps inf
