@@ -62,7 +62,14 @@ int cmd_eval(const std::vector<std::string>& args) {
                           << header.model.image << " and " << header.model.classes);
   ModelConfig mc = header.model;
   mc.batch = batch;
-  Model model = build_model(mc);
+  Model model;
+  try {
+    model = build_model(mc);
+  } catch (const Error& e) {
+    // Every attribute passed its own check, but together they describe no buildable model.
+    ADVMOE_FAIL("'" << checkpoint << "': its attributes (arch, variant, ratio, experts, routing, "
+                    << "normalize, input_shape) describe no buildable model: " << e.what());
+  }
   auto backend = make_backend(device);
   Variables variables(*backend);
   load_checkpoint_tensors(checkpoint, model, variables, /*with_optimizer=*/false);

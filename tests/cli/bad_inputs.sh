@@ -51,6 +51,8 @@ eval_of epoch_wrapped "attribute 'epoch' of .* is 4.29497e\+09; it must be an in
 eval_of epoch_negative "attribute 'epoch' of .* is -1e\+06; it must be an integer"
 eval_of epoch_nan "attribute 'epoch' of .* is nan; it must be an integer"
 eval_of classes_nan "attribute 'classes' of .* is nan; it must be an integer"
+expect 2 "normalize_mismatch.h5': its attributes .* describe no buildable model: normalization 'cifar10' needs 3-channel images" \
+  "$advmoe" eval --checkpoint "$dir/bad/normalize_mismatch.h5" --test-limit 64 --dataset fashion-mnist
 # D: damaged tensors.
 eval_of weight_nan "weight_nan.h5' /params/conv1.weight holds nan at element 3"
 eval_of weight_inf "/params/conv1.weight holds inf at element 0"
