@@ -8,7 +8,9 @@
 #   scripts/fresh-machine-check.sh [ROOT_DIR]     (default /var/tmp/advmoe-fresh-root)
 #
 # Environment: MIRROR (default http://deb.debian.org/debian), KEEP_ROOT=1 keeps the root
-# afterwards, MAIN_ARGS extra arguments for scripts/main.sh (e.g. "--train-limit 2048").
+# afterwards, MAIN_ARGS extra arguments for scripts/main.sh (e.g. "--train-limit 2048"),
+# RUN_CI=1 also runs what CI adds to the test command (scripts/sanitize-check.sh: clang, the
+# ASan + UBSan suite and the fuzz targets) in the same root.
 # Exit code: 0 when both commands succeed; the log of each is in ROOT_DIR.log/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +64,7 @@ run_step() {
 }
 run_step main "scripts/main.sh ${MAIN_ARGS:-}"
 run_step test "scripts/test.sh"
+[ "${RUN_CI:-0}" = 1 ] && run_step sanitize "scripts/sanitize-check.sh 20"
 grep -E "final (test|robust) accuracy" "$logs/main.log" || true
 grep -E "tests passed|tests failed" "$logs/test.log" || true
 exit $status
