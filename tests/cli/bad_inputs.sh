@@ -94,6 +94,13 @@ mkfifo "$dir/fifo_data/train-images-idx3-ubyte"
 : >"$dir/fifo_data/train-labels-idx1-ubyte"
 expect 2 "dataset file '.*train-images-idx3-ubyte' is a FIFO" "$advmoe" train --data-dir "$dir/fifo_data"
 
+# The same kind of fault gives the same exit code for every dataset format.
+mkdir -p "$dir/cifar/data_batch_1.bin"
+expect 2 "dataset file '.*data_batch_1.bin' is a directory, not a regular file" \
+  "$advmoe" train --dataset cifar10 --data-dir "$dir/cifar"
+expect 2 "missing dataset file '.*cifar-none/data_batch_1.bin' \(no such file\)" \
+  "$advmoe" train --dataset cifar10 --data-dir "$dir/cifar-none"
+
 # D and E: crafted idx files.
 idx() {  # idx DIR PREFIX COUNT ROWS COLS PIXEL_BYTES LABELS
   mkdir -p "$1"
