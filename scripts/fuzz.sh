@@ -4,6 +4,7 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 60)
 #
+# libFuzzer's own seed is fixed (-seed=1, FUZZ_SEED to change) so a CI run is repeatable.
 # Seeds: a real checkpoint of a tiny run and its damaged variants (tests/cli/craft_checkpoints.py),
 # small idx and CIFAR files in the real formats, and configs/*.ini. A crash, sanitizer report,
 # timeout or out-of-memory leaves its input in build-sanitize/fuzz-findings/ and fails the run:
@@ -50,7 +51,7 @@ for t in fuzz_checkpoint fuzz_datasets fuzz_ini; do
   leaks=1
   [ -n "${extra[$t]}" ] && leaks=0
   if ! ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1}:detect_leaks=$leaks" "$bin/$t" -max_total_time="$seconds" -max_len=262144 -timeout=20 -rss_limit_mb=4096 \
-    -print_final_stats=1 ${extra[$t]} -artifact_prefix="$findings/$t-" "$work/$t" \
+    -seed="${FUZZ_SEED:-1}" -print_final_stats=1 ${extra[$t]} -artifact_prefix="$findings/$t-" "$work/$t" \
     >"$work/$t.log" 2>&1; then
     echo "fuzz.sh: $t FOUND A DEFECT; input in $findings/, log $work/$t.log:" >&2
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$work/$t.log" | head -20 >&2

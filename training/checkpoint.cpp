@@ -83,6 +83,28 @@ std::vector<EpochMetrics> read_metrics(const H5File& f, int64_t epochs) {
   ADVMOE_CHECK(H5Tget_class(file_type.id()) == H5T_COMPOUND,
                "'" << f.path() << "' /metrics is not a compound table");
   H5Handle type = metrics_type(H5Tget_member_index(file_type.id(), "robust_accuracy") >= 0);
+  // HDF5's compound conversion trusts the stored member layout (a corrupted offset made it
+  // write out of bounds, found by fuzz_checkpoint): every member must be one of ours, a 4- or
+  // 8-byte number lying inside the stored row.
+  const int members = H5Tget_nmembers(file_type.id());
+  const size_t row_size = H5Tget_size(file_type.id());
+  ADVMOE_CHECK(members >= 1 && members <= 8 && row_size <= 256,
+               "'" << f.path() << "' /metrics has an unexpected row type (" << members
+                   << " members, " << row_size << " bytes)");
+  for (int i = 0; i < members; ++i) {
+    H5Handle member(H5Tget_member_type(file_type.id(), static_cast<unsigned>(i)), H5Tclose);
+    char* name = H5Tget_member_name(file_type.id(), static_cast<unsigned>(i));
+    std::string member_name = name ? name : "";
+    H5free_memory(name);
+    size_t offset = H5Tget_member_offset(file_type.id(), static_cast<unsigned>(i));
+    size_t size = member.valid() ? H5Tget_size(member.id()) : 0;
+    H5T_class_t cls = member.valid() ? H5Tget_class(member.id()) : H5T_NO_CLASS;
+    ADVMOE_CHECK(H5Tget_member_index(type.id(), member_name.c_str()) >= 0 &&
+                     (cls == H5T_FLOAT || cls == H5T_INTEGER) && (size == 4 || size == 8) &&
+                     offset + size <= row_size,
+                 "'" << f.path() << "' /metrics column " << i << " ('" << member_name
+                     << "') is not a 4- or 8-byte number inside the row");
+  }
   ADVMOE_CHECK(
       rows.empty() || H5Dread(d.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) >= 0,
       "cannot read '" << f.path() << "' /metrics");
