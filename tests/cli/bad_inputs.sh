@@ -37,6 +37,11 @@ mkdir "$dir/bad"
 /usr/bin/python3 "$here/craft_checkpoints.py" "$good" "$dir/bad" || exit 1
 eval_of() { expect 2 "$2" "$advmoe" eval --checkpoint "$dir/bad/$1.h5" --test-limit 64; }
 
+# C: a file that crashes libhdf5 1.10.8 itself (heap overflow in H5Aexists_by_name) is read
+# first in a child process: an error, not a crash.
+expect 2 "crashed the HDF5 library while being read \((signal|exit code) [0-9]+\): a corrupted checkpoint" \
+  "$advmoe" inspect "$here/../fuzz/regressions/fuzz_checkpoint/libhdf5-heap-overflow-in-H5Aexists_by_name"
+
 # C: arrays where scalars belong, cycles, depth.
 eval_of ratio_array "attribute 'ratio' of '.*ratio_array.h5' / holds 1000 values, expected one number"
 eval_of ratio_pair "attribute 'ratio' of .* holds 2 values, expected one number"
