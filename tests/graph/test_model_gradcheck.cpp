@@ -77,11 +77,9 @@ BOOST_AUTO_TEST_CASE(small_cnn_gradients_match_finite_differences) {
   }
 }
 
-// Global routing: the router network reads the image, so the straight-through surrogate adds
-// a term to d loss / d images that the model (piecewise constant in its routes) does not have.
-// With routes held fixed, autodiff's input gradient is the true one: it matches central
-// differences (h is far too small to flip a route); the surrogate's does not.
-BOOST_AUTO_TEST_CASE(global_routing_input_gradient_holds_routes_fixed) {
+// An f64 MoE SmallCNN with its cross-entropy "loss" and two input gradients: "grad_exact/images"
+// (routes held fixed) and "grad_ste/images" (straight-through surrogate).
+Model moe_with_both_input_gradients(const std::string& routing, ValueId& loss_id) {
   ModelConfig mc;
   mc.batch = 3;
   mc.image = Shape{16, 16, 1};
@@ -89,7 +87,7 @@ BOOST_AUTO_TEST_CASE(global_routing_input_gradient_holds_routes_fixed) {
   mc.variant = "moe";
   mc.ratio = 0.5;
   mc.experts = 2;
-  mc.routing = "global";
+  mc.routing = routing;
   Model model = build_model(mc);
   Graph& g = *model.graph;
   Val loss = softmax_cross_entropy(model.logits, model.labels);
@@ -101,12 +99,24 @@ BOOST_AUTO_TEST_CASE(global_routing_input_gradient_holds_routes_fixed) {
   ste.prefix = "grad_ste/";
   autodiff(g, loss.id, {model.images.id}, exact);
   autodiff(g, loss.id, {model.images.id}, ste);
+  loss_id = loss.id;
+  return model;
+}
+
+// Global routing: the router network reads the image, so the straight-through surrogate adds
+// a term to d loss / d images that the model (piecewise constant in its routes) does not have.
+// With routes held fixed, autodiff's input gradient is the true one: it matches central
+// differences (h is far too small to flip a route); the surrogate's does not.
+BOOST_AUTO_TEST_CASE(global_routing_input_gradient_holds_routes_fixed) {
+  ValueId loss_id = kNoValue;
+  Model model = moe_with_both_input_gradients("global", loss_id);
+  Graph& g = *model.graph;
 
   auto backend = make_backend("reference");
   Variables vars(*backend);
   initialize_parameters(model, vars, 3);
   auto full = compile(g, vars, {Mode::Eval, {}});
-  auto forward = compile(g, vars, {Mode::Eval, {loss.id}});
+  auto forward = compile(g, vars, {Mode::Eval, {loss_id}});
   vars.set("images", random_tensor({3, 16, 16, 1}, DType::F64, 5, 0, 1));
   for (int i = 0; i < 3; ++i) vars.get("labels").data<int32_t>()[i] = 2 * i + 1;
   full->run();
@@ -145,24 +155,9 @@ BOOST_AUTO_TEST_CASE(global_routing_input_gradient_holds_routes_fixed) {
 // Per-layer routers read detached features, so holding routes fixed changes nothing there: the
 // two input gradients agree to the bit (docs/results.md relies on this for the per-layer rows).
 BOOST_AUTO_TEST_CASE(layer_routing_input_gradient_is_the_same_either_way) {
-  ModelConfig mc;
-  mc.batch = 3;
-  mc.image = Shape{16, 16, 1};
-  mc.dtype = DType::F64;
-  mc.variant = "moe";
-  mc.ratio = 0.5;
-  mc.routing = "layer";
-  Model model = build_model(mc);
+  ValueId loss_id = kNoValue;
+  Model model = moe_with_both_input_gradients("layer", loss_id);
   Graph& g = *model.graph;
-  Val loss = softmax_cross_entropy(model.logits, model.labels);
-  g.mark_loss(loss.id, "loss");
-  AutodiffOptions exact;
-  exact.straight_through_routes = false;
-  exact.prefix = "grad_exact/";
-  AutodiffOptions ste;
-  ste.prefix = "grad_ste/";
-  autodiff(g, loss.id, {model.images.id}, exact);
-  autodiff(g, loss.id, {model.images.id}, ste);
   auto backend = make_backend("reference");
   Variables vars(*backend);
   initialize_parameters(model, vars, 4);
