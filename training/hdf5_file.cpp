@@ -7,12 +7,7 @@
 
 #include "runtime/error.h"
 #include "runtime/files.h"
-
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
+#include "training/hdf5_probe.h"
 
 namespace advmoe {
 
@@ -98,66 +93,10 @@ H5File H5File::create(const std::string& path) {
   return H5File(path, H5Handle(f, H5Fclose));
 }
 
-namespace {
-
-bool in_probe = false;
-
-// Reads every attribute of the root and every dataset of the file (groups walked to depth 16),
-// as loading would.
-void read_everything(const H5File& f, const std::string& group, int depth) {
-  if (depth > 16) return;
-  for (const std::string& name : f.list(group)) {
-    std::string path = (group == "/" ? "" : group) + "/" + name;
-    if (f.is_group(path))
-      read_everything(f, path, depth + 1);
-    else if (path != "/metrics")
-      f.read(path, int64_t{1} << 28);
-  }
-}
-
-// libhdf5 1.10.8 has memory-safety bugs of its own on corrupted files (a heap overflow in
-// H5Aexists_by_name, tests/fuzz/hdf5-library-findings/) that no check of ours can prevent. So
-// an untrusted file is first read in full by a forked child: if the library crashes there, the
-// parent reports a corrupted checkpoint instead of crashing. (Called before any OpenMP region
-// has started threads, so the fork is safe.)
-void probe_in_child(const std::string& path) {
-  std::fflush(nullptr);
-  pid_t child = ::fork();
-  if (child < 0) return;  // no probe possible; the checks below still run
-  if (child == 0) {
-    in_probe = true;
-    int code = 0;
-    try {
-      H5File f = H5File::open(path);
-      for (const char* a : {"format", "arch", "variant", "stem", "normalize", "routing", "dataset",
-                            "config", "final"})
-        if (f.has_attr("/", a)) f.attr_string("/", a);
-      for (const char* a :
-           {"format_version", "ratio", "width", "experts", "classes", "epoch", "step", "seed"})
-        if (f.has_attr("/", a)) f.attr_double("/", a);
-      read_everything(f, "/", 0);
-    } catch (...) {
-      code = 3;  // a clean error: the parent reports it itself
-    }
-    ::_exit(code);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  bool clean = WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3);
-  ADVMOE_CHECK(clean,
-               "'" << path << "' crashed the HDF5 library while being read ("
-                   << (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
-                                           : "exit code " + std::to_string(WEXITSTATUS(status)))
-                   << "): a corrupted checkpoint");
-}
-
-}  // namespace
-
 H5File H5File::open(const std::string& path) {
   silence_hdf5();
   require_regular_file(path, "checkpoint");
-  if (!in_probe) probe_in_child(path);
+  if (!hdf5_probe_running()) probe_hdf5_in_child(path);
   htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   ADVMOE_CHECK(is_hdf5 > 0, "'" << path << "' is "
                                 << (is_hdf5 < 0 ? "missing or unreadable" : "not an HDF5 file"));
