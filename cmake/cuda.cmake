@@ -30,13 +30,13 @@ endif()
 
 function(advmoe_add_cuda_backend target)
   if(ADVMOE_WITH_CUDA)
-    target_sources(${target} PRIVATE ops/cuda/cuda_backend.cu ops/cuda/elementwise.cu
-                                     ops/cuda/losses.cu ops/cuda/channels.cu
-                                     ops/cuda/routing.cu ops/cuda/optimizer.cu
-                                     ops/cuda/linear.cu ops/cuda/pooling.cu
-                                     ops/cuda/batch_norm.cu ops/cuda/cudnn_conv.cu
-                                     ops/cuda/conv2d.cu ops/cuda/expert_conv.cu
-                                     ops/cuda/attack.cu)
+    target_sources(${target} PRIVATE backends/cuda/cuda_backend.cu backends/cuda/kernels.cu
+                                     backends/cuda/elementwise.cu backends/cuda/losses.cu
+                                     backends/cuda/channels.cu backends/cuda/routing.cu
+                                     backends/cuda/optimizer.cu backends/cuda/linear.cu
+                                     backends/cuda/pooling.cu backends/cuda/batch_norm.cu
+                                     backends/cuda/cudnn_conv.cu backends/cuda/conv2d.cu
+                                     backends/cuda/expert_conv.cu backends/cuda/attack.cu)
     target_compile_definitions(${target} PUBLIC ADVMOE_WITH_CUDA)
     target_include_directories(${target} PRIVATE ${CUDNN_INCLUDE_DIR})
     target_link_libraries(${target} PUBLIC CUDA::cudart_static CUDA::cublas ${CUDNN_LIBRARY})

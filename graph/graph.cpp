@@ -1,7 +1,6 @@
-// Graph construction: values, nodes with build-time shape checks, lookups.
+// Graph construction: values, nodes (appended with their inferred outputs), lookups.
 #include "graph/graph.h"
 
-#include "ops/op_registry.h"
 #include "runtime/error.h"
 
 namespace advmoe {
@@ -12,6 +11,8 @@ const char* role_name(Role r) {
       return "input";
     case Role::Param:
       return "param";
+    case Role::State:
+      return "state";
     case Role::Buffer:
       return "buffer";
     case Role::Intermediate:
@@ -46,19 +47,20 @@ ValueId Graph::buffer(const std::string& name, const Shape& shape) {
   return add_value({name, shape, float_type_, Role::Buffer, "", -1});
 }
 
-std::vector<ValueId> Graph::add_node(Op op, const std::string& name, std::vector<ValueId> inputs,
-                                     Attrs attrs) {
-  const OpDef& def = op_def(op);
-  Node node{
-      op, name.empty() ? unique_name(def.name) : name, std::move(inputs), {}, std::move(attrs)};
+ValueId Graph::state(const std::string& name, const Shape& shape) {
+  return add_value({name, shape, float_type_, Role::State, "", -1});
+}
+
+std::vector<ValueId> Graph::add_node(Node node, const std::vector<ValueSpec>& outputs) {
+  ADVMOE_CHECK(!node.name.empty(), "internal: a node needs a name");
+  ADVMOE_CHECK(node.outputs.empty(), "node '" << node.name << "': outputs are created here");
   for (ValueId v : node.inputs)
     ADVMOE_CHECK(v >= 0 && v < num_values(),
-                 def.name << " '" << node.name << "': input value id " << v << " does not exist");
-  std::vector<ValueSpec> specs = def.infer(*this, node);
+                 "node '" << node.name << "': input value id " << v << " does not exist");
   int index = num_nodes();
-  for (size_t i = 0; i < specs.size(); ++i) {
+  for (const ValueSpec& spec : outputs) {
     // Outputs are anonymous unless marked; the node name keeps them traceable in errors.
-    ValueInfo info{"", specs[i].shape, specs[i].dtype, Role::Intermediate, "", index};
+    ValueInfo info{"", spec.shape, spec.dtype, Role::Intermediate, "", index};
     node.outputs.push_back(add_value(info));
   }
   nodes_.push_back(std::move(node));

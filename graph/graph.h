@@ -1,14 +1,15 @@
 // A static computation graph: values (shape, dtype, role, parameter group) and nodes in
-// topological order. Nodes are appended through add_node, which checks shapes at build time so a
-// wrong model fails with the node's name, not at run time.
+// topological order. This is the IR only: nodes are appended with their output shapes already
+// inferred (ops::add_op runs the op's shape rule first, so a wrong model fails with the node's
+// name at build time, not at run time).
 #pragma once
 
 #include <map>
 #include <string>
 #include <vector>
 
+#include "graph/attrs.h"
 #include "graph/op_kind.h"
-#include "ops/attrs.h"
 #include "runtime/dtype.h"
 #include "runtime/shape.h"
 
@@ -18,8 +19,9 @@ using ValueId = int;
 constexpr ValueId kNoValue = -1;
 
 // Input: fed per run (images, labels). Param: trained weights. Buffer: persistent non-trained
-// state (BN running stats). Intermediate: planned scratch. Loss/Output: results read after a run.
-enum class Role { Input, Param, Buffer, Intermediate, Loss, Output };
+// state of the model (BN running stats). State: persistent state of a training program, not of
+// the model (SGD momentum). Intermediate: planned scratch. Loss/Output: results read after a run.
+enum class Role { Input, Param, Buffer, State, Intermediate, Loss, Output };
 const char* role_name(Role r);
 
 struct ValueInfo {
@@ -61,10 +63,11 @@ class Graph {
   }
   ValueId param(const std::string& name, const Shape& shape, const std::string& group = "backbone");
   ValueId buffer(const std::string& name, const Shape& shape);
+  ValueId state(const std::string& name, const Shape& shape);
 
-  // Appends a node; runs the op's shape rule, which throws advmoe::Error naming `name`.
-  std::vector<ValueId> add_node(Op op, const std::string& name, std::vector<ValueId> inputs,
-                                Attrs attrs = NoAttrs{});
+  // Appends `node` (op, name, inputs, attrs; no outputs yet) and creates one output value per
+  // spec. Only checks that the inputs exist: the shape rule is the caller's (ops/op_registry.h).
+  std::vector<ValueId> add_node(Node node, const std::vector<ValueSpec>& outputs);
 
   void mark_loss(ValueId v, const std::string& name);
   void mark_output(ValueId v, const std::string& name);

@@ -1,5 +1,5 @@
 // The closed list of node kinds. Each has an OpDef (ops/op_registry.h) with its shape rule and
-// gradient rule, a reference kernel and a oneDNN/OpenMP kernel.
+// gradient rule, and a kernel per backend (backends/*/kernels.*).
 #pragma once
 
 namespace advmoe {
@@ -53,6 +53,7 @@ enum class Op {
   BalanceLossBackward,
   PgdStep,
   PgdStart,
+  SgdUpdate,
   kCount
 };
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "graph/variables.h"
+#include "compile/variables.h"
 #include "models/model.h"
 
 namespace advmoe {

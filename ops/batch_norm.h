@@ -7,8 +7,8 @@
 
 #include <string>
 
+#include "graph/attrs.h"
 #include "graph/graph.h"
-#include "ops/attrs.h"
 
 namespace advmoe {
 

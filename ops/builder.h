@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/graph.h"
+#include "ops/op_registry.h"
 #include "runtime/error.h"
 
 namespace advmoe {
@@ -17,7 +17,7 @@ inline std::vector<Val> emit(Graph& g, Op op, const std::string& name, std::vect
     ids.push_back(v.id);
   }
   std::vector<Val> out;
-  for (ValueId id : g.add_node(op, name, std::move(ids), std::move(attrs))) out.push_back({&g, id});
+  for (ValueId id : add_op(g, op, name, std::move(ids), std::move(attrs))) out.push_back({&g, id});
   return out;
 }
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ops/attrs.h"
+#include "graph/attrs.h"
 
 namespace advmoe {
 

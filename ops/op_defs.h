@@ -22,5 +22,6 @@ void register_loss_ops(OpTable& table);        // softmax CE, log-softmax, KL
 void register_moe_ops(OpTable& table);         // top1, expert_conv, channel_gate
 void register_concat_ops(OpTable& table);      // concat_channels, channel_slice
 void register_attack_ops(OpTable& table);      // pgd_step, pgd_start
+void register_optimizer_ops(OpTable& table);   // sgd_update
 
 }  // namespace advmoe

@@ -20,6 +20,7 @@ std::array<OpDef, static_cast<size_t>(Op::kCount)> build_table() {
   register_concat_ops(table);
   register_moe_ops(table);
   register_attack_ops(table);
+  register_optimizer_ops(table);
   for (size_t i = 0; i < table.size(); ++i)
     ADVMOE_CHECK(table[i].infer, "internal: op #" << i << " has no definition");
   return table;
@@ -29,6 +30,18 @@ std::array<OpDef, static_cast<size_t>(Op::kCount)> build_table() {
 const OpDef& op_def(Op op) {
   static const auto table = build_table();
   return table.at(static_cast<size_t>(op));
+}
+
+std::vector<ValueId> add_op(Graph& g, Op op, const std::string& name, std::vector<ValueId> inputs,
+                            Attrs attrs) {
+  const OpDef& def = op_def(op);
+  Node node{
+      op, name.empty() ? g.unique_name(def.name) : name, std::move(inputs), {}, std::move(attrs)};
+  for (ValueId v : node.inputs)
+    ADVMOE_CHECK(v >= 0 && v < g.num_values(),
+                 def.name << " '" << node.name << "': input value id " << v << " does not exist");
+  std::vector<ValueSpec> specs = def.infer(g, node);
+  return g.add_node(std::move(node), specs);
 }
 
 const Shape& in_shape(const Graph& g, const Node& n, int input) {

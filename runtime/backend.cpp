@@ -11,18 +11,4 @@ void HostBackend::copy(const Tensor& dst, const Tensor& src) {
   dst.copy_from(src);
 }
 
-void HostBackend::sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
-                             float lr, float momentum, float weight_decay, bool nesterov) {
-  float* p = param.data<float>();
-  const float* g = grad.data<float>();
-  float* buf = momentum_buffer.data<float>();
-  const int64_t n = param.numel();
-#pragma omp parallel for if (n > 4096)
-  for (int64_t i = 0; i < n; ++i) {
-    float d = g[i] + weight_decay * p[i];
-    buf[i] = momentum * buf[i] + d;
-    p[i] -= lr * (nesterov ? d + momentum * buf[i] : buf[i]);
-  }
-}
-
 }  // namespace advmoe

@@ -1,6 +1,6 @@
 // The backend interface every device implements: memory on its device and copies to/from the
-// host. Kernels for graph nodes are looked up per backend name (see ops/kernel.h); this layer
-// knows nothing about graphs.
+// host. Kernels for graph nodes are looked up per backend name (see backends/kernel_registry.h);
+// this layer knows nothing about graphs.
 #pragma once
 
 #include <memory>
@@ -23,12 +23,6 @@ class Backend {
   virtual void copy(const Tensor& dst, const Tensor& src) = 0;
   // Waits until all queued work is done (a no-op on CPU backends).
   virtual void synchronize() {}
-
-  // One SGD step with PyTorch's rule on f32 tensors of this device:
-  //   d = g + wd * p;  buf = momentum * buf + d;  p -= lr * (nesterov ? d + momentum * buf : buf)
-  // (the optimizer's loop lives with the memory it touches).
-  virtual void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
-                          float lr, float momentum, float weight_decay, bool nesterov) = 0;
 };
 
 // Host memory for the CPU backends ("reference" and "onednn").
@@ -39,8 +33,6 @@ class HostBackend : public Backend {
   Device device() const override { return Device{}; }
   Tensor allocate(const Shape& shape, DType dtype) override { return Tensor::zeros(shape, dtype); }
   void copy(const Tensor& dst, const Tensor& src) override;
-  void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, float lr,
-                  float momentum, float weight_decay, bool nesterov) override;
 
  private:
   std::string name_;

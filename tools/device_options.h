@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "ops/backends.h"
+#include "backends/backends.h"
 #include "tools/options.h"
 
 namespace advmoe {

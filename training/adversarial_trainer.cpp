@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "graph/autodiff.h"
+#include "compile/autodiff.h"
 #include "models/registry.h"
 #include "ops/basic.h"
 #include "ops/losses.h"
@@ -97,14 +97,13 @@ AdversarialTrainer::Level AdversarialTrainer::make_level(ValueId loss,
     options.targets.push_back(model_.logits.id);
     for (const std::string& route : route_outputs_) options.targets.push_back(g.find(route));
   }
-  std::vector<std::string> names;
-  for (ValueId p : params) {
-    options.targets.push_back(grads[p]);
-    names.push_back(g.value(p).name);
-  }
-  Level level{compile(g, variables_, options), nullptr, g.value(loss).name, lr_scale};
-  level.sgd = std::make_unique<Sgd>(variables_, names, config_.sgd);
-  return level;
+  for (ValueId p : params) options.targets.push_back(grads[p]);
+  // The level's update nodes, in the same Plan: its run is the whole optimizer step.
+  std::string group = params.empty() ? "all" : g.value(params[0]).group;
+  if (params.size() == g.params().size()) group = "all";
+  SgdUpdate update = add_sgd_update(g, params, grads, config_.sgd, "learning_rate/" + group);
+  for (ValueId token : update.tokens) options.targets.push_back(token);
+  return Level{compile(g, variables_, options), update.learning_rate, g.value(loss).name, lr_scale};
 }
 
 void AdversarialTrainer::begin_epoch(const Dataset& train, int epoch) {
@@ -130,10 +129,9 @@ double AdversarialTrainer::iterate(const Dataset& train) {
 double AdversarialTrainer::attacked_step(Level& level, uint64_t batch_key) {
   // From the batch in "images" into the attack's own input "adv_images": no host round trip.
   attack_->run(variables_.get("images"), variables_.get("adv_images"), batch_key);
+  write_scalar(level.learning_rate, level.lr_scale * schedule_.at(global_step_));
   level.plan->run();
-  double value = read_scalar(level.loss);
-  if (std::isfinite(value)) level.sgd->step(level.lr_scale * schedule_.at(global_step_));
-  return value;
+  return read_scalar(level.loss);
 }
 
 void AdversarialTrainer::set_router_labels() {

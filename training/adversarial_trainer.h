@@ -59,10 +59,10 @@ class AdversarialTrainer : public ClassifierTrainer {
 
  private:
   struct Level {
-    std::unique_ptr<Plan> plan;
-    std::unique_ptr<Sgd> sgd;
-    std::string loss;       // the scalar this level minimizes
-    double lr_scale = 1.0;  // of the shared schedule (the routers' own LR)
+    std::unique_ptr<Plan> plan;  // forward, the group's gradients and its SGD update
+    std::string learning_rate;   // the Plan's learning-rate input
+    std::string loss;            // the scalar this level minimizes
+    double lr_scale = 1.0;       // of the shared schedule (the routers' own LR)
   };
   Level make_level(ValueId loss, const std::vector<ValueId>& params, bool report_outputs,
                    double lr_scale);

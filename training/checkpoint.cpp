@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "graph/autodiff.h"
+#include "compile/autodiff.h"
 #include "models/registry.h"
 #include "runtime/error.h"
 #include "training/hdf5_file.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/variables.h"
+#include "compile/variables.h"
 #include "models/model.h"
 #include "training/classifier_trainer.h"
 

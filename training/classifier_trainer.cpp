@@ -5,8 +5,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "compile/autodiff.h"
 #include "datasets/batcher.h"
-#include "graph/autodiff.h"
 #include "models/registry.h"
 #include "ops/basic.h"
 #include "ops/losses.h"
@@ -38,20 +38,25 @@ ClassifierTrainer::ClassifierTrainer(Model& model, Backend& backend, TrainConfig
   g.mark_loss(loss.id, "loss");
   std::vector<ValueId> params = g.params();
   Gradients grads = autodiff(g, loss.id, params);
+  SgdUpdate update = add_sgd_update(g, params, grads, config.sgd, "learning_rate");
   CompileOptions train{Mode::Train, {loss.id, model.logits.id}};
   for (const std::string& route : route_outputs_) train.targets.push_back(g.find(route));
   for (ValueId p : params) train.targets.push_back(grads[p]);
+  for (ValueId token : update.tokens) train.targets.push_back(token);
   train_plan_ = compile(g, variables_, train);
-  std::vector<std::string> names;
-  for (ValueId p : params) names.push_back(g.value(p).name);
-  sgd_ = std::make_unique<Sgd>(variables_, names, config.sgd);
+  learning_rate_ = update.learning_rate;
 }
 
 double ClassifierTrainer::train_step(int /*epoch*/, int64_t /*step*/) {
+  write_scalar(learning_rate_, schedule_.at(global_step_));
   train_plan_->run();
-  double value = read_scalar("loss");
-  if (std::isfinite(value)) sgd_->step(schedule_.at(global_step_));
-  return value;
+  return read_scalar("loss");
+}
+
+void ClassifierTrainer::write_scalar(const std::string& name, double value) {
+  Tensor host = Tensor::zeros(Shape{}, DType::F32);
+  host.data<float>()[0] = static_cast<float>(value);
+  variables_.backend().copy(variables_.get(name), host);
 }
 
 double ClassifierTrainer::read_scalar(const std::string& name) {

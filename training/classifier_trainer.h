@@ -7,9 +7,9 @@
 #include <memory>
 #include <vector>
 
+#include "compile/plan.h"
 #include "datasets/batcher.h"
 #include "datasets/dataset.h"
-#include "graph/plan.h"
 #include "models/model.h"
 #include "training/evaluate.h"
 #include "training/lr_schedule.h"
@@ -72,6 +72,8 @@ class ClassifierTrainer {
   virtual void begin_epoch(const Dataset& /*train*/, int /*epoch*/) {}
   virtual double train_step(int epoch, int64_t step);
   double read_scalar(const std::string& name);
+  // Sets an f32 scalar variable (a learning-rate input) from the host.
+  void write_scalar(const std::string& name, double value);
   // Checks a step's loss and names the step when it is NaN or infinite.
   void check_loss(double value, int epoch, int64_t step) const;
 
@@ -79,7 +81,7 @@ class ClassifierTrainer {
   TrainConfig config_;
   Variables variables_;
   std::unique_ptr<Plan> train_plan_, eval_plan_;
-  std::unique_ptr<Sgd> sgd_;
+  std::string learning_rate_;  // the standard step's learning-rate input
   LrSchedule schedule_;
   int64_t global_step_ = 0;
   std::vector<std::string> route_outputs_;  // one per entry of usage_

@@ -7,7 +7,7 @@
 #include <vector>
 #include "datasets/dataset.h"
 
-#include "graph/plan.h"
+#include "compile/plan.h"
 
 namespace advmoe {
 

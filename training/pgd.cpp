@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "graph/autodiff.h"
+#include "compile/autodiff.h"
 #include "ops/attack.h"
 #include "ops/losses.h"
 #include "training/evaluate.h"

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/plan.h"
+#include "compile/plan.h"
 #include "models/model.h"
 
 namespace advmoe {

@@ -1,29 +1,25 @@
-// The SGD optimizer: a list of (parameter, gradient, momentum) slots updated by the backend that
-// owns their memory (an OpenMP loop on the host, a CUDA kernel on the GPU).
+// The SGD update nodes of one parameter group.
 #include "training/sgd.h"
 
-#include "graph/autodiff.h"
+#include "ops/optimizer.h"
 
 namespace advmoe {
 
-Sgd::Sgd(Variables& variables, std::vector<std::string> params, SgdConfig config)
-    : params_(std::move(params)), config_(config) {
-  for (const std::string& name : params_) {
-    const Tensor& p = variables.get(name);
-    Slot slot{p, variables.get(grad_name(name)),
-              variables.ensure("momentum/" + name, p.shape(), p.dtype()), &variables.backend()};
-    ADVMOE_CHECK(slot.grad.shape() == p.shape(), "gradient of '"
-                                                     << name << "' is " << slot.grad.describe()
-                                                     << ", parameter is " << p.describe());
-    slots_.push_back(slot);
+SgdUpdate add_sgd_update(Graph& g, const std::vector<ValueId>& params, const Gradients& grads,
+                         const SgdConfig& config, const std::string& learning_rate) {
+  SgdUpdate update;
+  update.learning_rate = learning_rate;
+  Val lr{&g, g.input(learning_rate, Shape{})};
+  const SgdAttrs attrs{config.momentum, config.weight_decay, config.nesterov};
+  for (ValueId p : params) {
+    const std::string name = g.value(p).name;  // a copy: adding values moves the value table
+    const std::string momentum = "momentum/" + name;
+    ValueId m = g.has(momentum) ? g.find(momentum) : g.state(momentum, g.value(p).shape);
+    Val token = sgd_update(Val{&g, p}, Val{&g, grads[p]}, Val{&g, m}, lr, attrs);
+    g.mark_output(token.id, learning_rate + "/" + name);
+    update.tokens.push_back(token.id);
   }
-}
-
-void Sgd::step(double lr) {
-  for (Slot& s : slots_)
-    s.param_backend->sgd_update(s.param, s.grad, s.momentum, static_cast<float>(lr),
-                                static_cast<float>(config_.momentum),
-                                static_cast<float>(config_.weight_decay), config_.nesterov);
+  return update;
 }
 
 }  // namespace advmoe

@@ -1,13 +1,15 @@
-// SGD with momentum and weight decay, PyTorch semantics:
+// SGD with momentum and weight decay, PyTorch semantics, as update nodes of the graph:
 //   d = g + weight_decay * p;  buf = momentum * buf + d;  p -= lr * (nesterov ? d + momentum * buf
 //   : buf)
-// Momentum buffers live in Variables as "momentum/<param>" so checkpoints can save them.
+// One sgd_update node per parameter (ops/optimizer.h) reads its gradient "grad/<param>", its
+// momentum "momentum/<param>" (a State value, so checkpoints can save it) and the learning rate
+// from a scalar Input; a Plan that targets the returned tokens runs the whole step.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "graph/variables.h"
+#include "compile/autodiff.h"
 
 namespace advmoe {
 
@@ -17,22 +19,14 @@ struct SgdConfig {
   bool nesterov = false;
 };
 
-class Sgd {
- public:
-  // `params`: names of the parameters this optimizer owns (one parameter group).
-  Sgd(Variables& variables, std::vector<std::string> params, SgdConfig config);
-  // Applies one step with learning rate `lr`, reading gradients from "grad/<param>".
-  void step(double lr);
-  const std::vector<std::string>& params() const { return params_; }
-
- private:
-  struct Slot {
-    Tensor param, grad, momentum;
-    Backend* param_backend;  // owns the three tensors' memory and runs the update
-  };
-  std::vector<std::string> params_;
-  std::vector<Slot> slots_;
-  SgdConfig config_;
+struct SgdUpdate {
+  std::string learning_rate;    // the scalar Input to set before each run
+  std::vector<ValueId> tokens;  // one per parameter: add them to the Plan's targets
 };
+
+// Appends the update of `params` (their gradients in `grads`) reading the learning rate from a new
+// Input named `learning_rate`.
+SgdUpdate add_sgd_update(Graph& graph, const std::vector<ValueId>& params, const Gradients& grads,
+                         const SgdConfig& config, const std::string& learning_rate);
 
 }  // namespace advmoe

@@ -10,7 +10,8 @@
 #include <cstdio>
 
 #include "../helpers.h"
-#include "ops/backends.h"
+#include "backends/backends.h"
+#include "backends/kernel_registry.h"
 #include "ops/op_harness.h"
 #include "ops/op_registry.h"
 

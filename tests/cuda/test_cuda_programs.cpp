@@ -11,9 +11,9 @@
 #include <map>
 
 #include "../helpers.h"
+#include "backends/backends.h"
 #include "datasets/batcher.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "runtime/rng.h"
 #include "training/adversarial_trainer.h"
 #include "training/checkpoint.h"

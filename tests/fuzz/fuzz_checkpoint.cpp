@@ -4,9 +4,9 @@
 // a sanitizer report, a hang or any other exception is a finding.
 #include <cstdint>
 
+#include "backends/backends.h"
 #include "fuzz_input.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "runtime/error.h"
 #include "training/checkpoint.h"
 

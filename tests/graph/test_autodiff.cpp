@@ -5,10 +5,10 @@
 #include <algorithm>
 
 #include "../helpers.h"
-#include "graph/autodiff.h"
-#include "graph/plan.h"
+#include "backends/backends.h"
+#include "compile/autodiff.h"
+#include "compile/plan.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "ops/basic.h"
 #include "ops/conv2d.h"
 #include "ops/linear.h"

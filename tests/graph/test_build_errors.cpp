@@ -1,8 +1,8 @@
 // Wrong shapes are caught while the graph is built, with the node's name in the message.
 #include <boost/test/unit_test.hpp>
 
-#include "graph/plan.h"
-#include "ops/backends.h"
+#include "backends/backends.h"
+#include "compile/plan.h"
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
 #include "ops/conv2d.h"

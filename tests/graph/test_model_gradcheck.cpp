@@ -6,10 +6,10 @@
 #include <cmath>
 
 #include "../helpers.h"
-#include "graph/autodiff.h"
-#include "graph/plan.h"
+#include "backends/backends.h"
+#include "compile/autodiff.h"
+#include "compile/plan.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "ops/losses.h"
 
 using namespace advmoe;

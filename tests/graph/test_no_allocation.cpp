@@ -9,10 +9,10 @@
 #include <atomic>
 #include <cstdlib>
 
-#include "graph/autodiff.h"
-#include "graph/plan.h"
+#include "backends/backends.h"
+#include "compile/autodiff.h"
+#include "compile/plan.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "ops/losses.h"
 
 extern "C" void* __libc_malloc(size_t);

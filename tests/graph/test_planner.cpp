@@ -5,11 +5,11 @@
 #include <cstring>
 
 #include "../helpers.h"
-#include "graph/autodiff.h"
-#include "graph/memory_planner.h"
-#include "graph/plan.h"
+#include "backends/backends.h"
+#include "compile/autodiff.h"
+#include "compile/memory_planner.h"
+#include "compile/plan.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "ops/losses.h"
 
 using namespace advmoe;

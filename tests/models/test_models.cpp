@@ -6,9 +6,9 @@
 #include <cmath>
 
 #include "../helpers.h"
-#include "graph/plan.h"
+#include "backends/backends.h"
+#include "compile/plan.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;

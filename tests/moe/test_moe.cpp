@@ -4,9 +4,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "../helpers.h"
-#include "graph/autodiff.h"
-#include "graph/plan.h"
-#include "ops/backends.h"
+#include "backends/backends.h"
+#include "compile/autodiff.h"
+#include "compile/plan.h"
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
 #include "ops/conv2d.h"

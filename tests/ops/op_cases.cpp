@@ -10,6 +10,7 @@
 #include "ops/linear.h"
 #include "ops/losses.h"
 #include "ops/moe.h"
+#include "ops/optimizer.h"
 #include "ops/pooling.h"
 
 namespace advmoe::testing {
@@ -57,6 +58,19 @@ OpCase pgd(const std::string& name, bool l2) {
                             "step");
           },
           {Mode::Eval},
+          false};
+}
+
+// The SGD update: parameter, gradient, momentum and learning rate as Buffers, so the harness
+// compares the parameter and momentum the node writes in place (its output is the rate applied).
+OpCase sgd(const std::string& name, bool nesterov) {
+  return {name,
+          [=](Graph& g) {
+            auto buffer = [&](const char* n, const Shape& s) { return Val{&g, g.buffer(n, s)}; };
+            return sgd_update(buffer("p", {3, 5}), buffer("g", {3, 5}), buffer("m", {3, 5}),
+                              buffer("lr", {}), SgdAttrs{0.9, 5e-4, nesterov}, "sgd");
+          },
+          {Mode::Train},
           false};
 }
 
@@ -218,6 +232,8 @@ std::vector<OpCase> make_cases() {
       start("pgd_start_uniform", PgdStartAttrs::Uniform, false),
       start("pgd_start_uniform_l2", PgdStartAttrs::Uniform, true),
       start("pgd_start_trades", PgdStartAttrs::Trades, false),
+      sgd("sgd_update", false),
+      sgd("sgd_update_nesterov", true),
       {"sum",
        [](Graph& g) {
          return sum(in(g, "x", {3, 4}));

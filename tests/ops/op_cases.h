@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "graph/graph.h"
-#include "ops/kernel.h"
+#include "graph/kernel.h"
 
 namespace advmoe::testing {
 

@@ -1,9 +1,9 @@
 // The op table's test harness.
 #include "ops/op_harness.h"
 
-#include "graph/autodiff.h"
-#include "graph/plan.h"
-#include "ops/backends.h"
+#include "backends/backends.h"
+#include "compile/autodiff.h"
+#include "compile/plan.h"
 #include "ops/basic.h"
 #include "runtime/rng.h"
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "compile/variables.h"
 #include "graph/graph.h"
-#include "graph/variables.h"
 #include "ops/op_cases.h"
 
 namespace advmoe::testing {

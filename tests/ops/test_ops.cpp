@@ -11,16 +11,18 @@
 #include <iostream>
 
 #include "../helpers.h"
-#include "graph/autodiff.h"
-#include "graph/plan.h"
+#include "backends/backends.h"
+#include "backends/kernel_registry.h"
+#include "compile/autodiff.h"
+#include "compile/plan.h"
 #include "ops/attack.h"
-#include "ops/backends.h"
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
 #include "ops/losses.h"
 #include "ops/op_cases.h"
 #include "ops/op_harness.h"
 #include "ops/op_registry.h"
+#include "ops/optimizer.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
@@ -34,6 +36,40 @@ BOOST_AUTO_TEST_CASE(every_op_has_reference_and_onednn_kernels) {
     BOOST_TEST(r.has("reference", op), op_def(op).name << " lacks a reference kernel");
     BOOST_TEST(r.has("onednn", op), op_def(op).name << " lacks a onednn kernel");
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_second_kernel_for_one_op_is_an_error) {
+  KernelFactory factory = [](const KernelArgs&) -> std::unique_ptr<Kernel> { return nullptr; };
+  KernelTable table;
+  put(table, Op::Fill, factory);
+  BOOST_CHECK_THROW(put(table, Op::Fill, factory), Error);
+  BOOST_CHECK_THROW(KernelRegistry::instance().add("reference", Op::Fill, factory), Error);
+}
+
+BOOST_AUTO_TEST_CASE(no_node_of_a_plan_reads_a_value_after_an_in_place_update) {
+  Graph g;
+  Val w{&g, g.param("w", {2})};
+  Val token = sgd_update(w, Val{&g, g.input("grad", {2})}, Val{&g, g.state("m", {2})},
+                         Val{&g, g.input("lr", {})}, SgdAttrs{}, "sgd");
+  g.mark_output(token.id, "token");
+  Val after = scale(w, 2.0);  // appended after the update: it would read the updated weight
+  g.mark_output(after.id, "after");
+  auto backend = make_backend("reference");
+  Variables vars(*backend);
+  std::string message;
+  try {
+    compile(g, vars, {Mode::Train, {token.id, after.id}});
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  BOOST_TEST(message.find("reads 'w' after another node of the Plan updated it in place") !=
+                 std::string::npos,
+             message);
+  BOOST_CHECK_NO_THROW(compile(g, vars, {Mode::Train, {token.id}}));
+  // In-place state must be persistent.
+  BOOST_CHECK_THROW(sgd_update(scale(w, 1.0), Val{&g, g.input("grad2", {2})},
+                               Val{&g, g.state("m2", {2})}, Val{&g, g.find("lr")}, SgdAttrs{}),
+                    Error);
 }
 
 BOOST_DATA_TEST_CASE(gradient_matches_finite_differences,

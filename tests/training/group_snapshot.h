@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "graph/variables.h"
+#include "compile/variables.h"
 #include "models/model.h"
 
 namespace advmoe::testing {

@@ -7,10 +7,10 @@
 #include <cstring>
 
 #include "../helpers.h"
+#include "backends/backends.h"
 #include "datasets/registry.h"
 #include "group_snapshot.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "training/adversarial_trainer.h"
 
 using namespace advmoe;

@@ -7,11 +7,11 @@
 #include <cstring>
 
 #include "../helpers.h"
+#include "backends/backends.h"
 #include "datasets/batcher.h"
 #include "datasets/registry.h"
 #include "group_snapshot.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "training/adversarial_trainer.h"
 #include "training/checkpoint.h"
 

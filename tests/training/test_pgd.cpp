@@ -8,10 +8,10 @@
 #include <cmath>
 
 #include "../helpers.h"
+#include "backends/backends.h"
 #include "datasets/batcher.h"
 #include "datasets/registry.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "training/classifier_trainer.h"
 #include "training/pgd.h"
 

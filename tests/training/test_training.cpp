@@ -5,36 +5,56 @@
 #include <cmath>
 #include <cstring>
 
+#include "backends/backends.h"
+#include "compile/autodiff.h"
 #include "datasets/registry.h"
-#include "graph/autodiff.h"
 #include "models/registry.h"
-#include "ops/backends.h"
 #include "training/classifier_trainer.h"
+#include "training/sgd.h"
 
 using namespace advmoe;
 
 BOOST_AUTO_TEST_SUITE(training)
 
-BOOST_AUTO_TEST_CASE(sgd_matches_pytorch_rule) {
-  auto backend = make_backend("onednn");
-  Variables vars(*backend);
-  Tensor p = Tensor::zeros({2}, DType::F32), g = p.clone();
-  p.data<float>()[0] = 1.0f;
-  p.data<float>()[1] = -2.0f;
-  g.data<float>()[0] = 0.5f;
-  g.data<float>()[1] = 0.25f;
-  vars.set("w", p);
-  vars.set(grad_name("w"), g);
-  Sgd sgd(vars, {"w"}, SgdConfig{0.9, 0.1, false});
-  sgd.step(0.1);
-  // d = g + 0.1 p = {0.6, 0.05}; buf = d; p -= 0.1 d
-  BOOST_TEST(vars.get("w").item(0) == 1.0 - 0.06, boost::test_tools::tolerance(1e-6));
-  BOOST_TEST(vars.get("w").item(1) == -2.0 - 0.005, boost::test_tools::tolerance(1e-6));
-  sgd.step(0.1);
-  // d = {0.5 + 0.094, 0.25 - 0.2005}; buf = 0.9 * {0.6, 0.05} + d
-  double d0 = 0.5 + 0.1 * 0.94, buf0 = 0.9 * 0.6 + d0;
-  BOOST_TEST(vars.get("w").item(0) == 0.94 - 0.1 * buf0, boost::test_tools::tolerance(1e-6));
-  BOOST_TEST(vars.get("momentum/w").item(0) == buf0, boost::test_tools::tolerance(1e-6));
+BOOST_AUTO_TEST_CASE(sgd_update_nodes_match_pytorch_rule) {
+  for (const char* name : {"reference", "onednn"}) {
+    BOOST_TEST_CONTEXT(name) {
+      auto backend = make_backend(name);
+      Variables vars(*backend);
+      Graph graph;
+      ValueId w = graph.param("w", {2});
+      Gradients grads;
+      grads.of[w] = graph.input(grad_name("w"), {2});
+      SgdUpdate update = add_sgd_update(graph, {w}, grads, SgdConfig{0.9, 0.1, false}, "lr");
+      BOOST_TEST((graph.value(graph.find("momentum/w")).role == Role::State));
+      auto plan = compile(graph, vars, {Mode::Train, update.tokens});
+      Tensor p = Tensor::zeros({2}, DType::F32), g = p.clone(), lr = Tensor::zeros({}, DType::F32);
+      p.data<float>()[0] = 1.0f;
+      p.data<float>()[1] = -2.0f;
+      g.data<float>()[0] = 0.5f;
+      g.data<float>()[1] = 0.25f;
+      lr.data<float>()[0] = 0.1f;
+      vars.set("w", p);
+      vars.set(grad_name("w"), g);
+      vars.set("lr", lr);
+      plan->run();
+      // d = g + 0.1 p = {0.6, 0.05}; buf = d; p -= 0.1 d
+      BOOST_TEST(vars.get("w").item(0) == 1.0 - 0.06, boost::test_tools::tolerance(1e-6));
+      BOOST_TEST(vars.get("w").item(1) == -2.0 - 0.005, boost::test_tools::tolerance(1e-6));
+      BOOST_TEST(vars.get("lr/w").item(0) == 0.1, boost::test_tools::tolerance(1e-6));
+      plan->run();
+      // d = {0.5 + 0.094, 0.25 - 0.2005}; buf = 0.9 * {0.6, 0.05} + d
+      double d0 = 0.5 + 0.1 * 0.94, buf0 = 0.9 * 0.6 + d0;
+      BOOST_TEST(vars.get("w").item(0) == 0.94 - 0.1 * buf0, boost::test_tools::tolerance(1e-6));
+      BOOST_TEST(vars.get("momentum/w").item(0) == buf0, boost::test_tools::tolerance(1e-6));
+      // The learning rate is an input: a new value takes effect without recompiling.
+      lr.data<float>()[0] = 0.0f;
+      vars.set("lr", lr);
+      Tensor before = vars.get("w").clone();
+      plan->run();
+      BOOST_TEST(vars.get("w").item(0) == before.item(0));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(cosine_schedule) {

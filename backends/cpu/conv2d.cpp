@@ -1,0 +1,146 @@
+// conv2d on oneDNN: forward, backward_data and backward_weights primitives on NHWC activations.
+// Weights are kept OHWI in our tensors; oneDNN picks its preferred (blocked) weight layout and a
+// reorder, created here, converts on every run because weights change between runs.
+#include "backends/cpu/onednn_backend.h"
+#include "ops/geometry.h"
+
+namespace advmoe {
+
+namespace {
+
+using namespace dnnl;
+
+struct ConvDescs {
+  memory::desc src, weights_any, dst, bias;
+  memory::dims strides, padding;
+};
+
+ConvDescs conv_descs(const ConvGeometry& g, bool bias) {
+  ConvDescs d;
+  d.src = nhwc_desc(Shape{g.n, g.h, g.w, g.c});
+  d.dst = nhwc_desc(Shape{g.n, g.ho, g.wo, g.o});
+  d.weights_any =
+      memory::desc({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
+  if (bias) d.bias = flat_desc(g.o);
+  d.strides = {g.stride, g.stride};
+  d.padding = {g.pad, g.pad};
+  return d;
+}
+
+// The right padding that makes oneDNN's output size equal our floor-mode size.
+memory::dims right_padding(const ConvGeometry& g) {
+  return {(g.ho - 1) * g.stride + g.kh - g.h - g.pad, (g.wo - 1) * g.stride + g.kw - g.w - g.pad};
+}
+
+convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias, const engine& e,
+                                               prop_kind prop) {
+  ConvDescs d = conv_descs(g, bias);
+  auto desc =
+      bias ? convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
+                                       d.bias, d.dst, d.strides, d.padding, right_padding(g))
+           : convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
+                                       d.dst, d.strides, d.padding, right_padding(g));
+  return convolution_forward::primitive_desc(desc, user_scratchpad(), e);
+}
+
+// Conv kernels read OHWI weights through a reorder into the layout oneDNN chose, when it chose
+// another one; the reorder runs on every run() since the weights change between runs.
+class ConvKernel : public OnednnKernel {
+ protected:
+  using OnednnKernel::OnednnKernel;
+  memory weights_as(const Tensor& ohwi, const memory::desc& wanted) {
+    memory weights = wrap(ohwi, ohwi_desc(ohwi.shape()));
+    if (wanted == weights.get_desc()) return weights;
+    memory blocked = owned(wanted);
+    add_reorder(weights, blocked);
+    return blocked;
+  }
+};
+
+class ConvForward : public ConvKernel {
+ public:
+  explicit ConvForward(const KernelArgs& a) : ConvKernel(a) {
+    bool bias = a.inputs.size() == 3;
+    ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
+                                        std::get<ConvAttrs>(a.node.attrs));
+    auto pd = forward_pd(
+        g, bias, backend_.engine(),
+        a.mode == Mode::Train ? prop_kind::forward_training : prop_kind::forward_inference);
+    memory weights = weights_as(a.inputs[1], pd.weights_desc());
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(a.inputs[0], pd.src_desc())},
+                                         {DNNL_ARG_WEIGHTS, weights},
+                                         {DNNL_ARG_DST, wrap(a.outputs[0], pd.dst_desc())}};
+    if (bias) args[DNNL_ARG_BIAS] = wrap(a.inputs[2], flat_desc(g.o));
+    add_primitive(convolution_forward(pd), args, pd.scratchpad_desc());
+  }
+};
+
+class ConvBackwardData : public ConvKernel {
+ public:
+  explicit ConvBackwardData(const KernelArgs& a) : ConvKernel(a) {
+    ConvGeometry g = ConvGeometry::make(a.outputs[0].shape(), a.inputs[1].shape(),
+                                        std::get<ConvAttrs>(a.node.attrs));
+    ConvDescs d = conv_descs(g, false);
+    auto hint = forward_pd(g, false, backend_.engine(), prop_kind::forward_training);
+    convolution_backward_data::desc desc(algorithm::convolution_direct, d.src, d.weights_any, d.dst,
+                                         d.strides, d.padding, right_padding(g));
+    convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), backend_.engine(), hint);
+    memory weights = weights_as(a.inputs[1], pd.weights_desc());
+    add_primitive(convolution_backward_data(pd),
+                  {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], pd.diff_dst_desc())},
+                   {DNNL_ARG_WEIGHTS, weights},
+                   {DNNL_ARG_DIFF_SRC, wrap(a.outputs[0], pd.diff_src_desc())}},
+                  pd.scratchpad_desc());
+  }
+};
+
+class ConvBackwardWeights : public OnednnKernel {
+ public:
+  explicit ConvBackwardWeights(const KernelArgs& a) : OnednnKernel(a) {
+    ConvGeometry g = ConvGeometry::make(a.inputs[1].shape(), a.outputs[0].shape(),
+                                        std::get<ConvAttrs>(a.node.attrs));
+    ConvDescs d = conv_descs(g, false);
+    auto hint = forward_pd(g, false, backend_.engine(), prop_kind::forward_training);
+    convolution_backward_weights::desc desc(algorithm::convolution_direct, d.src, d.weights_any,
+                                            d.dst, d.strides, d.padding, right_padding(g));
+    convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), backend_.engine(),
+                                                    hint);
+    memory user = wrap(a.outputs[0], ohwi_desc(a.outputs[0].shape()));
+    memory diff_weights =
+        pd.diff_weights_desc() == user.get_desc() ? user : owned(pd.diff_weights_desc());
+    add_primitive(convolution_backward_weights(pd),
+                  {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], pd.diff_dst_desc())},
+                   {DNNL_ARG_SRC, wrap(a.inputs[1], pd.src_desc())},
+                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights}},
+                  pd.scratchpad_desc());
+    if (diff_weights != user) add_reorder(diff_weights, user);
+  }
+};
+
+// Bias gradient: sum of dy over all rows, as a oneDNN reduction [rows, C] -> [1, C].
+class ChannelSum : public OnednnKernel {
+ public:
+  explicit ChannelSum(const KernelArgs& a) : OnednnKernel(a) {
+    int64_t c = a.outputs[0].numel(), rows = a.inputs[0].numel() / c;
+    memory::desc src({rows, c}, memory::data_type::f32, memory::format_tag::nc);
+    memory::desc dst({1, c}, memory::data_type::f32, memory::format_tag::nc);
+    reduction::primitive_desc pd(reduction::desc(algorithm::reduction_sum, src, dst, 0, 0),
+                                 user_scratchpad(), backend_.engine());
+    add_primitive(reduction(pd),
+                  {{DNNL_ARG_SRC, wrap(a.inputs[0], src)}, {DNNL_ARG_DST, wrap(a.outputs[0], dst)}},
+                  pd.scratchpad_desc());
+  }
+};
+
+}  // namespace
+
+void add_onednn_conv(KernelTable& t) {
+  put(t, Op::Conv2d, [](const KernelArgs& a) { return std::make_unique<ConvForward>(a); });
+  put(t, Op::Conv2dBackwardData,
+      [](const KernelArgs& a) { return std::make_unique<ConvBackwardData>(a); });
+  put(t, Op::Conv2dBackwardWeights,
+      [](const KernelArgs& a) { return std::make_unique<ConvBackwardWeights>(a); });
+  put(t, Op::ChannelSum, [](const KernelArgs& a) { return std::make_unique<ChannelSum>(a); });
+}
+
+}  // namespace advmoe

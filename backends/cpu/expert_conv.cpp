@@ -1,0 +1,295 @@
+// expert_conv on oneDNN with real sparse execution: samples are grouped by expert (a counting
+// sort of the route), each group is gathered into a staging buffer, convolved with its expert's
+// weight slice only, and scattered back. Primitives exist for bucket batch sizes 1, 2, 4, 8, 16,
+// 32, 48, ... N (created at compile time); a group of g samples runs on the smallest bucket >= g,
+// the padding rows zeroed. The dense mode instead convolves every sample with all experts and
+// selects: the reference code's behaviour, kept as a parity oracle.
+#include <cstring>
+
+#include "backends/cpu/onednn_backend.h"
+#include "ops/geometry.h"
+
+namespace advmoe {
+
+namespace {
+
+using namespace dnnl;
+
+enum class Pass { Forward, BackwardData, BackwardWeights };
+
+void execute(const primitive& p, stream& s, const std::vector<dnnl_exec_arg_t>& args) {
+  dnnl_status_t status =
+      dnnl_primitive_execute(p.get(), s.get(), static_cast<int>(args.size()), args.data());
+  ADVMOE_CHECK(status == dnnl_success,
+               "oneDNN expert_conv execution failed with status " << status);
+}
+
+std::vector<dnnl_exec_arg_t> c_args(const std::unordered_map<int, memory>& args) {
+  std::vector<dnnl_exec_arg_t> out;
+  for (const auto& [k, m] : args) out.push_back({k, m.get()});
+  return out;
+}
+
+// One conv primitive for `rows` samples over the staging buffers, plus the reorder that brings an
+// expert's OHWI weight slice into (or, for backward_weights, out of) oneDNN's chosen layout.
+struct ConvAtBatch {
+  primitive conv;
+  std::unordered_map<int, memory> args;
+  std::vector<dnnl_exec_arg_t> run_args;
+  memory::desc scratchpad_md;
+  memory user_weights;  // its data handle is pointed at the expert slice before each run
+  primitive reorder;    // empty when oneDNN takes OHWI as it is
+  std::vector<dnnl_exec_arg_t> reorder_args;
+  memory blocked;
+};
+
+class ExpertConvKernel : public Kernel {
+ public:
+  ExpertConvKernel(const KernelArgs& a, Pass pass)
+      : backend_(dynamic_cast<OnednnBackend&>(a.backend)), pass_(pass) {
+    attrs_ = std::get<ExpertConvAttrs>(a.node.attrs);
+    const Tensor& x =
+        pass == Pass::BackwardData ? a.outputs[0] : a.inputs[pass == Pass::Forward ? 0 : 1];
+    const Tensor& w = pass == Pass::BackwardWeights ? a.outputs[0] : a.inputs[1];
+    const Tensor& y = pass == Pass::Forward ? a.outputs[0] : a.inputs[0];
+    x_ = x.data<float>();
+    w_ = w.data<float>();
+    y_ = y.data<float>();
+    route_ = a.inputs[2].data<int32_t>();
+    const ExpertConvGeometry e = ExpertConvGeometry::make(x.shape(), w.shape(), attrs_);
+    n_ = e.n;
+    experts_ = attrs_.experts;
+    width_ = e.width;
+    x_row_ = e.x_row;
+    y_row_ = e.y_row;
+    w_slice_ = e.w_slice;
+    node_name_ = a.node.name;
+    geometry_ = e.conv;
+    bucket_rows_ = e.bucket_rows;
+    Shape ws{geometry_.o, geometry_.kh, geometry_.kw, geometry_.c};
+    staging_x_ = Tensor::zeros(x.shape(), DType::F32);
+    staging_y_ = Tensor::zeros(Shape{n_, geometry_.ho, geometry_.wo, geometry_.o}, DType::F32);
+    for (int64_t rows : bucket_rows_) batches_.push_back(make_batch(rows, ws));
+    order_.resize(static_cast<size_t>(n_));
+    offsets_.resize(static_cast<size_t>(experts_) + 1);
+    cursor_.resize(static_cast<size_t>(experts_));
+  }
+
+  size_t scratchpad_bytes() const override {
+    size_t bytes = 0;
+    for (const auto& b : batches_) bytes = std::max(bytes, b.scratchpad_md.get_size());
+    return bytes;
+  }
+  void set_scratchpad(void* scratchpad) override {
+    for (auto& b : batches_) {
+      if (b.scratchpad_md.get_size() == 0) continue;
+      b.args[DNNL_ARG_SCRATCHPAD] = memory(b.scratchpad_md, backend_.engine(), scratchpad);
+      b.run_args = c_args(b.args);
+    }
+  }
+  size_t owned_bytes() const override {
+    size_t bytes = staging_x_.bytes() + staging_y_.bytes();
+    for (const auto& b : batches_) bytes += b.reorder ? b.blocked.get_desc().get_size() : 0;
+    return bytes;
+  }
+
+  void run() override {
+    if (attrs_.dense)
+      run_dense();
+    else
+      run_sparse();
+  }
+
+ private:
+  ConvAtBatch make_batch(int64_t rows, const Shape& ws) {
+    ConvGeometry g = geometry_;
+    g.n = rows;
+    const engine& e = backend_.engine();
+    memory::desc src = nhwc_desc(Shape{rows, g.h, g.w, g.c});
+    memory::desc dst = nhwc_desc(Shape{rows, g.ho, g.wo, g.o});
+    memory::desc any({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
+    memory::dims strides{g.stride, g.stride}, pad_l{g.pad, g.pad};
+    memory::dims pad_r{(g.ho - 1) * g.stride + g.kh - g.h - g.pad,
+                       (g.wo - 1) * g.stride + g.kw - g.w - g.pad};
+    convolution_forward::primitive_desc fwd(
+        convolution_forward::desc(
+            pass_ == Pass::Forward ? prop_kind::forward_inference : prop_kind::forward_training,
+            algorithm::convolution_direct, src, any, dst, strides, pad_l, pad_r),
+        user_scratchpad(), e);
+    ConvAtBatch b;
+    memory x_mem(src, e, staging_x_.raw()), y_mem(dst, e, staging_y_.raw());
+    b.user_weights = memory(ohwi_desc(ws), e, w_);
+    memory::desc weights_desc;
+    if (pass_ == Pass::Forward) {
+      weights_desc = fwd.weights_desc();
+      b.conv = convolution_forward(fwd);
+      b.scratchpad_md = fwd.scratchpad_desc();
+    } else if (pass_ == Pass::BackwardData) {
+      convolution_backward_data::primitive_desc pd(
+          convolution_backward_data::desc(algorithm::convolution_direct, src, any, dst, strides,
+                                          pad_l, pad_r),
+          user_scratchpad(), e, fwd);
+      weights_desc = pd.weights_desc();
+      b.conv = convolution_backward_data(pd);
+      b.scratchpad_md = pd.scratchpad_desc();
+    } else {
+      convolution_backward_weights::primitive_desc pd(
+          convolution_backward_weights::desc(algorithm::convolution_direct, src, any, dst, strides,
+                                             pad_l, pad_r),
+          user_scratchpad(), e, fwd);
+      weights_desc = pd.diff_weights_desc();
+      b.conv = convolution_backward_weights(pd);
+      b.scratchpad_md = pd.scratchpad_desc();
+    }
+    memory weights = b.user_weights;
+    if (weights_desc != b.user_weights.get_desc()) {
+      b.blocked = memory(weights_desc, e);
+      weights = b.blocked;
+      bool into_user = pass_ == Pass::BackwardWeights;
+      memory from = into_user ? b.blocked : b.user_weights,
+             to = into_user ? b.user_weights : b.blocked;
+      b.reorder = reorder(reorder::primitive_desc(from, to));
+      b.reorder_args = {{DNNL_ARG_FROM, from.get()}, {DNNL_ARG_TO, to.get()}};
+    }
+    if (pass_ == Pass::Forward)
+      b.args = {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, y_mem}};
+    else if (pass_ == Pass::BackwardData)
+      b.args = {
+          {DNNL_ARG_DIFF_SRC, x_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_DST, y_mem}};
+    else
+      b.args = {
+          {DNNL_ARG_SRC, x_mem}, {DNNL_ARG_DIFF_WEIGHTS, weights}, {DNNL_ARG_DIFF_DST, y_mem}};
+    b.run_args = c_args(b.args);
+    return b;
+  }
+
+  // Runs batch b with the weight slice at `slice`: reorders in before forward/backward_data, out
+  // after backward_weights.
+  void run_batch(ConvAtBatch& b, float* slice) {
+    b.user_weights.set_data_handle(slice);
+    stream& s = backend_.stream();
+    if (b.reorder && pass_ != Pass::BackwardWeights) execute(b.reorder, s, b.reorder_args);
+    execute(b.conv, s, b.run_args);
+    if (b.reorder && pass_ == Pass::BackwardWeights) execute(b.reorder, s, b.reorder_args);
+    s.wait();
+  }
+
+  void check_route() const {
+    for (int64_t i = 0; i < n_; ++i)
+      ADVMOE_CHECK(route_[i] >= 0 && route_[i] < experts_,
+                   "expert_conv '" << node_name_ << "': sample " << i << " is routed to expert "
+                                   << route_[i] << " of " << experts_);
+  }
+
+  void run_sparse() {
+    check_route();
+    // Counting sort of the samples by expert: order_[offsets_[e] .. offsets_[e + 1]).
+    std::fill(offsets_.begin(), offsets_.end(), 0);
+    for (int64_t i = 0; i < n_; ++i) ++offsets_[static_cast<size_t>(route_[i]) + 1];
+    for (int e = 0; e < experts_; ++e)
+      offsets_[static_cast<size_t>(e) + 1] += offsets_[static_cast<size_t>(e)];
+    std::copy(offsets_.begin(), offsets_.end() - 1, cursor_.begin());
+    for (int64_t i = 0; i < n_; ++i)
+      order_[static_cast<size_t>(cursor_[static_cast<size_t>(route_[i])]++)] = i;
+    float* sx = staging_x_.data<float>();
+    float* sy = staging_y_.data<float>();
+    const size_t xb = sizeof(float) * static_cast<size_t>(x_row_),
+                 yb = sizeof(float) * static_cast<size_t>(y_row_);
+    for (int e = 0; e < experts_; ++e) {
+      int64_t first = offsets_[static_cast<size_t>(e)],
+              g = offsets_[static_cast<size_t>(e) + 1] - first;
+      float* slice = w_ + e * w_slice_;
+      if (g == 0) {
+        if (pass_ == Pass::BackwardWeights) std::fill(slice, slice + w_slice_, 0.0f);
+        continue;
+      }
+      size_t bucket = 0;
+      while (bucket_rows_[bucket] < g) ++bucket;
+      int64_t rows = bucket_rows_[bucket];
+      const int64_t* members = order_.data() + first;
+      // Gather what the conv reads; zero the padding rows (they then add nothing to dw).
+#pragma omp parallel for
+      for (int64_t r = 0; r < rows; ++r) {
+        bool real = r < g;
+        int64_t i = real ? members[r] : 0;
+        if (pass_ != Pass::BackwardData) {
+          if (real)
+            std::memcpy(sx + r * x_row_, x_ + i * x_row_, xb);
+          else
+            std::memset(sx + r * x_row_, 0, xb);
+        }
+        if (pass_ != Pass::Forward) {
+          if (real)
+            std::memcpy(sy + r * y_row_, y_ + i * y_row_, yb);
+          else
+            std::memset(sy + r * y_row_, 0, yb);
+        }
+      }
+      run_batch(batches_[bucket], slice);
+#pragma omp parallel for
+      for (int64_t r = 0; r < g; ++r) {
+        int64_t i = members[r];
+        if (pass_ == Pass::Forward) std::memcpy(y_ + i * y_row_, sy + r * y_row_, yb);
+        if (pass_ == Pass::BackwardData) std::memcpy(x_ + i * x_row_, sx + r * x_row_, xb);
+      }
+    }
+  }
+
+  // Every expert for every sample, then select (forward) or expand (backward) the route's slice.
+  void run_dense() {
+    check_route();
+    float* sx = staging_x_.data<float>();
+    float* sy = staging_y_.data<float>();
+    const int64_t pixels = geometry_.ho * geometry_.wo, all = width_ * experts_;
+    if (pass_ != Pass::BackwardData)
+      std::memcpy(sx, x_, sizeof(float) * static_cast<size_t>(n_ * x_row_));
+    if (pass_ != Pass::Forward) {
+      std::fill(sy, sy + n_ * pixels * all, 0.0f);
+#pragma omp parallel for
+      for (int64_t i = 0; i < n_; ++i)
+        for (int64_t p = 0; p < pixels; ++p)
+          std::memcpy(sy + (i * pixels + p) * all + route_[i] * width_,
+                      y_ + (i * pixels + p) * width_, sizeof(float) * static_cast<size_t>(width_));
+    }
+    run_batch(batches_[0], w_);
+    if (pass_ == Pass::Forward) {
+#pragma omp parallel for
+      for (int64_t i = 0; i < n_; ++i)
+        for (int64_t p = 0; p < pixels; ++p)
+          std::memcpy(y_ + (i * pixels + p) * width_,
+                      sy + (i * pixels + p) * all + route_[i] * width_,
+                      sizeof(float) * static_cast<size_t>(width_));
+    }
+    if (pass_ == Pass::BackwardData)
+      std::memcpy(x_, sx, sizeof(float) * static_cast<size_t>(n_ * x_row_));
+  }
+
+  OnednnBackend& backend_;
+  Pass pass_;
+  ExpertConvAttrs attrs_;
+  float *x_, *w_, *y_;  // x/dx, w/dw, y/dy depending on the pass
+  const int32_t* route_;
+  int64_t n_, width_, x_row_, y_row_, w_slice_;
+  int experts_;
+  std::string node_name_;
+  ConvGeometry geometry_;
+  Tensor staging_x_, staging_y_;
+  std::vector<int64_t> bucket_rows_;
+  std::vector<ConvAtBatch> batches_;
+  std::vector<int64_t> order_, offsets_, cursor_;
+};
+
+}  // namespace
+
+void add_onednn_expert_conv(KernelTable& t) {
+  put(t, Op::ExpertConv,
+      [](const KernelArgs& a) { return std::make_unique<ExpertConvKernel>(a, Pass::Forward); });
+  put(t, Op::ExpertConvBackwardData, [](const KernelArgs& a) {
+    return std::make_unique<ExpertConvKernel>(a, Pass::BackwardData);
+  });
+  put(t, Op::ExpertConvBackwardWeights, [](const KernelArgs& a) {
+    return std::make_unique<ExpertConvKernel>(a, Pass::BackwardWeights);
+  });
+}
+
+}  // namespace advmoe

@@ -1,0 +1,255 @@
+// expert_conv on cuDNN with real sparse execution, the CUDA twin of backends/cpu/expert_conv.cpp:
+// the route is copied to the host (the one synchronization of this op: cuDNN needs each group's
+// size to pick its batch), samples are counting-sorted by expert, and for each expert its rows are
+// gathered into a staging buffer, convolved with that expert's weight slice only, and scattered
+// back. cuDNN calls exist for bucket batch sizes 1, 2, 4, 8, 16, 32, 48, ... N, set up when the
+// Plan is compiled; a group of g samples runs on the smallest bucket >= g with the padding rows
+// zeroed (so they add nothing to dw). The dense mode convolves every sample with all experts and
+// selects: the parity oracle, with no host round trip.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/cudnn_conv.h"
+#include "graph/attrs.h"
+
+namespace advmoe {
+
+namespace {
+
+// staging[r] = source[members[r]] for r < count, zero rows for count <= r < rows.
+template <typename T>
+__global__ void gather_rows_kernel(T* staging, const T* source, const int32_t* members,
+                                   int64_t count, int64_t rows, int64_t row_length) {
+  ADVMOE_GRID_STRIDE(i, rows * row_length) {
+    int64_t r = i / row_length, k = i % row_length;
+    staging[i] = r < count ? source[members[r] * row_length + k] : T(0);
+  }
+}
+
+// target[members[r]] = staging[r] for r < count.
+template <typename T>
+__global__ void scatter_rows_kernel(T* target, const T* staging, const int32_t* members,
+                                    int64_t count, int64_t row_length) {
+  ADVMOE_GRID_STRIDE(i, count * row_length) {
+    int64_t r = i / row_length, k = i % row_length;
+    target[members[r] * row_length + k] = staging[i];
+  }
+}
+
+// Dense mode, forward: y[i, p, :] = all[i, p, route[i] * width : (route[i] + 1) * width].
+template <typename T>
+__global__ void select_expert_kernel(T* y, const T* all, const int32_t* route, int64_t n,
+                                     int64_t pixels, int64_t width, int64_t experts) {
+  ADVMOE_GRID_STRIDE(i, n * pixels * width) {
+    int64_t c = i % width, pixel = i / width, sample = pixel / pixels;
+    y[i] = all[pixel * experts * width + route[sample] * width + c];
+  }
+}
+
+// Dense mode, backward: all[i, p, k] = dy[i, p, k - route[i] * width] inside the routed slice,
+// zero elsewhere.
+template <typename T>
+__global__ void expand_expert_kernel(T* all, const T* dy, const int32_t* route, int64_t n,
+                                     int64_t pixels, int64_t width, int64_t experts) {
+  ADVMOE_GRID_STRIDE(i, n * pixels * experts * width) {
+    int64_t k = i % (experts * width), pixel = i / (experts * width), sample = pixel / pixels;
+    int64_t e = k / width;
+    all[i] = e == route[sample] ? dy[pixel * width + k % width] : T(0);
+  }
+}
+
+enum class Pass { Forward, BackwardData, BackwardWeights };
+
+template <typename T>
+class CudaExpertConv : public Kernel {
+ public:
+  CudaExpertConv(const KernelArgs& a, Pass pass)
+      : backend_(cuda_backend(a.backend)),
+        pass_(pass),
+        attrs_(std::get<ExpertConvAttrs>(a.node.attrs)),
+        node_name_(a.node.name) {
+    // Inputs: forward (x, w, route) -> y; backward data (dy, w, route) -> dx; backward weights
+    // (dy, x, route) -> dw.
+    const Tensor& x =
+        pass == Pass::BackwardData ? a.outputs[0] : a.inputs[pass == Pass::Forward ? 0 : 1];
+    const Tensor& w = pass == Pass::BackwardWeights ? a.outputs[0] : a.inputs[1];
+    const Tensor& y = pass == Pass::Forward ? a.outputs[0] : a.inputs[0];
+    x_ = x.data<T>();
+    w_ = w.data<T>();
+    y_ = y.data<T>();
+    route_ = a.inputs[2].data<int32_t>();
+    const ExpertConvGeometry e = ExpertConvGeometry::make(x.shape(), w.shape(), attrs_);
+    n_ = e.n;
+    experts_ = attrs_.experts;
+    width_ = e.width;
+    x_row_ = e.x_row;
+    y_row_ = e.y_row;
+    w_slice_ = e.w_slice;
+    geometry_ = e.conv;
+    bucket_rows_ = e.bucket_rows;
+    pixels_ = geometry_.ho * geometry_.wo;
+    ConvDirection direction = pass == Pass::Forward        ? ConvDirection::Forward
+                              : pass == Pass::BackwardData ? ConvDirection::BackwardData
+                                                           : ConvDirection::BackwardFilter;
+    for (int64_t rows : bucket_rows_) {
+      ConvGeometry g = geometry_;
+      g.n = rows;
+      calls_.push_back(std::make_unique<CudnnConvCall<T>>(backend_, direction, g, node_name_));
+    }
+    // Dense mode reads x / writes dx in place; only the all-experts output needs staging.
+    if (!attrs_.dense) staging_x_ = backend_.allocate(x.shape(), x.dtype());
+    staging_y_ = backend_.allocate(Shape{n_, geometry_.ho, geometry_.wo, geometry_.o}, x.dtype());
+    if (!attrs_.dense) {
+      order_device_ = backend_.allocate(Shape{n_}, DType::I32);
+      ADVMOE_CUDA_CHECK(cudaMallocHost(&route_host_, sizeof(int32_t) * static_cast<size_t>(n_)));
+      ADVMOE_CUDA_CHECK(cudaMallocHost(&order_host_, sizeof(int32_t) * static_cast<size_t>(n_)));
+    }
+  }
+
+  ~CudaExpertConv() override {
+    if (route_host_) cudaFreeHost(route_host_);
+    if (order_host_) cudaFreeHost(order_host_);
+  }
+
+  size_t scratchpad_bytes() const override {
+    size_t bytes = 0;
+    for (const auto& call : calls_) bytes = std::max(bytes, call->workspace_bytes());
+    return bytes;
+  }
+  void set_scratchpad(void* scratchpad) override { workspace_ = scratchpad; }
+  size_t owned_bytes() const override {
+    return staging_x_.bytes() + staging_y_.bytes() + order_device_.bytes();
+  }
+
+  void run() override {
+    if (attrs_.dense)
+      run_dense();
+    else
+      run_sparse();
+  }
+
+ private:
+  cudaStream_t stream() const { return backend_.stream(); }
+
+  void convolve(size_t bucket, T* sx, T* sy, T* slice) {
+    const CudnnConvCall<T>& call = *calls_[bucket];
+    if (pass_ == Pass::Forward) call.forward(sx, slice, sy, workspace_);
+    if (pass_ == Pass::BackwardData) call.backward_data(sy, slice, sx, workspace_);
+    if (pass_ == Pass::BackwardWeights) call.backward_filter(sx, sy, slice, workspace_);
+  }
+
+  // Route to the host, checked, then counting-sorted into order_host_ (offsets_ per expert); the
+  // order goes back to the device for the gathers.
+  void sort_by_expert() {
+    const size_t bytes = sizeof(int32_t) * static_cast<size_t>(n_);
+    ADVMOE_CUDA_CHECK(
+        cudaMemcpyAsync(route_host_, route_, bytes, cudaMemcpyDeviceToHost, stream()));
+    ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    offsets_.assign(static_cast<size_t>(experts_) + 1, 0);
+    for (int64_t i = 0; i < n_; ++i) {
+      int32_t e = route_host_[i];
+      ADVMOE_CHECK(e >= 0 && e < experts_, "expert_conv '" << node_name_ << "': sample " << i
+                                                           << " is routed to expert " << e << " of "
+                                                           << experts_);
+      ++offsets_[static_cast<size_t>(e) + 1];
+    }
+    for (int e = 0; e < experts_; ++e)
+      offsets_[static_cast<size_t>(e) + 1] += offsets_[static_cast<size_t>(e)];
+    std::vector<int64_t> cursor(offsets_.begin(), offsets_.end() - 1);
+    for (int64_t i = 0; i < n_; ++i)
+      order_host_[cursor[static_cast<size_t>(route_host_[i])]++] = static_cast<int32_t>(i);
+    // Safe to reuse order_host_ next run: that run's synchronization above waits for this copy.
+    ADVMOE_CUDA_CHECK(
+        cudaMemcpyAsync(order_device_.raw(), order_host_, bytes, cudaMemcpyHostToDevice, stream()));
+  }
+
+  void run_sparse() {
+    sort_by_expert();
+    T* sx = staging_x_.data<T>();
+    T* sy = staging_y_.data<T>();
+    const int32_t* order = order_device_.data<int32_t>();
+    for (int e = 0; e < experts_; ++e) {
+      const int64_t first = offsets_[static_cast<size_t>(e)],
+                    g = offsets_[static_cast<size_t>(e) + 1] - first;
+      T* slice = w_ + e * w_slice_;
+      if (g == 0) {
+        // An expert no sample chose gets a zero gradient (its slice is not written otherwise).
+        if (pass_ == Pass::BackwardWeights)
+          ADVMOE_CUDA_CHECK(cudaMemsetAsync(slice, 0, sizeof(T) * w_slice_, stream()));
+        continue;
+      }
+      size_t bucket = 0;
+      while (bucket_rows_[bucket] < g) ++bucket;
+      const int64_t rows = bucket_rows_[bucket];
+      const int32_t* members = order + first;
+      if (pass_ != Pass::BackwardData)
+        gather_rows_kernel<<<blocks_for(rows * x_row_), kThreads, 0, stream()>>>(sx, x_, members, g,
+                                                                                 rows, x_row_);
+      if (pass_ != Pass::Forward)
+        gather_rows_kernel<<<blocks_for(rows * y_row_), kThreads, 0, stream()>>>(sy, y_, members, g,
+                                                                                 rows, y_row_);
+      ADVMOE_CUDA_CHECK(cudaGetLastError());
+      convolve(bucket, sx, sy, slice);
+      if (pass_ == Pass::Forward)
+        scatter_rows_kernel<<<blocks_for(g * y_row_), kThreads, 0, stream()>>>(y_, sy, members, g,
+                                                                               y_row_);
+      if (pass_ == Pass::BackwardData)
+        scatter_rows_kernel<<<blocks_for(g * x_row_), kThreads, 0, stream()>>>(x_, sx, members, g,
+                                                                               x_row_);
+      ADVMOE_CUDA_CHECK(cudaGetLastError());
+    }
+  }
+
+  // Every expert for every sample, then select (forward) or expand (backward) the route's slice.
+  // The route is not checked here (no host copy): the dense mode is a test oracle.
+  void run_dense() {
+    T* sy = staging_y_.data<T>();
+    const int64_t all = n_ * pixels_ * width_ * experts_;
+    if (pass_ != Pass::Forward) {
+      expand_expert_kernel<<<blocks_for(all), kThreads, 0, stream()>>>(sy, y_, route_, n_, pixels_,
+                                                                       width_, experts_);
+      ADVMOE_CUDA_CHECK(cudaGetLastError());
+    }
+    convolve(0, const_cast<T*>(x_), sy, w_);
+    if (pass_ == Pass::Forward) {
+      select_expert_kernel<<<blocks_for(n_ * pixels_ * width_), kThreads, 0, stream()>>>(
+          y_, sy, route_, n_, pixels_, width_, experts_);
+      ADVMOE_CUDA_CHECK(cudaGetLastError());
+    }
+  }
+
+  CudaBackend& backend_;
+  Pass pass_;
+  ExpertConvAttrs attrs_;
+  std::string node_name_;
+  T *x_ = nullptr, *w_ = nullptr, *y_ = nullptr;  // x/dx, w/dw, y/dy depending on the pass
+  const int32_t* route_ = nullptr;
+  int64_t n_ = 0, width_ = 0, x_row_ = 0, y_row_ = 0, w_slice_ = 0, pixels_ = 0;
+  int experts_ = 1;
+  ConvGeometry geometry_{};
+  std::vector<int64_t> bucket_rows_;
+  std::vector<std::unique_ptr<CudnnConvCall<T>>> calls_;
+  Tensor staging_x_, staging_y_, order_device_;
+  int32_t *route_host_ = nullptr, *order_host_ = nullptr;  // pinned
+  std::vector<int64_t> offsets_;
+  void* workspace_ = nullptr;
+};
+
+template <Pass pass>
+void add_expert_conv(KernelTable& t, Op op) {
+  add_cuda_float(t, op, 0, [](auto tag, const KernelArgs& a) {
+    return std::unique_ptr<Kernel>(std::make_unique<CudaExpertConv<decltype(tag)>>(a, pass));
+  });
+}
+
+}  // namespace
+
+void add_cuda_expert_conv(KernelTable& t) {
+  add_expert_conv<Pass::Forward>(t, Op::ExpertConv);
+  add_expert_conv<Pass::BackwardData>(t, Op::ExpertConvBackwardData);
+  add_expert_conv<Pass::BackwardWeights>(t, Op::ExpertConvBackwardWeights);
+}
+
+}  // namespace advmoe

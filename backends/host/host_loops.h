@@ -1,0 +1,27 @@
+// Kernels as plain host loops shared by both CPU backends: serial for "reference", OpenMP over
+// elements or rows for "onednn" (which lists in its entry file, backends/cpu/kernels.cpp, exactly
+// which ops fall back to these loops). Each function fills its ops' rows of a KernelTable.
+#pragma once
+
+#include "backends/kernel_registry.h"
+
+namespace advmoe {
+
+// fill, relu (+ backward), add, add_n, mul, scale, reshape/stop_gradient copies, sum, mean,
+// broadcast_scalar.
+void add_elementwise_loops(KernelTable& table, bool parallel);
+// channel_affine, concat, channel_slice.
+void add_concat_loops(KernelTable& table, bool parallel);
+// top1 (+ backward), channel_gate (+ backward), balance_loss (+ backward).
+void add_moe_loops(KernelTable& table, bool parallel);
+// pgd_step, pgd_start.
+void add_attack_loops(KernelTable& table, bool parallel);
+// softmax cross-entropy, KL divergence, log-softmax (each + backward).
+void add_loss_loops(KernelTable& table, bool parallel);
+// The optimizer update: sgd_update.
+void add_optimizer_loops(KernelTable& table, bool parallel);
+
+// All of the above.
+KernelTable host_loop_kernels(bool parallel);
+
+}  // namespace advmoe

@@ -1,0 +1,151 @@
+// Compilation of a graph into a Plan and its execution.
+#include "compile/plan.h"
+
+#include <chrono>
+
+#include "backends/kernel_registry.h"
+#include "compile/memory_planner.h"
+#include "ops/op_registry.h"
+#include "runtime/error.h"
+
+namespace advmoe {
+
+namespace {
+
+// Nodes needed to compute `targets`, in graph order.
+std::vector<int> live_nodes(const Graph& g, const std::vector<ValueId>& targets) {
+  std::vector<bool> needed(static_cast<size_t>(g.num_values()), false);
+  for (ValueId v : targets) needed[static_cast<size_t>(v)] = true;
+  std::vector<int> live;
+  for (int i = g.num_nodes() - 1; i >= 0; --i) {
+    const Node& n = g.node(i);
+    bool any = false;
+    for (ValueId v : n.outputs) any = any || needed[static_cast<size_t>(v)];
+    if (!any) continue;
+    live.push_back(i);
+    for (ValueId v : n.inputs) needed[static_cast<size_t>(v)] = true;
+  }
+  return {live.rbegin(), live.rend()};
+}
+
+}  // namespace
+
+std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const CompileOptions& options) {
+  std::vector<ValueId> targets = options.targets;
+  if (targets.empty())
+    for (ValueId v = 0; v < g.num_values(); ++v)
+      if (g.value(v).role == Role::Loss || g.value(v).role == Role::Output) targets.push_back(v);
+  ADVMOE_CHECK(!targets.empty(), "compile: the graph has no loss or output to compute");
+  for (ValueId v : targets)
+    ADVMOE_CHECK(g.value(v).persistent(),
+                 "compile: target value #" << v << " is not marked as loss or output");
+
+  std::vector<int> nodes = live_nodes(g, targets);
+  // A value a node updates in place (an optimizer step) must not be read by a later node of the
+  // same Plan: that node would see the new value, not the one the graph describes.
+  std::vector<bool> updated(static_cast<size_t>(g.num_values()), false);
+  for (int index : nodes) {
+    const Node& n = g.node(index);
+    for (ValueId v : n.inputs)
+      ADVMOE_CHECK(!updated[static_cast<size_t>(v)],
+                   "compile: node '" << n.name << "' reads '" << g.value(v).name
+                                     << "' after another node of the Plan updated it in place");
+    for (int i : op_def(n.op).updates_inputs)
+      updated[static_cast<size_t>(n.inputs.at(static_cast<size_t>(i)))] = true;
+  }
+  auto plan = std::make_unique<Plan>();
+  plan->mode_ = options.mode;
+  Backend& backend = variables.backend();
+  plan->backend_ = &backend;
+
+  // Lifetimes of intermediates, in positions of `nodes`.
+  std::vector<int> first(static_cast<size_t>(g.num_values()), -1), last = first;
+  for (int pos = 0; pos < static_cast<int>(nodes.size()); ++pos) {
+    const Node& n = g.node(nodes[static_cast<size_t>(pos)]);
+    for (ValueId v : n.outputs) first[static_cast<size_t>(v)] = last[static_cast<size_t>(v)] = pos;
+    for (ValueId v : n.inputs) last[static_cast<size_t>(v)] = pos;
+  }
+  std::vector<ValueId> planned;
+  std::vector<BufferRequest> requests;
+  for (ValueId v = 0; v < g.num_values(); ++v) {
+    const ValueInfo& info = g.value(v);
+    if (info.persistent() || first[static_cast<size_t>(v)] < 0) continue;
+    planned.push_back(v);
+    requests.push_back({static_cast<size_t>(info.shape.numel()) * dtype_size(info.dtype),
+                        first[static_cast<size_t>(v)], last[static_cast<size_t>(v)]});
+  }
+  MemoryLayout layout = plan_memory(requests);
+  plan->memory_.arena_bytes = layout.arena_bytes;
+  plan->memory_.unshared_bytes = layout.total_bytes;
+  plan->arena_ =
+      backend.allocate(Shape{static_cast<int64_t>(layout.arena_bytes / 4 + 1)}, DType::F32);
+
+  // Every value a live node touches, bound to a variable or to its place in the arena.
+  std::vector<Tensor> bound(static_cast<size_t>(g.num_values()));
+  for (size_t i = 0; i < planned.size(); ++i) {
+    const ValueInfo& info = g.value(planned[i]);
+    bound[static_cast<size_t>(planned[i])] =
+        Tensor(plan->arena_.storage(), layout.offsets[i], info.shape, info.dtype);
+  }
+  for (int index : nodes) {
+    const Node& n = g.node(index);
+    for (const auto* list : {&n.inputs, &n.outputs})
+      for (ValueId v : *list) {
+        const ValueInfo& info = g.value(v);
+        if (!info.persistent()) continue;
+        ADVMOE_CHECK(!info.name.empty(),
+                     "compile: a persistent value of node '" << n.name << "' has no name");
+        bound[static_cast<size_t>(v)] = variables.ensure(info.name, info.shape, info.dtype);
+      }
+  }
+
+  size_t scratchpad = 0;
+  KernelRegistry& registry = KernelRegistry::instance();
+  for (int index : nodes) {
+    const Node& n = g.node(index);
+    KernelArgs args{n, options.mode, {}, {}, backend};
+    for (ValueId v : n.inputs) args.inputs.push_back(bound[static_cast<size_t>(v)]);
+    for (ValueId v : n.outputs) args.outputs.push_back(bound[static_cast<size_t>(v)]);
+    try {
+      plan->kernels_.push_back(registry.find(backend.name(), n.op)(args));
+    } catch (const std::exception& e) {  // advmoe::Error or a oneDNN/CUDA library error
+      ADVMOE_FAIL("compile: node '" << n.name << "' (" << op_def(n.op).name << "): " << e.what());
+    }
+    plan->ops_.push_back(n.op);
+    scratchpad = std::max(scratchpad, plan->kernels_.back()->scratchpad_bytes());
+    plan->memory_.kernel_owned_bytes += plan->kernels_.back()->owned_bytes();
+  }
+  plan->kernel_seconds_.assign(plan->kernels_.size(), 0.0);
+  plan->memory_.scratchpad_bytes = scratchpad;
+  if (scratchpad > 0) {
+    plan->scratchpad_ =
+        backend.allocate(Shape{static_cast<int64_t>(scratchpad / 4 + 1)}, DType::F32);
+    for (auto& k : plan->kernels_) k->set_scratchpad(plan->scratchpad_.raw());
+  }
+  return plan;
+}
+
+void Plan::run() {
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    if (profiling_) {
+      backend_->synchronize();
+      auto start = std::chrono::steady_clock::now();
+      kernels_[i]->run();
+      backend_->synchronize();
+      kernel_seconds_[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } else {
+      kernels_[i]->run();
+    }
+    ++run_counts_[static_cast<size_t>(ops_[i])];
+  }
+}
+
+std::array<double, static_cast<size_t>(Op::kCount)> Plan::seconds_by_op() const {
+  std::array<double, static_cast<size_t>(Op::kCount)> out{};
+  for (size_t i = 0; i < kernels_.size(); ++i)
+    out[static_cast<size_t>(ops_[i])] += kernel_seconds_[i];
+  return out;
+}
+
+}  // namespace advmoe

@@ -1,0 +1,66 @@
+// compile(graph) -> Plan: chooses the nodes needed for the requested targets, binds persistent
+// values to Variables, places intermediates in one arena (memory_planner.h) and creates every
+// kernel (oneDNN primitives included). Plan::run() then only runs kernels: it allocates nothing.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compile/variables.h"
+#include "graph/graph.h"
+#include "graph/kernel.h"
+
+namespace advmoe {
+
+struct CompileOptions {
+  Mode mode = Mode::Train;
+  // Values to compute; empty means every Loss and Output value of the graph.
+  std::vector<ValueId> targets;
+};
+
+struct PlanMemory {
+  size_t arena_bytes = 0;       // intermediates after lifetime-based reuse (the plan's peak)
+  size_t unshared_bytes = 0;    // intermediates if each had its own buffer
+  size_t scratchpad_bytes = 0;  // one shared kernel scratchpad
+  size_t kernel_owned_bytes = 0;
+};
+
+class Plan {
+ public:
+  void run();
+
+  const PlanMemory& memory() const { return memory_; }
+  Mode mode() const { return mode_; }
+  // Ops of the kernels in execution order, and how often each op has run so far.
+  const std::vector<Op>& kernel_ops() const { return ops_; }
+  int64_t run_count(Op op) const { return run_counts_[static_cast<size_t>(op)]; }
+
+  // Profiling: when on, run() accumulates each kernel's wall time (for `advmoe bench --profile`);
+  // on a GPU it synchronizes around every kernel, so a profiled run is slower than a plain one.
+  void set_profiling(bool on) { profiling_ = on; }
+  // Accumulated seconds per op kind over all profiled runs.
+  std::array<double, static_cast<size_t>(Op::kCount)> seconds_by_op() const;
+
+ private:
+  friend std::unique_ptr<Plan> compile(const Graph&, Variables&, const CompileOptions&);
+
+  Mode mode_ = Mode::Train;
+  Backend* backend_ = nullptr;  // profiling waits for it around each kernel (GPU work is async)
+  Tensor arena_;
+  Tensor scratchpad_;
+  std::vector<std::unique_ptr<Kernel>> kernels_;
+  std::vector<Op> ops_;
+  std::array<int64_t, static_cast<size_t>(Op::kCount)> run_counts_{};
+  std::vector<double> kernel_seconds_;
+  bool profiling_ = false;
+  PlanMemory memory_;
+};
+
+// Kernels come from the backend of `variables`.
+std::unique_ptr<Plan> compile(const Graph& graph, Variables& variables,
+                              const CompileOptions& options = {});
+
+}  // namespace advmoe

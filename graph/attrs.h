@@ -1,0 +1,95 @@
+// Attribute structs of the ops that have attributes; a Node holds one of them in a variant.
+// Shapes stored here (result_shape) let backward nodes know a size their inputs do not carry.
+#pragma once
+
+#include <variant>
+#include <vector>
+
+#include "runtime/shape.h"
+
+namespace advmoe {
+
+struct NoAttrs {};
+
+struct ConvAttrs {
+  int stride = 1;
+  int padding = 0;
+  Shape result_shape;  // backward nodes: shape of dx (backward_data) or dw (backward_weights)
+};
+
+struct PoolAttrs {
+  int kernel = 2;
+  int stride = 2;
+  int padding = 0;
+  Shape result_shape;  // backward nodes: shape of dx
+};
+
+struct BatchNormAttrs {
+  double eps = 1e-5;
+  double momentum = 0.1;  // PyTorch convention: running = (1 - m) * running + m * batch
+};
+
+struct ScaleAttrs {
+  double alpha = 1.0;
+};
+
+// Reshape, broadcast and fill: the shape to produce; fill also uses `value`, broadcast `scale`.
+struct ShapeAttrs {
+  Shape shape;
+  double value = 0.0;
+};
+
+struct KlBackwardAttrs {
+  int wrt = 0;  // 0: gradient w.r.t. log_p, 1: w.r.t. log_q
+};
+
+// channel_slice: channels [offset, offset + count) of the last axis.
+struct SliceAttrs {
+  int64_t offset = 0;
+  int64_t count = 0;
+};
+
+// channel_affine: y[..., c] = x[..., c] * scale[c] + shift[c], constants of the graph (input
+// normalization lives in the model so attacks stay in [0, 1] pixel space).
+struct AffineAttrs {
+  std::vector<double> scale, shift;
+};
+
+// expert_conv: a conv whose weight holds `experts` slices of equal width; `dense` computes every
+// expert and selects (the parity oracle) instead of grouping samples by expert.
+struct ExpertConvAttrs {
+  int stride = 1;
+  int padding = 0;
+  int experts = 1;
+  bool dense = false;
+  Shape result_shape;  // backward nodes: shape of dx or dw
+};
+
+// pgd_step: the attack's radius and step size, in the norm the attack uses.
+struct PgdStepAttrs {
+  double epsilon = 0;
+  double step_size = 0;
+  bool l2 = false;  // false: L-inf
+};
+
+// pgd_start: where an attack begins around x0 (the draws come from Philox stream (seed, key)).
+struct PgdStartAttrs {
+  enum Kind { Uniform, Trades };  // x0 + U(-eps, eps) (L2: uniform in the ball) | x0 + 0.001 N
+  Kind kind = Uniform;
+  double epsilon = 0;
+  bool l2 = false;
+  uint64_t seed = 0;
+};
+
+// sgd_update: PyTorch's SGD hyper-parameters (the learning rate is an input: it changes per step).
+struct SgdAttrs {
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  bool nesterov = false;
+};
+
+using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
+                           KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs, PgdStepAttrs,
+                           PgdStartAttrs, SgdAttrs>;
+
+}  // namespace advmoe
