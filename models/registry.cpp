@@ -110,17 +110,26 @@ Val build_network(Model& model, Val images) {
   ADVMOE_FAIL("unknown architecture '" << a << "' (available: " << list_architectures() << ")");
 }
 
-Val apply_model(Model& model, Val images) {
+Forward apply_model(Model& model, Val images) {
   ADVMOE_CHECK(images.shape() == model.images.shape(),
                "apply_model: input " << images.shape() << " differs from the model's "
                                      << model.images.shape());
-  // The builders read model.input and model.global_route; restore the first forward's afterwards.
+  // The builders write into the model (its input, global route, routers and routes); the second
+  // forward's go to the result and the model keeps its first forward's.
   Val input = model.input;
   Route route = model.global_route;
-  Val logits = build_network(model, images);
+  const size_t routers = model.routers.size(), routes = model.routes.size();
+  Forward forward;
+  forward.logits = build_network(model, images);
+  forward.routers.assign(model.routers.begin() + static_cast<std::ptrdiff_t>(routers),
+                         model.routers.end());
+  forward.routes.assign(model.routes.begin() + static_cast<std::ptrdiff_t>(routes),
+                        model.routes.end());
+  model.routers.resize(routers);
+  model.routes.resize(routes);
   model.input = input;
   model.global_route = route;
-  return logits;
+  return forward;
 }
 
 }  // namespace advmoe

@@ -11,9 +11,17 @@ namespace advmoe {
 // Builds images -> logits for config.arch ("smallcnn"); throws naming unknown architectures.
 Model build_model(const ModelConfig& config);
 
+// A second forward of a model: its logits, and (MoE) its routers and routes.
+struct Forward {
+  Val logits;
+  std::vector<Model::Router> routers;
+  std::vector<std::pair<std::string, Val>> routes;
+};
+
 // Builds images -> logits once more on another input of the same shape, sharing every parameter
 // and BN buffer of `model` (TRADES evaluates the same weights on clean and adversarial images).
-Val apply_model(Model& model, Val images);
+// The model's own fields stay those of its first forward; only its graph grows.
+Forward apply_model(Model& model, Val images);
 // Internal: the architecture body on `images` (used by build_model and apply_model).
 Val build_network(Model& model, Val images);
 

@@ -6,6 +6,7 @@
 
 #include "tools/options.h"
 #include "training/pgd.h"
+#include "training/pgd_report.h"
 
 namespace advmoe {
 
@@ -33,11 +34,5 @@ void add_attack_options(po::options_description& options, AttackOptions& a);
 // The PgdConfig the options describe (fgsm: one step of size eps from x0); UsageError on bad
 // values. Only meaningful when a.attack != "none".
 PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed);
-
-// "PGD-50 L-inf eps 0.0314 step 0.00784, 1 restart, CE" for logs.
-std::string describe(const PgdConfig& c);
-
-// Every setting of the attack as a JSON object (final.json, the checkpoint's `final`).
-std::string attack_json(const PgdConfig& c);
 
 }  // namespace advmoe

@@ -13,8 +13,7 @@
 #include "runtime/rng.h"
 #include "tools/device_options.h"
 #include "tools/options.h"
-#include "training/adversarial_trainer.h"
-#include "training/classifier_trainer.h"
+#include "training/trainer.h"
 
 namespace advmoe {
 
@@ -98,18 +97,9 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   mc.routing = fixed ? "fixed" : b.routing;
   Model model = build_model(mc);
   auto backend = make_backend(b.device);
-  std::unique_ptr<ClassifierTrainer> holder;
-  AdversarialTrainer* adversarial = nullptr;
-  if (b.method == "standard") {
-    holder = std::make_unique<ClassifierTrainer>(model, *backend, TrainConfig{});
-  } else {
-    AdversarialConfig ac;
-    ac.method = b.method;
-    auto owned = std::make_unique<AdversarialTrainer>(model, *backend, TrainConfig{}, ac);
-    adversarial = owned.get();
-    holder = std::move(owned);
-  }
-  ClassifierTrainer& trainer = *holder;
+  MethodConfig method;
+  method.method = parse_method(b.method);
+  Trainer trainer(model, *backend, TrainConfig{}, method);
   Variables& vars = trainer.variables();
   Tensor images = Tensor::zeros(vars.get("images").shape(), DType::F32);
   RandomStream(1, 1).fill_uniform(images, 0, 1);
@@ -125,15 +115,11 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
     backend->copy(vars.get("route"), route);
   }
 
-  double train_s = 0;
-  if (adversarial) {
-    // The paper's AdvMoE reads its router batches (B_phi) from a dataset of this batch's images.
-    Dataset synthetic = synthetic_dataset(images, labels, b.classes, b.warmup + b.iters + 1);
-    train_s =
-        seconds_per_call([&] { adversarial->iterate(synthetic); }, *backend, b.warmup, b.iters);
-  } else {
-    train_s = seconds_per_run(trainer.train_plan(), *backend, b.warmup, b.iters);
-  }
+  // One whole iteration (attacks and steps) on batches of this synthetic data; the paper's AdvMoE
+  // draws its two batches from it.
+  Dataset synthetic = synthetic_dataset(images, labels, b.classes, b.warmup + b.iters + 1);
+  double train_s =
+      seconds_per_call([&] { trainer.iterate(synthetic); }, *backend, b.warmup, b.iters);
   double eval_s = seconds_per_run(trainer.eval_plan(), *backend, b.warmup, b.iters);
   double pgd_rate = 0;
   if (b.pgd_steps > 0) {
@@ -151,14 +137,14 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
         *backend, 1, std::max(1, b.iters / 5));
     pgd_rate = b.batch / s;
   }
-  const PlanMemory& tm = trainer.train_plan().memory();
+  const PlanMemory& tm = trainer.method().scored_plan().memory();
   std::printf("  %-16s %-7s %11lld  %10.1f  %10.1f  %9.1f  %9.1f", arch.c_str(), mc.variant.c_str(),
               static_cast<long long>(model.num_parameters()), b.batch / train_s, b.batch / eval_s,
               tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
   if (b.pgd_steps > 0) std::printf("  %10.1f", pgd_rate);
   std::printf("\n");
   std::fflush(stdout);
-  if (b.profile) print_profile(trainer.train_plan(), *backend, b.iters);
+  if (b.profile) print_profile(trainer.method().scored_plan(), *backend, b.iters);
 }
 
 // Loader throughput over a synthetic 32x32x3 dataset (CIFAR's shape) with crop + flip.

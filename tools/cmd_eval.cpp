@@ -7,9 +7,9 @@
 #include "models/registry.h"
 #include "tools/attack_options.h"
 #include "tools/device_options.h"
-#include "tools/run_report.h"
 #include "training/checkpoint.h"
 #include "training/evaluate.h"
+#include "training/run_files.h"
 
 namespace advmoe {
 

@@ -1,13 +1,9 @@
-// advmoe train: standard training with a run directory (config.ini, metrics.csv, last.h5,
-// best.h5), exact resume from it, then the final clean test accuracy.
+// advmoe train: options -> a validated TrainConfig, MethodConfig and RunConfig (and, with
+// --resume, the checked checkpoint header), then one TrainingRun (training/training_run.h).
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <limits>
-#include <numeric>
 #include <sstream>
 
 #include "datasets/registry.h"
@@ -16,10 +12,8 @@
 #include "tools/device_options.h"
 #include "tools/options.h"
 #include "tools/resume_check.h"
-#include "tools/run_report.h"
-#include "training/adversarial_trainer.h"
 #include "training/checkpoint.h"
-#include "training/classifier_trainer.h"
+#include "training/training_run.h"
 
 namespace advmoe {
 
@@ -186,18 +180,6 @@ Augmentation augmentation_of(const TrainOptions& t) {
                    t.augment + "'"};
 }
 
-// The chosen metric as "higher is better".
-double score(const EpochMetrics& m, const std::string& metric) {
-  if (metric == "test_accuracy") return m.test_accuracy;
-  if (metric == "test_loss") return -m.test_loss;
-  if (metric == "train_accuracy") return m.train_accuracy;
-  if (metric == "train_loss") return -m.train_loss;
-  throw UsageError{
-      "advmoe train: --best-metric must be test_accuracy, test_loss, train_accuracy or "
-      "train_loss, got '" +
-      metric + "'"};
-}
-
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& args) {
@@ -237,13 +219,19 @@ int cmd_train(const std::vector<std::string>& args) {
         "advmoe train: the evaluation attack needs a positive step size (--eval-step-size, "
         "or --eval-epsilon above 0 for the automatic one)"};
   double attack_step_size = parse_fraction_in("--attack-step-size", t.attack_step_size, 0, 1);
-  score(EpochMetrics{}, t.best_metric);  // validates the name before any work
+  BestMetric best_metric;
+  try {
+    best_metric = parse_best_metric(t.best_metric);  // validates the name before any work
+  } catch (const Error& e) {
+    throw UsageError{std::string("advmoe train: --best-metric: ") + e.what()};
+  }
   Augmentation augmentation = augmentation_of(t);
   set_threads(t.threads);
   std::string out = !t.resume.empty() ? t.resume
                     : !t.out.empty()  ? t.out
                                       : "runs/" + t.dataset + "-" + t.arch + "-" + t.variant +
                                            "-seed" + std::to_string(t.seed);
+
   std::filesystem::create_directories(out);
 
   Dataset train = load_dataset(t.dataset, t.data_dir, "train", t.train_limit);
@@ -294,116 +282,36 @@ int cmd_train(const std::vector<std::string>& args) {
   TrainConfig tc;
   tc.epochs = t.epochs;
   tc.lr = t.lr;
-  tc.schedule = t.schedule;
-  tc.sgd = {t.momentum, t.weight_decay, false};
+  tc.schedule = parse_schedule(t.schedule);
   tc.seed = t.seed;
   tc.augmentation = augmentation;
-  tc.balance_loss = t.balance_loss;
-  std::unique_ptr<ClassifierTrainer> trainer_holder;
-  if (t.method == "standard") {
-    trainer_holder = std::make_unique<ClassifierTrainer>(model, *backend, tc);
-  } else {
-    AdversarialConfig ac;
-    ac.method = t.method;
-    ac.epsilon = train_epsilon;
-    ac.steps = t.attack_steps;
-    ac.step_size = attack_step_size;
-    ac.router_gradient = router_gradient;
-    ac.beta = t.beta;
-    ac.preset = t.preset;
-    ac.router_lr = t.router_lr;
-    trainer_holder = std::make_unique<AdversarialTrainer>(model, *backend, tc, ac);
-  }
-  ClassifierTrainer& trainer = *trainer_holder;
-  trainer.set_total_steps(steps * t.epochs);
-
-  RunState state;
-  state.dataset = t.dataset;
-  state.seed = t.seed;
-  state.config_ini = options_as_ini(vm);
-  if (!t.resume.empty()) {
-    std::string last = out + "/last.h5";
-    const RunState& saved = resumed.state;
-    load_checkpoint_tensors(last, model, trainer.variables(), /*with_optimizer=*/true);
-    trainer.set_global_step(saved.step);
-    state.epoch = saved.epoch;
-    state.step = saved.step;
-    state.metrics = saved.metrics;
-    std::printf("resumed %s at epoch %lld, step %lld\n", last.c_str(),
-                static_cast<long long>(saved.epoch), static_cast<long long>(saved.step));
-  }
-  {
-    std::ofstream ini(out + "/config.ini");
-    ini << state.config_ini;
-  }
+  MethodConfig method;
+  method.method = parse_method(t.method);
+  method.epsilon = train_epsilon;
+  method.steps = t.attack_steps;
+  method.step_size = attack_step_size;
+  method.router_gradient = router_gradient;
+  method.beta = t.beta;
+  method.preset = parse_advmoe_preset(t.preset);
+  method.router_lr_scale = t.router_lr > 0 ? t.router_lr / t.lr : 1.0;
+  method.balance_loss = t.balance_loss;
+  method.sgd = {t.momentum, t.weight_decay, false};
+  RunConfig run;
+  run.dir = out;
+  run.config_ini = options_as_ini(vm);
+  run.dataset = t.dataset;
+  if (t.eval_pgd_steps > 0) run.epoch_attack = eval_pgd;
+  run.epoch_attack_limit = t.eval_limit;
+  if (t.final_pgd_steps > 0) run.final_attack = final_pgd;
+  run.best_metric = best_metric;
+  if (!t.resume.empty()) run.resume = resumed;
+  TrainingRun training(model, *backend, tc, method, run);
   std::printf("model: %s %s (r %.3g), %lld parameters; backend %s; plan peak %.1f MiB; run %s\n",
               t.arch.c_str(), model.config.variant.c_str(), model.config.ratio,
               static_cast<long long>(model.num_parameters()), backend->name().c_str(),
-              trainer.train_plan().memory().arena_bytes / 1048576.0, out.c_str());
-
-  double best = -std::numeric_limits<double>::infinity();
-  for (const EpochMetrics& m : state.metrics) best = std::max(best, score(m, t.best_metric));
-  for (int epoch = static_cast<int>(state.epoch) + 1; epoch <= t.epochs; ++epoch) {
-    Progress progress("train", steps);
-    EpochMetrics m = trainer.train_epoch(train, epoch, &progress);
-    progress.finish();
-    EvalResult r = trainer.evaluate(test);
-    m.test_loss = r.loss;
-    m.test_accuracy = r.accuracy;
-    if (t.eval_pgd_steps > 0)
-      m.robust_accuracy = trainer.evaluate_adversarial(test.head(t.eval_limit), eval_pgd).accuracy;
-    std::printf(
-        "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.1fs, %.0f img/s\n",
-        epoch, t.epochs, m.train_loss, 100 * m.train_accuracy, r.loss, 100 * r.accuracy, m.seconds,
-        m.images_per_second);
-    if (t.eval_pgd_steps > 0)
-      std::printf("  robust accuracy %.2f%% (%s, first %lld test images)\n",
-                  100 * m.robust_accuracy, describe(eval_pgd).c_str(),
-                  static_cast<long long>(std::min(t.eval_limit, test.size())));
-    state.epoch = epoch;
-    state.step = trainer.global_step();
-    state.metrics.push_back(m);
-    save_checkpoint(out + "/last.h5", model, trainer.variables(), state);
-    if (score(m, t.best_metric) > best) {
-      best = score(m, t.best_metric);
-      save_checkpoint(out + "/best.h5", model, trainer.variables(), state);
-    }
-    write_metrics_csv(out + "/metrics.csv", state.metrics);
-    report_usage(out + "/usage.csv", epoch, "clean training", trainer.usage());
-    if (t.eval_pgd_steps > 0)
-      report_usage(out + "/usage.csv", epoch, "adversarial test", trainer.adversarial_usage());
-    std::fflush(stdout);
-  }
-  // The final evaluation: the whole test set, clean and under the full attack.
-  EvalResult final_result = trainer.evaluate(test);
-  std::printf("final test accuracy: %.2f%% on %lld images\n", 100 * final_result.accuracy,
-              static_cast<long long>(final_result.examples));
-  std::ostringstream final_json;
-  final_json.precision(17);
-  final_json << "{\"epoch\": " << state.epoch << ", \"dataset\": \"" << test.name
-             << "\", \"test_images\": " << final_result.examples
-             << ", \"clean_accuracy\": " << final_result.accuracy
-             << ", \"clean_loss\": " << final_result.loss;
-  if (t.final_pgd_steps > 0) {
-    auto start = std::chrono::steady_clock::now();
-    EvalResult robust = trainer.evaluate_adversarial(test, final_pgd);
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("final robust accuracy: %.2f%% on %lld images (%s; %.0fs)\n", 100 * robust.accuracy,
-                static_cast<long long>(robust.examples), describe(final_pgd).c_str(), seconds);
-    print_usage_summary("adversarial test", trainer.adversarial_usage());
-    final_json << ", \"robust_accuracy\": " << robust.accuracy
-               << ", \"robust_loss\": " << robust.loss
-               << ", \"attack\": " << attack_json(final_pgd);
-  } else {
-    final_json << ", \"robust_accuracy\": null, \"attack\": null";
-  }
-  final_json << "}";
-  // The final numbers, distinct from the per-epoch quick RA: in final.json and in last.h5.
-  state.final_json = final_json.str();
-  write_text_atomically(out + "/final.json", state.final_json + "\n");
-  save_checkpoint(out + "/last.h5", model, trainer.variables(), state);
-  std::fflush(stdout);
+              training.trainer().method().scored_plan().memory().arena_bytes / 1048576.0,
+              out.c_str());
+  training.run(train, test);
   return 0;
 }
 

@@ -8,7 +8,7 @@
 
 #include "compile/variables.h"
 #include "models/model.h"
-#include "training/classifier_trainer.h"
+#include "training/trainer.h"
 
 namespace advmoe {
 

@@ -6,8 +6,13 @@
 
 namespace advmoe {
 
+enum class ScheduleKind { Cosine, Constant };
+
+// "cosine" | "constant" (throws naming the accepted values).
+ScheduleKind parse_schedule(const std::string& text);
+
 struct LrSchedule {
-  std::string kind = "cosine";  // "cosine" (to 0 over total_steps) or "constant"
+  ScheduleKind kind = ScheduleKind::Cosine;  // cosine: to 0 over total_steps
   double base_lr = 0.1;
   int64_t total_steps = 1;
 

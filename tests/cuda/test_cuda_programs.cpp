@@ -15,8 +15,9 @@
 #include "datasets/batcher.h"
 #include "models/registry.h"
 #include "runtime/rng.h"
-#include "training/adversarial_trainer.h"
 #include "training/checkpoint.h"
+#include "training/methods/methods.h"
+#include "training/trainer.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
@@ -65,14 +66,14 @@ Tensor to_host(Variables& v, const std::string& name) {
 Outcome one_iteration(const std::string& device, const std::string& method, const Dataset& data) {
   Model model = build_model(resnet18_moe());
   auto backend = make_backend(device);  // TF32 off: FP32 math on both sides
-  AdversarialConfig ac;
-  ac.method = method;
+  MethodConfig ac;
+  ac.method = parse_method(method);
   // A tiny radius: TRADES' first attack steps follow the sign of a near-zero KL gradient, which
   // rounding differences between backends flip on many pixels (measured between the reference
   // and oneDNN backends: 5% apart in the updates at eps = 8/255). At eps = 1e-4 a flipped sign
   // moves a pixel by 1e-4 and the comparison measures the kernels, not the flips.
   ac.epsilon = 1e-4;
-  AdversarialTrainer trainer(model, *backend, TrainConfig{}, ac);
+  Trainer trainer(model, *backend, TrainConfig{}, ac);
   Variables& vars = trainer.variables();
   Tensor images = Tensor::zeros(vars.get("images").shape(), DType::F32),
          labels = Tensor::zeros(vars.get("labels").shape(), DType::I32);
@@ -138,7 +139,7 @@ BOOST_AUTO_TEST_CASE(checkpoint_saves_device_memory_exactly) {
   Dataset data = random_cifar_like(2 * kBatch);
   Model model = build_model(resnet18_moe());
   auto gpu = make_backend("cuda");
-  ClassifierTrainer trainer(model, *gpu, TrainConfig{});
+  Trainer trainer(model, *gpu, TrainConfig{});
   trainer.set_total_steps(2);
   trainer.train_epoch(data, 1, nullptr);
   TempDir dir;

@@ -18,7 +18,7 @@
 #include "ops/losses.h"
 #include "ops/moe.h"
 #include "training/checkpoint.h"
-#include "training/classifier_trainer.h"
+#include "training/trainer.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(one_expert_moe_trains_like_sdense) {
     auto backend = make_backend("onednn");
     TrainConfig tc;
     tc.seed = 2;
-    ClassifierTrainer trainer(m, *backend, tc);
+    Trainer trainer(m, *backend, tc);
     trainer.set_total_steps(8);
     trainer.train_epoch(data, 1, nullptr);
     for (ValueId p : m.graph->params("backbone"))

@@ -11,7 +11,8 @@
 #include "datasets/registry.h"
 #include "group_snapshot.h"
 #include "models/registry.h"
-#include "training/adversarial_trainer.h"
+#include "training/methods/methods.h"
+#include "training/trainer.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
@@ -40,8 +41,7 @@ BOOST_AUTO_TEST_CASE(trades_loss_equals_a_hand_computation) {
   c.width = 0.25;
   Model m = build_model(c);
   auto backend = make_backend("onednn");
-  AdversarialTrainer trainer(m, *backend, TrainConfig{},
-                             AdversarialConfig{"trades", 0.1, 2, 0, 6.0});
+  Trainer trainer(m, *backend, TrainConfig{}, MethodConfig{Method::Trades, 0.1, 2, 0, 6.0});
   Variables& v = trainer.variables();
   Tensor x = random_tensor({8, 28, 28, 1}, DType::F32, 1, 0, 1);
   Tensor x_adv = random_tensor({8, 28, 28, 1}, DType::F32, 2, 0, 1);
@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(trades_loss_equals_a_hand_computation) {
   auto logits_and_loss = [&](const Tensor& clean, const Tensor& adversarial) {
     v.set("images", clean);
     v.set("adv_images", adversarial);
-    trainer.train_plan().run();
+    trainer.method().scored_plan().run();
     return std::make_pair(v.get("logits").clone(), v.get("loss").item(0));
   };
   auto [clean_logits, loss] = logits_and_loss(x, x_adv);
@@ -83,14 +83,14 @@ BOOST_AUTO_TEST_CASE(advmoe_levels_update_only_their_own_group) {
   auto backend = make_backend("onednn");
   TrainConfig tc;
   tc.seed = 5;
-  AdversarialTrainer trainer(m, *backend, tc, AdversarialConfig{"advmoe", 0.1, 2, 0, 6.0});
+  Trainer trainer(m, *backend, tc, MethodConfig{Method::AdvMoe, 0.1, 2, 0, 6.0});
   // The router level differentiates the router group only: no backbone weight-gradient kernel.
-  for (Op op : trainer.level_plan("router").kernel_ops())
+  for (Op op : dynamic_cast<AdvMoePaperTraining&>(trainer.method()).router_plan().kernel_ops())
     BOOST_TEST((op != Op::Conv2dBackwardWeights && op != Op::ExpertConvBackwardWeights &&
                 op != Op::BatchNormBackwardParams));
   // The backbone level has expert weight gradients and no gradient for any router parameter.
   bool expert_grads = false;
-  for (Op op : trainer.level_plan("backbone").kernel_ops())
+  for (Op op : dynamic_cast<AdvMoePaperTraining&>(trainer.method()).backbone_plan().kernel_ops())
     expert_grads |= op == Op::ExpertConvBackwardWeights;
   BOOST_TEST(expert_grads);
 
@@ -100,12 +100,11 @@ BOOST_AUTO_TEST_CASE(advmoe_levels_update_only_their_own_group) {
   trainer.train_epoch(data, 1, nullptr);  // two iterations, each a router step and a backbone step
   BOOST_TEST(changed(routers, trainer.variables()));
   BOOST_TEST(changed(backbone, trainer.variables()));
-  BOOST_TEST(
-      error_of([] {
-        Model dense = build_model(ModelConfig{});
-        auto b = make_backend("onednn");
-        AdversarialTrainer t(dense, *b, TrainConfig{}, AdversarialConfig{"advmoe", 0.1, 2, 0, 6});
-      }).find("needs an MoE model") != std::string::npos);
+  BOOST_TEST(error_of([] {
+               Model dense = build_model(ModelConfig{});
+               auto b = make_backend("onednn");
+               Trainer t(dense, *b, TrainConfig{}, MethodConfig{Method::AdvMoe, 0.1, 2, 0, 6});
+             }).find("needs an MoE model") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(adversarial_methods_beat_standard_training_in_robust_accuracy) {
@@ -120,12 +119,8 @@ BOOST_AUTO_TEST_CASE(adversarial_methods_beat_standard_training_in_robust_accura
     TrainConfig tc;
     tc.seed = 3;
     tc.epochs = 2;
-    std::unique_ptr<ClassifierTrainer> trainer;
-    if (k == 0)
-      trainer = std::make_unique<ClassifierTrainer>(m, *backend, tc);
-    else
-      trainer = std::make_unique<AdversarialTrainer>(m, *backend, tc,
-                                                     AdversarialConfig{methods[k], 0.1, 2, 0, 6.0});
+    auto trainer = std::make_unique<Trainer>(
+        m, *backend, tc, MethodConfig{parse_method(methods[k]), 0.1, 2, 0, 6.0});
     trainer->set_total_steps(2 * train.size() / 64);
     trainer->train_epoch(train, 1, nullptr);
     trainer->train_epoch(train, 2, nullptr);

@@ -12,8 +12,8 @@
 #include "datasets/batcher.h"
 #include "datasets/registry.h"
 #include "models/registry.h"
-#include "training/classifier_trainer.h"
 #include "training/pgd.h"
+#include "training/trainer.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
@@ -26,7 +26,7 @@ struct Fixture {
   Dataset test = load_dataset("fashion-mnist", "", "test", 256);
   Model model;
   std::shared_ptr<Backend> backend = make_backend("onednn");
-  std::unique_ptr<ClassifierTrainer> trainer;
+  std::unique_ptr<Trainer> trainer;
   Tensor x0 = Tensor::zeros({128, 28, 28, 1}, DType::F32),
          labels = Tensor::zeros({128}, DType::I32);
 
@@ -39,7 +39,7 @@ struct Fixture {
     model = build_model(mc);
     TrainConfig tc;
     tc.seed = 1;
-    trainer = std::make_unique<ClassifierTrainer>(model, *backend, tc);
+    trainer = std::make_unique<Trainer>(model, *backend, tc);
     trainer->set_total_steps(32);
     trainer->train_epoch(train, 1, nullptr);
     std::vector<int64_t> order(256);
@@ -69,7 +69,7 @@ BOOST_AUTO_TEST_SUITE(pgd)
 BOOST_AUTO_TEST_CASE(pgd_respects_the_ball_and_hurts_a_trained_model) {
   Fixture f;
   Model& model = f.model;
-  ClassifierTrainer& trainer = *f.trainer;
+  Trainer& trainer = *f.trainer;
   Dataset& test = f.test;
   PgdConfig config{0.1, 0.025, 10, PgdStart::Uniform, 3};
   PgdAttack attack(model, trainer.variables(), config);

@@ -9,8 +9,8 @@
 #include "compile/autodiff.h"
 #include "datasets/registry.h"
 #include "models/registry.h"
-#include "training/classifier_trainer.h"
 #include "training/sgd.h"
+#include "training/trainer.h"
 
 using namespace advmoe;
 
@@ -58,12 +58,13 @@ BOOST_AUTO_TEST_CASE(sgd_update_nodes_match_pytorch_rule) {
 }
 
 BOOST_AUTO_TEST_CASE(cosine_schedule) {
-  LrSchedule s{"cosine", 0.2, 100};
+  LrSchedule s{ScheduleKind::Cosine, 0.2, 100};
   BOOST_TEST(s.at(0) == 0.2, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(s.at(50) == 0.1, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(s.at(25) == 0.1 * (1 + std::cos(M_PI / 4)), boost::test_tools::tolerance(1e-12));
   BOOST_TEST(s.at(100) == 0.0, boost::test_tools::tolerance(1e-12));
-  BOOST_CHECK_THROW((LrSchedule{"step", 0.1, 10}.at(1)), Error);
+  BOOST_CHECK_THROW(parse_schedule("step"), Error);
+  BOOST_TEST((parse_schedule("constant") == ScheduleKind::Constant));
 }
 
 namespace {
@@ -88,7 +89,7 @@ BOOST_AUTO_TEST_CASE(same_seed_same_parameters_bit_for_bit) {
     auto backend = make_backend("onednn");
     TrainConfig tc;
     tc.seed = 17;
-    ClassifierTrainer trainer(model, *backend, tc);
+    Trainer trainer(model, *backend, tc);
     trainer.set_total_steps(4);
     trainer.train_epoch(train, 1, nullptr);
     for (ValueId p : model.graph->params())
@@ -104,8 +105,8 @@ BOOST_AUTO_TEST_CASE(diverging_loss_stops_with_the_step) {
   auto backend = make_backend("onednn");
   TrainConfig tc;
   tc.lr = 1e30;
-  tc.schedule = "constant";
-  ClassifierTrainer trainer(model, *backend, tc);
+  tc.schedule = ScheduleKind::Constant;
+  Trainer trainer(model, *backend, tc);
   try {
     trainer.train_epoch(train, 1, nullptr);
     BOOST_FAIL("a learning rate of 1e30 did not diverge");
@@ -127,7 +128,7 @@ BOOST_AUTO_TEST_CASE(small_cnn_learns_fashion_mnist) {
   TrainConfig tc;
   tc.epochs = 2;
   tc.lr = 0.05;
-  ClassifierTrainer trainer(model, *backend, tc);
+  Trainer trainer(model, *backend, tc);
   trainer.set_total_steps(2 * train.size() / 64);
   EvalResult before = trainer.evaluate(test);
   EpochMetrics first = trainer.train_epoch(train, 1, nullptr);

@@ -1,5 +1,5 @@
 // Run reports: metrics.csv, usage.csv and the expert-usage console line.
-#include "tools/run_report.h"
+#include "training/run_files.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "training/classifier_trainer.h"
+#include "training/trainer.h"
 
 namespace advmoe {
 

@@ -1,0 +1,49 @@
+// Method names and the factory.
+#include "training/method.h"
+
+#include "training/methods/methods.h"
+
+namespace advmoe {
+
+Method parse_method(const std::string& text) {
+  if (text == "standard") return Method::Standard;
+  if (text == "pgd-at") return Method::PgdAt;
+  if (text == "trades") return Method::Trades;
+  if (text == "advmoe") return Method::AdvMoe;
+  throw Error("unknown training method '" + text +
+              "' (available: standard, pgd-at, trades, advmoe)");
+}
+
+AdvMoePreset parse_advmoe_preset(const std::string& text) {
+  if (text == "paper") return AdvMoePreset::Paper;
+  if (text == "reference-code") return AdvMoePreset::ReferenceCode;
+  throw Error("unknown preset '" + text + "' (available: paper, reference-code)");
+}
+
+const char* method_name(Method method) {
+  switch (method) {
+    case Method::Standard:
+      return "standard";
+    case Method::PgdAt:
+      return "pgd-at";
+    case Method::Trades:
+      return "trades";
+    case Method::AdvMoe:
+      return "advmoe";
+  }
+  return "?";
+}
+
+std::unique_ptr<TrainingMethod> make_training_method(Model& model, Variables& variables,
+                                                     const MethodConfig& c) {
+  if (c.method == Method::Standard) return std::make_unique<StandardTraining>(model, variables, c);
+  ADVMOE_CHECK(c.epsilon >= 0 && c.steps >= 1 && c.beta >= 0 && c.router_lr_scale > 0,
+               "adversarial training needs epsilon >= 0, at least one attack step, beta >= 0 "
+               "and a router learning rate > 0");
+  if (c.method != Method::AdvMoe) return std::make_unique<AdversarialTraining>(model, variables, c);
+  if (c.preset == AdvMoePreset::Paper)
+    return std::make_unique<AdvMoePaperTraining>(model, variables, c);
+  return std::make_unique<AdvMoeReferenceTraining>(model, variables, c);
+}
+
+}  // namespace advmoe

@@ -1,0 +1,102 @@
+// The training methods (training/method.h says what each minimizes), one class each, composed
+// from Levels (training/level.h) and PgdAttacks (training/pgd.h).
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "training/level.h"
+#include "training/method.h"
+
+namespace advmoe {
+
+// The values a method's scored Plan reports: the logits and every MoE layer's route.
+std::vector<ValueId> scored_values(Model& model);
+
+// Standard training: one Level on the clean cross-entropy (+ balance loss) of every parameter.
+class StandardTraining : public TrainingMethod {
+ public:
+  StandardTraining(Model& model, Variables& variables, const MethodConfig& config);
+  double iterate(const std::vector<HostBatch>& batches, uint64_t key, double lr,
+                 const std::function<void(double)>& check) override;
+  Plan& scored_plan() override { return level_->plan(); }
+
+ private:
+  Variables& variables_;
+  std::optional<Level> level_;
+};
+
+// The graph pieces every adversarial method shares: the second forward on "adv_images", the
+// clean cross-entropy and TRADES' KL(f(x) || f(x')) between the two forwards.
+struct AdversarialBranch {
+  Val adv_images, adv_logits, ce_clean, kl;
+  std::vector<Model::Router> adv_routers;  // the second forward's routers
+};
+AdversarialBranch add_adversarial_branch(Model& model);
+// `loss` plus the balance loss of the routers of both forwards (when config.balance_loss > 0).
+Val with_balance_loss(Val loss, const Model& model, const AdversarialBranch& branch,
+                      const MethodConfig& config);
+// The training attack on `objective` w.r.t. the adversarial branch's images.
+PgdConfig training_attack(const MethodConfig& config, PgdStart start);
+
+// PGD-AT and TRADES: one Level on every parameter, after an attack on the batch.
+class AdversarialTraining : public TrainingMethod {
+ public:
+  AdversarialTraining(Model& model, Variables& variables, const MethodConfig& config);
+  double iterate(const std::vector<HostBatch>& batches, uint64_t key, double lr,
+                 const std::function<void(double)>& check) override;
+  Plan& scored_plan() override { return level_->plan(); }
+
+ private:
+  Variables& variables_;
+  std::unique_ptr<PgdAttack> attack_;
+  std::optional<Level> level_;
+};
+
+// AdvMoE, Algorithm 1: the router level on B_phi, then the backbone level on B_psi, each after
+// a fresh attack on its own batch.
+class AdvMoePaperTraining : public TrainingMethod {
+ public:
+  AdvMoePaperTraining(Model& model, Variables& variables, const MethodConfig& config);
+  int batches_per_iteration() const override { return 2; }
+  // batches = {B_psi, B_phi}.
+  double iterate(const std::vector<HostBatch>& batches, uint64_t key, double lr,
+                 const std::function<void(double)>& check) override;
+  Plan& scored_plan() override { return backbone_->plan(); }
+  // One level's attack and step on the batch already in "images"/"labels" (tests, inspection).
+  double router_step(uint64_t key, double lr);
+  double backbone_step(uint64_t key, double lr);
+  const Plan& router_plan() const { return routers_->plan(); }
+  const Plan& backbone_plan() const { return backbone_->plan(); }
+
+ private:
+  Variables& variables_;
+  std::unique_ptr<PgdAttack> attack_;
+  std::optional<Level> routers_, backbone_;
+};
+
+// AdvMoE as the public code trains it: a global router, both levels on one batch, the backbone's
+// first; the router level minimizes alpha * CE(r(x), y mod N) + beta * KL(r(x) || r(x')).
+class AdvMoeReferenceTraining : public TrainingMethod {
+ public:
+  AdvMoeReferenceTraining(Model& model, Variables& variables, const MethodConfig& config);
+  double iterate(const std::vector<HostBatch>& batches, uint64_t key, double lr,
+                 const std::function<void(double)>& check) override;
+  Plan& scored_plan() override { return backbone_->plan(); }
+  double router_step(uint64_t key, double lr);
+  double backbone_step(uint64_t key, double lr);
+  const Plan& router_plan() const { return routers_->plan(); }
+  const Plan& backbone_plan() const { return backbone_->plan(); }
+
+ private:
+  // The routers' targets y mod N, from the "labels" variable into "router_labels".
+  void set_router_labels();
+
+  Model& model_;
+  Variables& variables_;
+  std::unique_ptr<PgdAttack> attack_;
+  std::optional<Level> routers_, backbone_;
+  Tensor router_labels_;
+};
+
+}  // namespace advmoe

@@ -1,0 +1,132 @@
+// The epoch loop, evaluation and the attack cache.
+#include "training/trainer.h"
+
+#include <chrono>
+#include <numeric>
+
+#include "models/registry.h"
+#include "training/level.h"
+
+namespace advmoe {
+
+namespace {
+
+// B_phi's order and augmentation draw from their own seed, apart from B_psi's.
+constexpr uint64_t kSecondStreamSalt = 0x0BE7A5EEDull;
+
+bool same_attack(const PgdConfig& a, const PgdConfig& b) {
+  return a.epsilon == b.epsilon && a.step_size == b.step_size && a.steps == b.steps &&
+         a.start == b.start && a.seed == b.seed && a.norm == b.norm && a.restarts == b.restarts &&
+         a.objective == b.objective && a.router_gradient == b.router_gradient;
+}
+
+}  // namespace
+
+Trainer::Trainer(Model& model, Backend& backend, TrainConfig config, MethodConfig method)
+    : model_(model), config_(config), variables_(backend) {
+  Graph& g = *model.graph;
+  // Expert usage: each MoE layer's route becomes an output of the training and eval plans.
+  route_outputs_ = mark_route_outputs(model);
+  usage_ = empty_usage(model);
+  adversarial_usage_ = usage_;
+  initialize_parameters(model, variables_, config.seed);
+  schedule_ = LrSchedule{config.schedule, config.lr, 1};
+  CompileOptions eval{Mode::Eval, {model.logits.id}};
+  for (const std::string& route : route_outputs_) eval.targets.push_back(g.find(route));
+  eval_plan_ = compile(g, variables_, eval);
+  method.seed = config.seed;
+  method_ = make_training_method(model, variables_, method);
+  for (int k = 0; k < method_->batches_per_iteration(); ++k)
+    batches_.push_back({Tensor::zeros(model.images.shape(), DType::F32),
+                        Tensor::zeros(model.labels.shape(), DType::I32)});
+}
+
+void Trainer::open_streams(const Dataset& train, int epoch) {
+  const int64_t batch = model_.images.shape()[0];
+  streams_.clear();
+  for (int k = 0; k < method_->batches_per_iteration(); ++k) {
+    uint64_t seed = k == 0 ? config_.seed : config_.seed ^ kSecondStreamSalt;
+    std::vector<int64_t> order = epoch_order(seed, epoch, train.size());
+    if (k == 0 && !config_.shuffle) std::iota(order.begin(), order.end(), 0);
+    streams_.push_back(std::make_unique<BatchLoader>(train, std::move(order), batch,
+                                                     /*drop_last=*/true, config_.augmentation, seed,
+                                                     epoch));
+  }
+}
+
+void Trainer::check_loss(double value, int epoch, int64_t step) const {
+  ADVMOE_CHECK(std::isfinite(value), "training diverged: loss is "
+                                         << value << " at epoch " << epoch << ", step " << step + 1
+                                         << " (global step " << global_step_ + 1 << ")");
+}
+
+double Trainer::iterate_once(int epoch, int64_t step) {
+  for (size_t k = 0; k < streams_.size(); ++k)
+    streams_[k]->next(batches_[k].images, batches_[k].labels);
+  uint64_t key = (static_cast<uint64_t>(epoch) << 32) + static_cast<uint64_t>(step);
+  double value = method_->iterate(batches_, key, schedule_.at(global_step_),
+                                  [&](double loss) { check_loss(loss, epoch, step); });
+  check_loss(value, epoch, step);
+  ++global_step_;
+  return value;
+}
+
+double Trainer::iterate(const Dataset& train) {
+  if (bench_iterations_ == 0) open_streams(train, 1);
+  return iterate_once(1, bench_iterations_++);
+}
+
+EpochMetrics Trainer::train_epoch(const Dataset& train, int epoch, Progress* progress) {
+  auto start = std::chrono::steady_clock::now();
+  const int64_t batch = model_.images.shape()[0];
+  const int64_t steps = train.size() / batch;
+  ADVMOE_CHECK(steps > 0, "training set " << train.name << " has " << train.size()
+                                          << " examples, fewer than one batch of " << batch);
+  Backend& backend = variables_.backend();
+  const Tensor& logits = variables_.get("logits");
+  const bool on_host = backend.device().kind == DeviceKind::CPU;
+  Tensor host_logits = on_host ? logits : Tensor::zeros(logits.shape(), DType::F32);
+  Tensor host_route = Tensor::zeros(Shape{batch}, DType::I32);
+  for (LayerUsage& u : usage_) std::fill(u.counts.begin(), u.counts.end(), 0);
+  open_streams(train, epoch);
+
+  EpochMetrics m;
+  m.epoch = epoch;
+  int64_t correct = 0;
+  double loss_sum = 0, logit_loss = 0;  // logit_loss: unused, the plan's loss is reported
+  for (int64_t step = 0; step < steps; ++step) {
+    double value = iterate_once(epoch, step);
+    // The scored Plan ran last, on batches_[0]: its logits and routes are in the variables.
+    if (!on_host) backend.copy(host_logits, logits);
+    if (!usage_.empty()) count_routes(variables_, route_outputs_, batch, host_route, usage_);
+    score_logits(host_logits, batches_[0].labels, batch, &correct, &logit_loss);
+    loss_sum += value;
+    if (progress)
+      progress->update(step + 1, epoch, config_.epochs, loss_sum / (step + 1),
+                       static_cast<double>(correct) / ((step + 1) * batch), batch);
+  }
+  streams_.clear();
+  m.train_loss = loss_sum / steps;
+  m.train_accuracy = static_cast<double>(correct) / (steps * batch);
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  m.images_per_second = steps * batch / m.seconds;
+  return m;
+}
+
+EvalResult Trainer::evaluate(const Dataset& data) {
+  return evaluate_classifier(*eval_plan_, variables_, data);
+}
+
+EvalResult Trainer::evaluate_adversarial(const Dataset& data, const PgdConfig& config) {
+  PgdAttack* attack = nullptr;
+  for (auto& [built_for, built] : attacks_)
+    if (same_attack(built_for, config)) attack = built.get();
+  if (!attack) {
+    attacks_.emplace_back(config, std::make_unique<PgdAttack>(model_, variables_, config));
+    attack = attacks_.back().second.get();
+  }
+  return evaluate_classifier(*eval_plan_, variables_, data, attack, &adversarial_usage_,
+                             route_outputs_);
+}
+
+}  // namespace advmoe
