@@ -53,7 +53,7 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
     for (int i : op_def(n.op).updates_inputs)
       updated[static_cast<size_t>(n.inputs.at(static_cast<size_t>(i)))] = true;
   }
-  auto plan = std::make_unique<Plan>();
+  std::unique_ptr<Plan> plan(new Plan());
   plan->mode_ = options.mode;
   Backend& backend = variables.backend();
   plan->backend_ = &backend;
@@ -77,17 +77,17 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
   MemoryLayout layout = plan_memory(requests);
   plan->memory_.arena_bytes = layout.arena_bytes;
   plan->memory_.unshared_bytes = layout.total_bytes;
-  plan->arena_ =
-      backend.allocate(Shape{static_cast<int64_t>(layout.arena_bytes / 4 + 1)}, DType::F32);
-
-  // Every value a live node touches, bound to a variable or to its place in the arena.
-  std::vector<Tensor> bound(static_cast<size_t>(g.num_values()));
+  plan->graph_ = &g;
+  plan->nodes_ = std::move(nodes);
+  plan->offsets_.assign(static_cast<size_t>(g.num_values()), 0);
+  plan->planned_.assign(static_cast<size_t>(g.num_values()), false);
   for (size_t i = 0; i < planned.size(); ++i) {
-    const ValueInfo& info = g.value(planned[i]);
-    bound[static_cast<size_t>(planned[i])] =
-        Tensor(plan->arena_.storage(), layout.offsets[i], info.shape, info.dtype);
+    plan->offsets_[static_cast<size_t>(planned[i])] = layout.offsets[i];
+    plan->planned_[static_cast<size_t>(planned[i])] = true;
   }
-  for (int index : nodes) {
+  // Every persistent value a live node touches, bound to its variable by name.
+  plan->persistent_.assign(static_cast<size_t>(g.num_values()), Tensor());
+  for (int index : plan->nodes_) {
     const Node& n = g.node(index);
     for (const auto* list : {&n.inputs, &n.outputs})
       for (ValueId v : *list) {
@@ -95,34 +95,56 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
         if (!info.persistent()) continue;
         ADVMOE_CHECK(!info.name.empty(),
                      "compile: a persistent value of node '" << n.name << "' has no name");
-        bound[static_cast<size_t>(v)] = variables.ensure(info.name, info.shape, info.dtype);
+        plan->persistent_[static_cast<size_t>(v)] =
+            variables.ensure(info.name, info.shape, info.dtype);
       }
   }
+  plan->arena_ = variables.arena();
+  plan->arena_->reserve_intermediates(plan.get(), layout.arena_bytes);
+  plan->rebind();
+  return plan;
+}
 
+Plan::~Plan() {
+  if (arena_) arena_->release(this);
+}
+
+void Plan::rebind() {
+  const Graph& g = *graph_;
+  const Tensor& arena = arena_->intermediates();
+  kernels_.clear();
+  ops_.clear();
+  memory_.kernel_owned_bytes = 0;
   size_t scratchpad = 0;
   KernelRegistry& registry = KernelRegistry::instance();
-  for (int index : nodes) {
+  auto bound = [&](ValueId v) {
+    const ValueInfo& info = g.value(v);
+    if (info.persistent()) return persistent_[static_cast<size_t>(v)];
+    return Tensor(arena.storage(), offsets_[static_cast<size_t>(v)], info.shape, info.dtype);
+  };
+  for (int index : nodes_) {
     const Node& n = g.node(index);
-    KernelArgs args{n, options.mode, {}, {}, backend};
-    for (ValueId v : n.inputs) args.inputs.push_back(bound[static_cast<size_t>(v)]);
-    for (ValueId v : n.outputs) args.outputs.push_back(bound[static_cast<size_t>(v)]);
+    KernelArgs args{n, mode_, {}, {}, *backend_};
+    for (ValueId v : n.inputs) args.inputs.push_back(bound(v));
+    for (ValueId v : n.outputs) args.outputs.push_back(bound(v));
     try {
-      plan->kernels_.push_back(registry.find(backend.name(), n.op)(args));
+      kernels_.push_back(registry.find(backend_->name(), n.op)(args));
     } catch (const std::exception& e) {  // advmoe::Error or a oneDNN/CUDA library error
       ADVMOE_FAIL("compile: node '" << n.name << "' (" << op_def(n.op).name << "): " << e.what());
     }
-    plan->ops_.push_back(n.op);
-    scratchpad = std::max(scratchpad, plan->kernels_.back()->scratchpad_bytes());
-    plan->memory_.kernel_owned_bytes += plan->kernels_.back()->owned_bytes();
+    ops_.push_back(n.op);
+    scratchpad = std::max(scratchpad, kernels_.back()->scratchpad_bytes());
+    memory_.kernel_owned_bytes += kernels_.back()->owned_bytes();
   }
-  plan->kernel_seconds_.assign(plan->kernels_.size(), 0.0);
-  plan->memory_.scratchpad_bytes = scratchpad;
-  if (scratchpad > 0) {
-    plan->scratchpad_ =
-        backend.allocate(Shape{static_cast<int64_t>(scratchpad / 4 + 1)}, DType::F32);
-    for (auto& k : plan->kernels_) k->set_scratchpad(plan->scratchpad_.raw());
-  }
-  return plan;
+  kernel_seconds_.assign(kernels_.size(), 0.0);
+  memory_.scratchpad_bytes = scratchpad;
+  arena_->reserve_scratchpad(scratchpad);  // hands every Plan the pointer when it grows
+  set_scratchpad(arena_->scratchpad());
+}
+
+void Plan::set_scratchpad(void* scratchpad) {
+  if (memory_.scratchpad_bytes == 0) return;
+  for (auto& k : kernels_) k->set_scratchpad(scratchpad);
 }
 
 void Plan::run() {

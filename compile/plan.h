@@ -1,6 +1,7 @@
 // compile(graph) -> Plan: chooses the nodes needed for the requested targets, binds persistent
-// values to Variables, places intermediates in one arena (memory_planner.h) and creates every
-// kernel (oneDNN primitives included). Plan::run() then only runs kernels: it allocates nothing.
+// values to Variables, places intermediates (memory_planner.h) in the arena all Plans over the
+// same Variables share (arena.h) and creates every kernel (oneDNN primitives included).
+// Plan::run() then only runs kernels: it allocates nothing.
 #pragma once
 
 #include <array>
@@ -22,7 +23,9 @@ struct CompileOptions {
 };
 
 struct PlanMemory {
-  size_t arena_bytes = 0;       // intermediates after lifetime-based reuse (the plan's peak)
+  size_t arena_bytes = 0;  // intermediates after lifetime-based reuse (the plan's peak);
+                           // held in the program's shared arena
+
   size_t unshared_bytes = 0;    // intermediates if each had its own buffer
   size_t scratchpad_bytes = 0;  // one shared kernel scratchpad
   size_t kernel_owned_bytes = 0;
@@ -30,6 +33,9 @@ struct PlanMemory {
 
 class Plan {
  public:
+  ~Plan();
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
   void run();
 
   const PlanMemory& memory() const { return memory_; }
@@ -46,11 +52,20 @@ class Plan {
 
  private:
   friend std::unique_ptr<Plan> compile(const Graph&, Variables&, const CompileOptions&);
+  friend class SharedArena;
+  Plan() = default;
+  // (Re)creates every kernel over the arena's current memory; the arena calls it when it moves.
+  void rebind();
+  void set_scratchpad(void* scratchpad);
 
   Mode mode_ = Mode::Train;
-  Backend* backend_ = nullptr;  // profiling waits for it around each kernel (GPU work is async)
-  Tensor arena_;
-  Tensor scratchpad_;
+  const Graph* graph_ = nullptr;  // the graph must outlive its Plans (models own theirs)
+  Backend* backend_ = nullptr;    // profiling waits for it around each kernel (GPU work is async)
+  std::shared_ptr<SharedArena> arena_;
+  std::vector<int> nodes_;          // live nodes in run order
+  std::vector<Tensor> persistent_;  // by value id: variables bound by name (empty otherwise)
+  std::vector<size_t> offsets_;     // by value id: place in the arena of an intermediate
+  std::vector<bool> planned_;       // by value id: an intermediate with a place
   std::vector<std::unique_ptr<Kernel>> kernels_;
   std::vector<Op> ops_;
   std::array<int64_t, static_cast<size_t>(Op::kCount)> run_counts_{};

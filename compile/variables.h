@@ -1,12 +1,15 @@
 // Variables: the persistent tensors that Plans bind by name (inputs, parameters, BN running
-// stats, losses, gradients). Several Plans share one Variables, which is how a training program's
-// forward, attack and update Plans all see the same weights.
+// stats, momenta, losses, gradients). Several Plans share one Variables, which is how a training
+// program's forward, attack and update Plans all see the same weights; they also share its
+// scratch arena (compile/arena.h).
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "compile/arena.h"
 #include "runtime/backend.h"
 #include "runtime/tensor.h"
 
@@ -14,7 +17,8 @@ namespace advmoe {
 
 class Variables {
  public:
-  explicit Variables(Backend& backend) : backend_(&backend) {}
+  explicit Variables(Backend& backend)
+      : backend_(&backend), arena_(std::make_shared<SharedArena>(backend)) {}
 
   Backend& backend() const { return *backend_; }
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
@@ -26,9 +30,12 @@ class Variables {
   // Replaces (or creates) a variable with a copy of host/device tensor `value`.
   void set(const std::string& name, const Tensor& value);
   std::vector<std::string> names() const;
+  // The intermediates and scratchpad of every Plan compiled over these variables.
+  const std::shared_ptr<SharedArena>& arena() const { return arena_; }
 
  private:
   Backend* backend_;
+  std::shared_ptr<SharedArena> arena_;
   std::map<std::string, Tensor> tensors_;
 };
 

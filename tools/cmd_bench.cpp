@@ -7,6 +7,8 @@
 #include <numeric>
 #include <sstream>
 
+#include <sys/resource.h>
+
 #include "datasets/batcher.h"
 #include "models/registry.h"
 #include "ops/op_registry.h"
@@ -144,6 +146,16 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   if (b.pgd_steps > 0) std::printf("  %10.1f", pgd_rate);
   std::printf("\n");
   std::fflush(stdout);
+  // All Plans of the program (eval, attacks, levels) share one arena: the largest Plan's needs,
+  // not their sum. Peak RSS is the process's measured high-water mark (host memory).
+  const SharedArena& arena = *vars.arena();
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf(
+      "    program memory: %d plans share %.1f MiB of intermediates + %.1f MiB of "
+      "scratchpad (%.1f MiB if each had its own); peak RSS %.0f MiB\n",
+      arena.plans(), arena.intermediate_bytes() / 1048576.0, arena.scratchpad_bytes() / 1048576.0,
+      arena.unshared_bytes() / 1048576.0, usage.ru_maxrss / 1024.0);
   if (b.profile) print_profile(trainer.method().scored_plan(), *backend, b.iters);
 }
 

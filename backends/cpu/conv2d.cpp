@@ -1,6 +1,7 @@
 // conv2d on oneDNN: forward, backward_data and backward_weights primitives on NHWC activations.
 // Weights are kept OHWI in our tensors; oneDNN picks its preferred (blocked) weight layout and a
 // reorder, created here, converts on every run because weights change between runs.
+#include "backends/cpu/conv_primitives.h"
 #include "backends/cpu/onednn_backend.h"
 #include "ops/geometry.h"
 
@@ -9,39 +10,6 @@ namespace advmoe {
 namespace {
 
 using namespace dnnl;
-
-struct ConvDescs {
-  memory::desc src, weights_any, dst, bias;
-  memory::dims strides, padding;
-};
-
-ConvDescs conv_descs(const ConvGeometry& g, bool bias) {
-  ConvDescs d;
-  d.src = nhwc_desc(Shape{g.n, g.h, g.w, g.c});
-  d.dst = nhwc_desc(Shape{g.n, g.ho, g.wo, g.o});
-  d.weights_any =
-      memory::desc({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
-  if (bias) d.bias = flat_desc(g.o);
-  d.strides = {g.stride, g.stride};
-  d.padding = {g.pad, g.pad};
-  return d;
-}
-
-// The right padding that makes oneDNN's output size equal our floor-mode size.
-memory::dims right_padding(const ConvGeometry& g) {
-  return {(g.ho - 1) * g.stride + g.kh - g.h - g.pad, (g.wo - 1) * g.stride + g.kw - g.w - g.pad};
-}
-
-convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias, const engine& e,
-                                               prop_kind prop) {
-  ConvDescs d = conv_descs(g, bias);
-  auto desc =
-      bias ? convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
-                                       d.bias, d.dst, d.strides, d.padding, right_padding(g))
-           : convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
-                                       d.dst, d.strides, d.padding, right_padding(g));
-  return convolution_forward::primitive_desc(desc, user_scratchpad(), e);
-}
 
 // Conv kernels read OHWI weights through a reorder into the layout oneDNN chose, when it chose
 // another one; the reorder runs on every run() since the weights change between runs.
@@ -63,7 +31,7 @@ class ConvForward : public ConvKernel {
     bool bias = a.inputs.size() == 3;
     ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
-    auto pd = forward_pd(
+    auto pd = conv_forward_pd(
         g, bias, backend_.engine(),
         a.mode == Mode::Train ? prop_kind::forward_training : prop_kind::forward_inference);
     memory weights = weights_as(a.inputs[1], pd.weights_desc());
@@ -80,11 +48,7 @@ class ConvBackwardData : public ConvKernel {
   explicit ConvBackwardData(const KernelArgs& a) : ConvKernel(a) {
     ConvGeometry g = ConvGeometry::make(a.outputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
-    ConvDescs d = conv_descs(g, false);
-    auto hint = forward_pd(g, false, backend_.engine(), prop_kind::forward_training);
-    convolution_backward_data::desc desc(algorithm::convolution_direct, d.src, d.weights_any, d.dst,
-                                         d.strides, d.padding, right_padding(g));
-    convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), backend_.engine(), hint);
+    auto pd = conv_backward_data_pd(g, backend_.engine());
     memory weights = weights_as(a.inputs[1], pd.weights_desc());
     add_primitive(convolution_backward_data(pd),
                   {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], pd.diff_dst_desc())},
@@ -99,12 +63,7 @@ class ConvBackwardWeights : public OnednnKernel {
   explicit ConvBackwardWeights(const KernelArgs& a) : OnednnKernel(a) {
     ConvGeometry g = ConvGeometry::make(a.inputs[1].shape(), a.outputs[0].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
-    ConvDescs d = conv_descs(g, false);
-    auto hint = forward_pd(g, false, backend_.engine(), prop_kind::forward_training);
-    convolution_backward_weights::desc desc(algorithm::convolution_direct, d.src, d.weights_any,
-                                            d.dst, d.strides, d.padding, right_padding(g));
-    convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), backend_.engine(),
-                                                    hint);
+    auto pd = conv_backward_weights_pd(g, backend_.engine());
     memory user = wrap(a.outputs[0], ohwi_desc(a.outputs[0].shape()));
     memory diff_weights =
         pd.diff_weights_desc() == user.get_desc() ? user : owned(pd.diff_weights_desc());

@@ -6,7 +6,9 @@
 // selects: the reference code's behaviour, kept as a parity oracle.
 #include <cstring>
 
+#include "backends/cpu/conv_primitives.h"
 #include "backends/cpu/onednn_backend.h"
+#include "backends/expert_grouping.h"
 #include "ops/geometry.h"
 
 namespace advmoe {
@@ -15,7 +17,7 @@ namespace {
 
 using namespace dnnl;
 
-enum class Pass { Forward, BackwardData, BackwardWeights };
+using Pass = ExpertPass;
 
 void execute(const primitive& p, stream& s, const std::vector<dnnl_exec_arg_t>& args) {
   dnnl_status_t status =
@@ -46,24 +48,25 @@ struct ConvAtBatch {
 class ExpertConvKernel : public Kernel {
  public:
   ExpertConvKernel(const KernelArgs& a, Pass pass)
-      : backend_(dynamic_cast<OnednnBackend&>(a.backend)), pass_(pass) {
-    attrs_ = std::get<ExpertConvAttrs>(a.node.attrs);
-    const Tensor& x =
-        pass == Pass::BackwardData ? a.outputs[0] : a.inputs[pass == Pass::Forward ? 0 : 1];
-    const Tensor& w = pass == Pass::BackwardWeights ? a.outputs[0] : a.inputs[1];
-    const Tensor& y = pass == Pass::Forward ? a.outputs[0] : a.inputs[0];
+      : backend_(dynamic_cast<OnednnBackend&>(a.backend)),
+        pass_(pass),
+        attrs_(std::get<ExpertConvAttrs>(a.node.attrs)),
+        io_(expert_conv_tensors(a, pass)),
+        geometry_all_(ExpertConvGeometry::make(io_.x.shape(), io_.w.shape(), attrs_)),
+        groups_(node_label(a.node), geometry_all_.n, attrs_.experts, geometry_all_.bucket_rows) {
+    const Tensor &x = io_.x, &w = io_.w;
     x_ = x.data<float>();
     w_ = w.data<float>();
-    y_ = y.data<float>();
-    route_ = a.inputs[2].data<int32_t>();
-    const ExpertConvGeometry e = ExpertConvGeometry::make(x.shape(), w.shape(), attrs_);
+    y_ = io_.y.data<float>();
+    route_ = io_.route.data<int32_t>();
+    const ExpertConvGeometry& e = geometry_all_;
     n_ = e.n;
     experts_ = attrs_.experts;
     width_ = e.width;
     x_row_ = e.x_row;
     y_row_ = e.y_row;
     w_slice_ = e.w_slice;
-    node_name_ = a.node.name;
+    node_name_ = node_label(a.node);
     geometry_ = e.conv;
     bucket_rows_ = e.bucket_rows;
     Shape ws{geometry_.o, geometry_.kh, geometry_.kw, geometry_.c};
@@ -71,8 +74,6 @@ class ExpertConvKernel : public Kernel {
     staging_y_ = Tensor::zeros(Shape{n_, geometry_.ho, geometry_.wo, geometry_.o}, DType::F32);
     for (int64_t rows : bucket_rows_) batches_.push_back(make_batch(rows, ws));
     order_.resize(static_cast<size_t>(n_));
-    offsets_.resize(static_cast<size_t>(experts_) + 1);
-    cursor_.resize(static_cast<size_t>(experts_));
   }
 
   size_t scratchpad_bytes() const override {
@@ -107,36 +108,22 @@ class ExpertConvKernel : public Kernel {
     const engine& e = backend_.engine();
     memory::desc src = nhwc_desc(Shape{rows, g.h, g.w, g.c});
     memory::desc dst = nhwc_desc(Shape{rows, g.ho, g.wo, g.o});
-    memory::desc any({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
-    memory::dims strides{g.stride, g.stride}, pad_l{g.pad, g.pad};
-    memory::dims pad_r{(g.ho - 1) * g.stride + g.kh - g.h - g.pad,
-                       (g.wo - 1) * g.stride + g.kw - g.w - g.pad};
-    convolution_forward::primitive_desc fwd(
-        convolution_forward::desc(
-            pass_ == Pass::Forward ? prop_kind::forward_inference : prop_kind::forward_training,
-            algorithm::convolution_direct, src, any, dst, strides, pad_l, pad_r),
-        user_scratchpad(), e);
     ConvAtBatch b;
     memory x_mem(src, e, staging_x_.raw()), y_mem(dst, e, staging_y_.raw());
     b.user_weights = memory(ohwi_desc(ws), e, w_);
     memory::desc weights_desc;
     if (pass_ == Pass::Forward) {
-      weights_desc = fwd.weights_desc();
-      b.conv = convolution_forward(fwd);
-      b.scratchpad_md = fwd.scratchpad_desc();
+      auto pd = conv_forward_pd(g, /*bias=*/false, e, prop_kind::forward_inference);
+      weights_desc = pd.weights_desc();
+      b.conv = convolution_forward(pd);
+      b.scratchpad_md = pd.scratchpad_desc();
     } else if (pass_ == Pass::BackwardData) {
-      convolution_backward_data::primitive_desc pd(
-          convolution_backward_data::desc(algorithm::convolution_direct, src, any, dst, strides,
-                                          pad_l, pad_r),
-          user_scratchpad(), e, fwd);
+      auto pd = conv_backward_data_pd(g, e);
       weights_desc = pd.weights_desc();
       b.conv = convolution_backward_data(pd);
       b.scratchpad_md = pd.scratchpad_desc();
     } else {
-      convolution_backward_weights::primitive_desc pd(
-          convolution_backward_weights::desc(algorithm::convolution_direct, src, any, dst, strides,
-                                             pad_l, pad_r),
-          user_scratchpad(), e, fwd);
+      auto pd = conv_backward_weights_pd(g, e);
       weights_desc = pd.diff_weights_desc();
       b.conv = convolution_backward_weights(pd);
       b.scratchpad_md = pd.scratchpad_desc();
@@ -174,38 +161,21 @@ class ExpertConvKernel : public Kernel {
     s.wait();
   }
 
-  void check_route() const {
-    for (int64_t i = 0; i < n_; ++i)
-      ADVMOE_CHECK(route_[i] >= 0 && route_[i] < experts_,
-                   "expert_conv '" << node_name_ << "': sample " << i << " is routed to expert "
-                                   << route_[i] << " of " << experts_);
-  }
-
   void run_sparse() {
-    check_route();
-    // Counting sort of the samples by expert: order_[offsets_[e] .. offsets_[e + 1]).
-    std::fill(offsets_.begin(), offsets_.end(), 0);
-    for (int64_t i = 0; i < n_; ++i) ++offsets_[static_cast<size_t>(route_[i]) + 1];
-    for (int e = 0; e < experts_; ++e)
-      offsets_[static_cast<size_t>(e) + 1] += offsets_[static_cast<size_t>(e)];
-    std::copy(offsets_.begin(), offsets_.end() - 1, cursor_.begin());
-    for (int64_t i = 0; i < n_; ++i)
-      order_[static_cast<size_t>(cursor_[static_cast<size_t>(route_[i])]++)] = i;
+    groups_.sort(route_, order_.data());
     float* sx = staging_x_.data<float>();
     float* sy = staging_y_.data<float>();
     const size_t xb = sizeof(float) * static_cast<size_t>(x_row_),
                  yb = sizeof(float) * static_cast<size_t>(y_row_);
     for (int e = 0; e < experts_; ++e) {
-      int64_t first = offsets_[static_cast<size_t>(e)],
-              g = offsets_[static_cast<size_t>(e) + 1] - first;
+      int64_t first = groups_.first(e), g = groups_.size(e);
       float* slice = w_ + e * w_slice_;
       if (g == 0) {
         if (pass_ == Pass::BackwardWeights) std::fill(slice, slice + w_slice_, 0.0f);
         continue;
       }
-      size_t bucket = 0;
-      while (bucket_rows_[bucket] < g) ++bucket;
-      int64_t rows = bucket_rows_[bucket];
+      size_t bucket = groups_.bucket(g);
+      int64_t rows = groups_.bucket_rows(bucket);
       const int64_t* members = order_.data() + first;
       // Gather what the conv reads; zero the padding rows (they then add nothing to dw).
 #pragma omp parallel for
@@ -237,7 +207,7 @@ class ExpertConvKernel : public Kernel {
 
   // Every expert for every sample, then select (forward) or expand (backward) the route's slice.
   void run_dense() {
-    check_route();
+    check_routes(node_name_, route_, n_, experts_);
     float* sx = staging_x_.data<float>();
     float* sy = staging_y_.data<float>();
     const int64_t pixels = geometry_.ho * geometry_.wo, all = width_ * experts_;
@@ -267,6 +237,9 @@ class ExpertConvKernel : public Kernel {
   OnednnBackend& backend_;
   Pass pass_;
   ExpertConvAttrs attrs_;
+  ExpertConvTensors io_;
+  ExpertConvGeometry geometry_all_;
+  ExpertGroups groups_;
   float *x_, *w_, *y_;  // x/dx, w/dw, y/dy depending on the pass
   const int32_t* route_;
   int64_t n_, width_, x_row_, y_row_, w_slice_;
@@ -276,7 +249,7 @@ class ExpertConvKernel : public Kernel {
   Tensor staging_x_, staging_y_;
   std::vector<int64_t> bucket_rows_;
   std::vector<ConvAtBatch> batches_;
-  std::vector<int64_t> order_, offsets_, cursor_;
+  std::vector<int64_t> order_;
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cudnn_conv.h"
+#include "backends/expert_grouping.h"
 #include "graph/attrs.h"
 
 namespace advmoe {
@@ -60,7 +61,7 @@ __global__ void expand_expert_kernel(T* all, const T* dy, const int32_t* route, 
   }
 }
 
-enum class Pass { Forward, BackwardData, BackwardWeights };
+using Pass = ExpertPass;
 
 template <typename T>
 class CudaExpertConv : public Kernel {
@@ -69,18 +70,16 @@ class CudaExpertConv : public Kernel {
       : backend_(cuda_backend(a.backend)),
         pass_(pass),
         attrs_(std::get<ExpertConvAttrs>(a.node.attrs)),
-        node_name_(a.node.name) {
-    // Inputs: forward (x, w, route) -> y; backward data (dy, w, route) -> dx; backward weights
-    // (dy, x, route) -> dw.
-    const Tensor& x =
-        pass == Pass::BackwardData ? a.outputs[0] : a.inputs[pass == Pass::Forward ? 0 : 1];
-    const Tensor& w = pass == Pass::BackwardWeights ? a.outputs[0] : a.inputs[1];
-    const Tensor& y = pass == Pass::Forward ? a.outputs[0] : a.inputs[0];
+        node_name_(a.node.name),
+        io_(expert_conv_tensors(a, pass)),
+        geometry_all_(ExpertConvGeometry::make(io_.x.shape(), io_.w.shape(), attrs_)),
+        groups_(node_label(a.node), geometry_all_.n, attrs_.experts, geometry_all_.bucket_rows) {
+    const Tensor& x = io_.x;
     x_ = x.data<T>();
-    w_ = w.data<T>();
-    y_ = y.data<T>();
-    route_ = a.inputs[2].data<int32_t>();
-    const ExpertConvGeometry e = ExpertConvGeometry::make(x.shape(), w.shape(), attrs_);
+    w_ = io_.w.data<T>();
+    y_ = io_.y.data<T>();
+    route_ = io_.route.data<int32_t>();
+    const ExpertConvGeometry& e = geometry_all_;
     n_ = e.n;
     experts_ = attrs_.experts;
     width_ = e.width;
@@ -140,26 +139,14 @@ class CudaExpertConv : public Kernel {
     if (pass_ == Pass::BackwardWeights) call.backward_filter(sx, sy, slice, workspace_);
   }
 
-  // Route to the host, checked, then counting-sorted into order_host_ (offsets_ per expert); the
-  // order goes back to the device for the gathers.
+  // Route to the host, checked and counting-sorted into order_host_ (backends/expert_grouping.h);
+  // the order goes back to the device for the gathers.
   void sort_by_expert() {
     const size_t bytes = sizeof(int32_t) * static_cast<size_t>(n_);
     ADVMOE_CUDA_CHECK(
         cudaMemcpyAsync(route_host_, route_, bytes, cudaMemcpyDeviceToHost, stream()));
     ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    offsets_.assign(static_cast<size_t>(experts_) + 1, 0);
-    for (int64_t i = 0; i < n_; ++i) {
-      int32_t e = route_host_[i];
-      ADVMOE_CHECK(e >= 0 && e < experts_, "expert_conv '" << node_name_ << "': sample " << i
-                                                           << " is routed to expert " << e << " of "
-                                                           << experts_);
-      ++offsets_[static_cast<size_t>(e) + 1];
-    }
-    for (int e = 0; e < experts_; ++e)
-      offsets_[static_cast<size_t>(e) + 1] += offsets_[static_cast<size_t>(e)];
-    std::vector<int64_t> cursor(offsets_.begin(), offsets_.end() - 1);
-    for (int64_t i = 0; i < n_; ++i)
-      order_host_[cursor[static_cast<size_t>(route_host_[i])]++] = static_cast<int32_t>(i);
+    groups_.sort(route_host_, order_host_);
     // Safe to reuse order_host_ next run: that run's synchronization above waits for this copy.
     ADVMOE_CUDA_CHECK(
         cudaMemcpyAsync(order_device_.raw(), order_host_, bytes, cudaMemcpyHostToDevice, stream()));
@@ -171,8 +158,7 @@ class CudaExpertConv : public Kernel {
     T* sy = staging_y_.data<T>();
     const int32_t* order = order_device_.data<int32_t>();
     for (int e = 0; e < experts_; ++e) {
-      const int64_t first = offsets_[static_cast<size_t>(e)],
-                    g = offsets_[static_cast<size_t>(e) + 1] - first;
+      const int64_t first = groups_.first(e), g = groups_.size(e);
       T* slice = w_ + e * w_slice_;
       if (g == 0) {
         // An expert no sample chose gets a zero gradient (its slice is not written otherwise).
@@ -180,9 +166,8 @@ class CudaExpertConv : public Kernel {
           ADVMOE_CUDA_CHECK(cudaMemsetAsync(slice, 0, sizeof(T) * w_slice_, stream()));
         continue;
       }
-      size_t bucket = 0;
-      while (bucket_rows_[bucket] < g) ++bucket;
-      const int64_t rows = bucket_rows_[bucket];
+      const size_t bucket = groups_.bucket(g);
+      const int64_t rows = groups_.bucket_rows(bucket);
       const int32_t* members = order + first;
       if (pass_ != Pass::BackwardData)
         gather_rows_kernel<<<blocks_for(rows * x_row_), kThreads, 0, stream()>>>(sx, x_, members, g,
@@ -224,6 +209,9 @@ class CudaExpertConv : public Kernel {
   Pass pass_;
   ExpertConvAttrs attrs_;
   std::string node_name_;
+  ExpertConvTensors io_;
+  ExpertConvGeometry geometry_all_;
+  ExpertGroups groups_;
   T *x_ = nullptr, *w_ = nullptr, *y_ = nullptr;  // x/dx, w/dw, y/dy depending on the pass
   const int32_t* route_ = nullptr;
   int64_t n_ = 0, width_ = 0, x_row_ = 0, y_row_ = 0, w_slice_ = 0, pixels_ = 0;
@@ -233,7 +221,6 @@ class CudaExpertConv : public Kernel {
   std::vector<std::unique_ptr<CudnnConvCall<T>>> calls_;
   Tensor staging_x_, staging_y_, order_device_;
   int32_t *route_host_ = nullptr, *order_host_ = nullptr;  // pinned
-  std::vector<int64_t> offsets_;
   void* workspace_ = nullptr;
 };
 

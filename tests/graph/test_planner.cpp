@@ -75,4 +75,46 @@ BOOST_AUTO_TEST_CASE(training_plan_peak_is_below_unshared_and_runs_reproduce) {
   BOOST_TEST(std::memcmp(logits.raw(), vars.get("logits").raw(), logits.bytes()) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(plans_of_one_program_share_one_arena_and_survive_its_growth) {
+  ModelConfig mc;
+  mc.batch = 16;
+  Model model = build_model(mc);
+  Graph& g = *model.graph;
+  Val loss = softmax_cross_entropy(model.logits, model.labels);
+  g.mark_loss(loss.id, "loss");
+  autodiff(g, loss.id, g.params());
+  auto backend = make_backend("onednn");
+  Variables vars(*backend);
+  initialize_parameters(model, vars, 11);
+  vars.set("images", random_tensor(model.images.shape(), DType::F32, 8, 0, 1));
+  // The small Plan first: the large one then grows the arena and the small one must rebuild its
+  // kernels over the new memory.
+  auto eval = compile(g, vars, {Mode::Eval, {model.logits.id}});
+  const void* before = vars.arena()->intermediates().raw();
+  eval->run();
+  Tensor logits = vars.get("logits").clone();
+  auto train = compile(g, vars, {Mode::Train, {}});
+  const SharedArena& arena = *vars.arena();
+  BOOST_TEST(arena.plans() == 2);
+  BOOST_TEST(arena.intermediates().raw() != before);  // it grew (and moved)
+  BOOST_TEST(arena.intermediate_bytes() ==
+             std::max(eval->memory().arena_bytes, train->memory().arena_bytes));
+  BOOST_TEST(arena.intermediate_bytes() < eval->memory().arena_bytes + train->memory().arena_bytes);
+  BOOST_TEST(arena.scratchpad_bytes() ==
+             std::max(eval->memory().scratchpad_bytes, train->memory().scratchpad_bytes));
+  train->run();  // overwrites the shared bytes the eval Plan's intermediates use
+  eval->run();   // (train-mode BN changed the running stats: run eval on fresh variables below)
+  Variables fresh(*backend);
+  initialize_parameters(model, fresh, 11);
+  fresh.set("images", vars.get("images"));
+  for (const std::string& name : vars.names())
+    if (name.find("running_") != std::string::npos) fresh.set(name, vars.get(name));
+  auto alone = compile(g, fresh, {Mode::Eval, {model.logits.id}});
+  alone->run();
+  BOOST_TEST(same_bytes(vars.get("logits"), fresh.get("logits")));
+  BOOST_TEST(!same_bytes(vars.get("logits"), logits));  // the running stats did change
+  train.reset();
+  BOOST_TEST(arena.plans() == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,21 @@
+// oneDNN convolution primitive descriptors for our NHWC activations and OHWI weights, in the
+// three directions. Shared by conv2d (backends/cpu/conv2d.cpp) and expert_conv
+// (backends/cpu/expert_conv.cpp, one per bucket batch size), so both ask oneDNN the same way.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "ops/geometry.h"
+
+namespace advmoe {
+
+// `prop`: forward_training (a backward pass will follow) or forward_inference.
+dnnl::convolution_forward::primitive_desc conv_forward_pd(const ConvGeometry& g, bool bias,
+                                                          const dnnl::engine& engine,
+                                                          dnnl::prop_kind prop);
+dnnl::convolution_backward_data::primitive_desc conv_backward_data_pd(const ConvGeometry& g,
+                                                                      const dnnl::engine& engine);
+dnnl::convolution_backward_weights::primitive_desc conv_backward_weights_pd(
+    const ConvGeometry& g, const dnnl::engine& engine);
+
+}  // namespace advmoe

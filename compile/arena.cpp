@@ -1,0 +1,49 @@
+// Growing the shared arena and rebinding the Plans that use it.
+#include "compile/arena.h"
+
+#include <algorithm>
+
+#include "compile/plan.h"
+
+namespace advmoe {
+
+namespace {
+Tensor allocate_bytes(Backend& backend, size_t bytes) {
+  return backend.allocate(Shape{static_cast<int64_t>(bytes / 4 + 1)}, DType::F32);
+}
+}  // namespace
+
+void SharedArena::reserve_intermediates(Plan* plan, size_t bytes) {
+  if (std::find(users_.begin(), users_.end(), plan) == users_.end()) users_.push_back(plan);
+  if (allocated_ && bytes <= intermediate_bytes_) return;
+  // The new block is allocated while the old one still exists, so it always has a new address
+  // and a Plan left on the old memory could not go unnoticed (tests rely on it); the brief double
+  // holding happens at compile time only.
+  intermediate_bytes_ = std::max(bytes, intermediate_bytes_);
+  Tensor grown = allocate_bytes(*backend_, intermediate_bytes_);
+  intermediates_ = grown;
+  allocated_ = true;
+  for (Plan* user : users_)
+    if (user != plan) user->rebind();
+}
+
+void SharedArena::reserve_scratchpad(size_t bytes) {
+  if (bytes <= scratchpad_bytes_) return;
+  scratchpad_ = Tensor();
+  scratchpad_bytes_ = bytes;
+  scratchpad_ = allocate_bytes(*backend_, scratchpad_bytes_);
+  for (Plan* user : users_) user->set_scratchpad(scratchpad_.raw());
+}
+
+void SharedArena::release(Plan* plan) {
+  users_.erase(std::remove(users_.begin(), users_.end(), plan), users_.end());
+}
+
+size_t SharedArena::unshared_bytes() const {
+  size_t total = 0;
+  for (const Plan* user : users_)
+    total += user->memory().arena_bytes + user->memory().scratchpad_bytes;
+  return total;
+}
+
+}  // namespace advmoe

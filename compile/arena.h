@@ -1,0 +1,47 @@
+// The scratch memory every Plan of one program shares. Plans of a program run one at a time and
+// an intermediate lives only while its Plan runs, so all of them can use the same bytes: the
+// arena is as large as the largest Plan needs (intermediates and kernel scratchpad each), not
+// their sum. A Plan that needs more than the arena holds grows it; the Plans already bound to
+// the old memory then rebuild their kernels over the new one (compile time only: a running
+// Plan never allocates). Variables owns the arena of its program (compile/variables.h).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "runtime/backend.h"
+
+namespace advmoe {
+
+class Plan;
+
+class SharedArena {
+ public:
+  explicit SharedArena(Backend& backend) : backend_(&backend) {}
+  SharedArena(const SharedArena&) = delete;
+  SharedArena& operator=(const SharedArena&) = delete;
+
+  // Makes the intermediates region at least `bytes` (rebuilding the other Plans' kernels when it
+  // moves) and registers `plan` as a user.
+  void reserve_intermediates(Plan* plan, size_t bytes);
+  // Makes the scratchpad at least `bytes`; every user gets the (new) pointer.
+  void reserve_scratchpad(size_t bytes);
+  void release(Plan* plan);
+
+  const Tensor& intermediates() const { return intermediates_; }
+  void* scratchpad() const { return scratchpad_bytes_ ? scratchpad_.raw() : nullptr; }
+  size_t intermediate_bytes() const { return intermediate_bytes_; }
+  size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+  // What the users would hold with an arena and a scratchpad each (the memory sharing saves).
+  size_t unshared_bytes() const;
+  int plans() const { return static_cast<int>(users_.size()); }
+
+ private:
+  Backend* backend_;
+  Tensor intermediates_, scratchpad_;
+  size_t intermediate_bytes_ = 0, scratchpad_bytes_ = 0;
+  bool allocated_ = false;
+  std::vector<Plan*> users_;
+};
+
+}  // namespace advmoe
