@@ -37,6 +37,27 @@ void SharedArena::reserve_scratchpad(size_t bytes) {
 
 void SharedArena::release(Plan* plan) {
   users_.erase(std::remove(users_.begin(), users_.end(), plan), users_.end());
+  pending_.erase(std::remove(pending_.begin(), pending_.end(), plan), pending_.end());
+}
+
+void SharedArena::defer(Plan* plan, size_t bytes) {
+  pending_.push_back(plan);
+  pending_bytes_ = std::max(pending_bytes_, bytes);
+}
+
+void SharedArena::end_batch() {
+  if (--batching_ > 0) return;
+  std::vector<Plan*> pending;
+  pending.swap(pending_);
+  if (pending.empty()) return;
+  // One growth for the whole batch (rebuilding only Plans bound before it), then each new Plan
+  // builds its kernels once.
+  reserve_intermediates(pending.front(), pending_bytes_);
+  pending_bytes_ = 0;
+  for (Plan* plan : pending) {
+    if (std::find(users_.begin(), users_.end(), plan) == users_.end()) users_.push_back(plan);
+    plan->rebind();
+  }
 }
 
 size_t SharedArena::unshared_bytes() const {

@@ -28,6 +28,15 @@ class SharedArena {
   void reserve_scratchpad(size_t bytes);
   void release(Plan* plan);
 
+  // Between begin_batch() and end_batch(), compile() only plans: the arena is allocated once, at
+  // the largest size the batch's Plans need, and each Plan's kernels are built once (no Plan is
+  // rebuilt, so no kernel memory is freed and reallocated). A Plan of the batch must not run
+  // before end_batch(). ProgramCompilation is the exception-safe way to use them.
+  void begin_batch() { ++batching_; }
+  void end_batch();
+  bool batching() const { return batching_ > 0; }
+  void defer(Plan* plan, size_t bytes);
+
   const Tensor& intermediates() const { return intermediates_; }
   void* scratchpad() const { return scratchpad_bytes_ ? scratchpad_.raw() : nullptr; }
   size_t intermediate_bytes() const { return intermediate_bytes_; }
@@ -42,6 +51,26 @@ class SharedArena {
   size_t intermediate_bytes_ = 0, scratchpad_bytes_ = 0;
   bool allocated_ = false;
   std::vector<Plan*> users_;
+  int batching_ = 0;
+  std::vector<Plan*> pending_;
+  size_t pending_bytes_ = 0;
+};
+
+// Compiles a program's Plans as one batch: construct, compile them all, then finish().
+class ProgramCompilation {
+ public:
+  explicit ProgramCompilation(SharedArena& arena) : arena_(arena) { arena_.begin_batch(); }
+  ~ProgramCompilation() {
+    if (!finished_) arena_.end_batch();
+  }
+  void finish() {
+    finished_ = true;
+    arena_.end_batch();
+  }
+
+ private:
+  SharedArena& arena_;
+  bool finished_ = false;
 };
 
 }  // namespace advmoe

@@ -100,8 +100,12 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
       }
   }
   plan->arena_ = variables.arena();
-  plan->arena_->reserve_intermediates(plan.get(), layout.arena_bytes);
-  plan->rebind();
+  if (plan->arena_->batching()) {
+    plan->arena_->defer(plan.get(), layout.arena_bytes);  // kernels come at the batch's end
+  } else {
+    plan->arena_->reserve_intermediates(plan.get(), layout.arena_bytes);
+    plan->rebind();
+  }
   return plan;
 }
 
@@ -137,6 +141,7 @@ void Plan::rebind() {
     memory_.kernel_owned_bytes += kernels_.back()->owned_bytes();
   }
   kernel_seconds_.assign(kernels_.size(), 0.0);
+  bound_ = true;
   memory_.scratchpad_bytes = scratchpad;
   arena_->reserve_scratchpad(scratchpad);  // hands every Plan the pointer when it grows
   set_scratchpad(arena_->scratchpad());
@@ -148,6 +153,7 @@ void Plan::set_scratchpad(void* scratchpad) {
 }
 
 void Plan::run() {
+  ADVMOE_CHECK(bound_, "a Plan ran before its program's compilation finished");
   for (size_t i = 0; i < kernels_.size(); ++i) {
     if (profiling_) {
       backend_->synchronize();

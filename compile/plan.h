@@ -67,6 +67,7 @@ class Plan {
   std::vector<size_t> offsets_;     // by value id: place in the arena of an intermediate
   std::vector<bool> planned_;       // by value id: an intermediate with a place
   std::vector<std::unique_ptr<Kernel>> kernels_;
+  bool bound_ = false;  // kernels built (deferred inside a ProgramCompilation)
   std::vector<Op> ops_;
   std::array<int64_t, static_cast<size_t>(Op::kCount)> run_counts_{};
   std::vector<double> kernel_seconds_;

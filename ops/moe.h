@@ -1,4 +1,4 @@
-// Mixture-of-experts nodes (DESIGN.md "MoE nodes"):
+// Mixture-of-experts nodes (docs/moe.md):
 //  - top1(logits [N, E]) -> {route i32 [N], gate [N]}: route = argmax (ties: lowest index), gate
 //    = 1 in forward; its gradient goes straight through to the chosen logit (straight-through
 //    estimator), unchosen logits get exactly zero.

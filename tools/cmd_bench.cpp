@@ -41,20 +41,6 @@ double seconds_per_call(F&& call, Backend& backend, int warmup, int iters) {
 }
 
 // `copies` batches repeating the host batch `images`/`labels` (values in [0, 1]) as a dataset.
-Dataset synthetic_dataset(const Tensor& images, const Tensor& labels, int classes, int copies) {
-  Dataset d;
-  d.name = "synthetic";
-  const Shape& s = images.shape();
-  d.shape = Shape{s[0] * copies, s[1], s[2], s[3]};
-  d.num_classes = classes;
-  for (int c = 0; c < copies; ++c) {
-    for (int64_t i = 0; i < images.numel(); ++i)
-      d.pixels.push_back(static_cast<uint8_t>(images.data<float>()[i] * 255));
-    for (int64_t i = 0; i < labels.numel(); ++i) d.labels.push_back(labels.data<int32_t>()[i]);
-  }
-  return d;
-}
-
 void print_profile(Plan& plan, Backend& backend, int iters) {
   plan.set_profiling(true);
   for (int i = 0; i < iters; ++i) plan.run();
@@ -117,11 +103,19 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
     backend->copy(vars.get("route"), route);
   }
 
-  // One whole iteration (attacks and steps) on batches of this synthetic data; the paper's AdvMoE
-  // draws its two batches from it.
-  Dataset synthetic = synthetic_dataset(images, labels, b.classes, b.warmup + b.iters + 1);
+  // One whole iteration (attacks and steps) on fixed batches, so every timed iteration routes
+  // the same samples (the same expert groups and buckets); AdvMoE's second batch (B_phi) is
+  // another draw of the same distribution.
+  std::vector<HostBatch> batches(static_cast<size_t>(trainer.method().batches_per_iteration()),
+                                 HostBatch{images, labels});
+  for (size_t k = 1; k < batches.size(); ++k) {
+    batches[k].images = images.clone();
+    RandomStream(1, 1 + k).fill_uniform(batches[k].images, 0, 1);
+  }
+  uint64_t key = 0;
   double train_s =
-      seconds_per_call([&] { trainer.iterate(synthetic); }, *backend, b.warmup, b.iters);
+      seconds_per_call([&] { trainer.method().iterate(batches, key++, 0.05, [](double) {}); },
+                       *backend, b.warmup, b.iters);
   double eval_s = seconds_per_run(trainer.eval_plan(), *backend, b.warmup, b.iters);
   double pgd_rate = 0;
   if (b.pgd_steps > 0) {

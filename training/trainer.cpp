@@ -31,11 +31,15 @@ Trainer::Trainer(Model& model, Backend& backend, TrainConfig config, MethodConfi
   adversarial_usage_ = usage_;
   initialize_parameters(model, variables_, config.seed);
   schedule_ = LrSchedule{config.schedule, config.lr, 1};
+  // Every Plan of the program in one compilation: the shared arena is sized once and no
+  // kernel is built twice.
+  ProgramCompilation compilation(*variables_.arena());
   CompileOptions eval{Mode::Eval, {model.logits.id}};
   for (const std::string& route : route_outputs_) eval.targets.push_back(g.find(route));
   eval_plan_ = compile(g, variables_, eval);
   method.seed = config.seed;
   method_ = make_training_method(model, variables_, method);
+  compilation.finish();
   for (int k = 0; k < method_->batches_per_iteration(); ++k)
     batches_.push_back({Tensor::zeros(model.images.shape(), DType::F32),
                         Tensor::zeros(model.labels.shape(), DType::I32)});

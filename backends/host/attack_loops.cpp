@@ -84,36 +84,40 @@ void random_start(const PgdStartAttrs& a, const T* x0, const int32_t* key, T* x,
   }
 }
 
+std::unique_ptr<Kernel> pgd_step_kernel(const KernelArgs& a, bool parallel) {
+  return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const PgdStepAttrs attrs = std::get<PgdStepAttrs>(a.node.attrs);
+    const T *x = a.inputs[0].data<T>(), *x0 = a.inputs[1].data<T>(), *g = a.inputs[2].data<T>();
+    T* out = a.outputs[0].data<T>();
+    const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
+    return loop_kernel([=] {
+      if (attrs.l2)
+        l2_step(x, x0, g, out, batch, n / batch, attrs.epsilon, attrs.step_size, parallel);
+      else
+        linf_step(x, x0, g, out, n, static_cast<T>(attrs.epsilon), static_cast<T>(attrs.step_size),
+                  parallel);
+    });
+  });
+}
+
+std::unique_ptr<Kernel> pgd_start_kernel(const KernelArgs& a, bool parallel) {
+  return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const PgdStartAttrs attrs = std::get<PgdStartAttrs>(a.node.attrs);
+    const T* x0 = a.inputs[0].data<T>();
+    const int32_t* key = a.inputs[1].data<int32_t>();
+    T* x = a.outputs[0].data<T>();
+    const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
+    return loop_kernel([=] { random_start(attrs, x0, key, x, n, batch, parallel); });
+  });
+}
+
 }  // namespace
 
 void add_attack_loops(KernelTable& t, bool parallel) {
-  put(t, Op::PgdStep, [parallel](const KernelArgs& a) {
-    return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const PgdStepAttrs attrs = std::get<PgdStepAttrs>(a.node.attrs);
-      const T *x = a.inputs[0].data<T>(), *x0 = a.inputs[1].data<T>(), *g = a.inputs[2].data<T>();
-      T* out = a.outputs[0].data<T>();
-      const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
-      return loop_kernel([=] {
-        if (attrs.l2)
-          l2_step(x, x0, g, out, batch, n / batch, attrs.epsilon, attrs.step_size, parallel);
-        else
-          linf_step(x, x0, g, out, n, static_cast<T>(attrs.epsilon),
-                    static_cast<T>(attrs.step_size), parallel);
-      });
-    });
-  });
-  put(t, Op::PgdStart, [parallel](const KernelArgs& a) {
-    return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const PgdStartAttrs attrs = std::get<PgdStartAttrs>(a.node.attrs);
-      const T* x0 = a.inputs[0].data<T>();
-      const int32_t* key = a.inputs[1].data<int32_t>();
-      T* x = a.outputs[0].data<T>();
-      const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
-      return loop_kernel([=] { random_start(attrs, x0, key, x, n, batch, parallel); });
-    });
-  });
+  put(t, Op::PgdStep, bind_parallel(pgd_step_kernel, parallel));
+  put(t, Op::PgdStart, bind_parallel(pgd_start_kernel, parallel));
 }
 
 }  // namespace advmoe

@@ -22,4 +22,10 @@ std::unique_ptr<Kernel> loop_kernel(Body body) {
   return std::make_unique<LoopKernel>(std::move(body));
 }
 
+// A kernel factory that also takes whether its loops run OpenMP-parallel, bound to one choice.
+using ParallelKernelMaker = std::unique_ptr<Kernel> (*)(const KernelArgs&, bool parallel);
+inline KernelFactory bind_parallel(ParallelKernelMaker make, bool parallel) {
+  return [make, parallel](const KernelArgs& a) { return make(a, parallel); };
+}
+
 }  // namespace advmoe

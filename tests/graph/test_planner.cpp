@@ -117,4 +117,31 @@ BOOST_AUTO_TEST_CASE(plans_of_one_program_share_one_arena_and_survive_its_growth
   BOOST_TEST(arena.plans() == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_program_compiled_as_one_batch_allocates_its_arena_once) {
+  ModelConfig mc;
+  mc.batch = 16;
+  Model model = build_model(mc);
+  Graph& g = *model.graph;
+  Val loss = softmax_cross_entropy(model.logits, model.labels);
+  g.mark_loss(loss.id, "loss");
+  autodiff(g, loss.id, g.params());
+  auto backend = make_backend("onednn");
+  Variables vars(*backend), alone(*backend);
+  for (Variables* v : {&vars, &alone}) {
+    initialize_parameters(model, *v, 11);
+    v->set("images", random_tensor(model.images.shape(), DType::F32, 8, 0, 1));
+  }
+  ProgramCompilation compilation(*vars.arena());
+  auto eval = compile(g, vars, {Mode::Eval, {model.logits.id}});
+  auto train = compile(g, vars, {Mode::Train, {}});
+  BOOST_TEST(vars.arena()->intermediate_bytes() == 0u);  // nothing allocated yet
+  BOOST_CHECK_THROW(eval->run(), Error);                 // no kernels yet
+  compilation.finish();
+  BOOST_TEST(vars.arena()->intermediate_bytes() == train->memory().arena_bytes);
+  BOOST_TEST(vars.arena()->plans() == 2);
+  eval->run();
+  compile(g, alone, {Mode::Eval, {model.logits.id}})->run();
+  BOOST_TEST(same_bytes(vars.get("logits"), alone.get("logits")));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
