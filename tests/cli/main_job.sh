@@ -2,7 +2,7 @@
 # The README's main job (configs/main-job.ini: one epoch of AdvMoE on the real Fashion-MNIST),
 # run exactly as scripts/main.sh runs it, into a temporary run directory. Passes when the clean
 # accuracy (SA) reaches 70% and the PGD-50 robust accuracy (RA) 45% on the 10k test images
-# (measured: SA 77.1%, RA 52.0%), and the run directory holds the per-epoch robust accuracy.
+# (measured: SA 77.54%, RA 53.05%), and the run directory holds the per-epoch robust accuracy.
 # usage: main_job.sh ADVMOE CONFIG
 set -u
 advmoe=$1 config=$2
