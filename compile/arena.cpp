@@ -13,15 +13,18 @@ Tensor allocate_bytes(Backend& backend, size_t bytes) {
 }
 }  // namespace
 
-void SharedArena::reserve_intermediates(Plan* plan, size_t bytes) {
+void SharedArena::add_user(Plan* plan) {
   if (std::find(users_.begin(), users_.end(), plan) == users_.end()) users_.push_back(plan);
+}
+
+void SharedArena::reserve_intermediates(Plan* plan, size_t bytes) {
+  add_user(plan);
   if (allocated_ && bytes <= intermediate_bytes_) return;
-  // The new block is allocated while the old one still exists, so it always has a new address
-  // and a Plan left on the old memory could not go unnoticed (tests rely on it); the brief double
-  // holding happens at compile time only.
+  // The new block is allocated (the right-hand side) while the old one still exists, so it
+  // always has a new address and a Plan left on the old memory could not go unnoticed (tests rely
+  // on it); the brief double holding happens at compile time only.
   intermediate_bytes_ = std::max(bytes, intermediate_bytes_);
-  Tensor grown = allocate_bytes(*backend_, intermediate_bytes_);
-  intermediates_ = grown;
+  intermediates_ = allocate_bytes(*backend_, intermediate_bytes_);
   allocated_ = true;
   for (Plan* user : users_)
     if (user != plan) user->rebind();
@@ -55,7 +58,7 @@ void SharedArena::end_batch() {
   reserve_intermediates(pending.front(), pending_bytes_);
   pending_bytes_ = 0;
   for (Plan* plan : pending) {
-    if (std::find(users_.begin(), users_.end(), plan) == users_.end()) users_.push_back(plan);
+    add_user(plan);
     plan->rebind();
   }
 }

@@ -46,6 +46,8 @@ class SharedArena {
   int plans() const { return static_cast<int>(users_.size()); }
 
  private:
+  void add_user(Plan* plan);
+
   Backend* backend_;
   Tensor intermediates_, scratchpad_;
   size_t intermediate_bytes_ = 0, scratchpad_bytes_ = 0;

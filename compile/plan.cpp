@@ -80,11 +80,8 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
   plan->graph_ = &g;
   plan->nodes_ = std::move(nodes);
   plan->offsets_.assign(static_cast<size_t>(g.num_values()), 0);
-  plan->planned_.assign(static_cast<size_t>(g.num_values()), false);
-  for (size_t i = 0; i < planned.size(); ++i) {
+  for (size_t i = 0; i < planned.size(); ++i)
     plan->offsets_[static_cast<size_t>(planned[i])] = layout.offsets[i];
-    plan->planned_[static_cast<size_t>(planned[i])] = true;
-  }
   // Every persistent value a live node touches, bound to its variable by name.
   plan->persistent_.assign(static_cast<size_t>(g.num_values()), Tensor());
   for (int index : plan->nodes_) {

@@ -65,7 +65,6 @@ class Plan {
   std::vector<int> nodes_;          // live nodes in run order
   std::vector<Tensor> persistent_;  // by value id: variables bound by name (empty otherwise)
   std::vector<size_t> offsets_;     // by value id: place in the arena of an intermediate
-  std::vector<bool> planned_;       // by value id: an intermediate with a place
   std::vector<std::unique_ptr<Kernel>> kernels_;
   bool bound_ = false;  // kernels built (deferred inside a ProgramCompilation)
   std::vector<Op> ops_;

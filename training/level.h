@@ -31,7 +31,6 @@ class Level {
   std::unique_ptr<Plan> plan_;
   std::string loss_, learning_rate_;
   double lr_scale_;
-  Tensor host_scalar_;
 };
 
 // Host <-> variable scalars (f32).

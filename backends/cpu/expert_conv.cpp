@@ -52,28 +52,20 @@ class ExpertConvKernel : public Kernel {
         pass_(pass),
         attrs_(std::get<ExpertConvAttrs>(a.node.attrs)),
         io_(expert_conv_tensors(a, pass)),
-        geometry_all_(ExpertConvGeometry::make(io_.x.shape(), io_.w.shape(), attrs_)),
-        groups_(node_label(a.node), geometry_all_.n, attrs_.experts, geometry_all_.bucket_rows) {
+        e_(ExpertConvGeometry::make(io_.x.shape(), io_.w.shape(), attrs_)),
+        groups_(node_label(a.node), e_.n, attrs_.experts, e_.bucket_rows) {
     const Tensor &x = io_.x, &w = io_.w;
     x_ = x.data<float>();
     w_ = w.data<float>();
     y_ = io_.y.data<float>();
     route_ = io_.route.data<int32_t>();
-    const ExpertConvGeometry& e = geometry_all_;
-    n_ = e.n;
     experts_ = attrs_.experts;
-    width_ = e.width;
-    x_row_ = e.x_row;
-    y_row_ = e.y_row;
-    w_slice_ = e.w_slice;
     node_name_ = node_label(a.node);
-    geometry_ = e.conv;
-    bucket_rows_ = e.bucket_rows;
-    Shape ws{geometry_.o, geometry_.kh, geometry_.kw, geometry_.c};
+    Shape ws{e_.conv.o, e_.conv.kh, e_.conv.kw, e_.conv.c};
     staging_x_ = Tensor::zeros(x.shape(), DType::F32);
-    staging_y_ = Tensor::zeros(Shape{n_, geometry_.ho, geometry_.wo, geometry_.o}, DType::F32);
-    for (int64_t rows : bucket_rows_) batches_.push_back(make_batch(rows, ws));
-    order_.resize(static_cast<size_t>(n_));
+    staging_y_ = Tensor::zeros(Shape{e_.n, e_.conv.ho, e_.conv.wo, e_.conv.o}, DType::F32);
+    for (int64_t rows : e_.bucket_rows) batches_.push_back(make_batch(rows, ws));
+    order_.resize(static_cast<size_t>(e_.n));
   }
 
   size_t scratchpad_bytes() const override {
@@ -103,7 +95,7 @@ class ExpertConvKernel : public Kernel {
 
  private:
   ConvAtBatch make_batch(int64_t rows, const Shape& ws) {
-    ConvGeometry g = geometry_;
+    ConvGeometry g = e_.conv;
     g.n = rows;
     const engine& e = backend_.engine();
     memory::desc src = nhwc_desc(Shape{rows, g.h, g.w, g.c});
@@ -165,13 +157,13 @@ class ExpertConvKernel : public Kernel {
     groups_.sort(route_, order_.data());
     float* sx = staging_x_.data<float>();
     float* sy = staging_y_.data<float>();
-    const size_t xb = sizeof(float) * static_cast<size_t>(x_row_),
-                 yb = sizeof(float) * static_cast<size_t>(y_row_);
+    const size_t xb = sizeof(float) * static_cast<size_t>(e_.x_row),
+                 yb = sizeof(float) * static_cast<size_t>(e_.y_row);
     for (int e = 0; e < experts_; ++e) {
       int64_t first = groups_.first(e), g = groups_.size(e);
-      float* slice = w_ + e * w_slice_;
+      float* slice = w_ + e * e_.w_slice;
       if (g == 0) {
-        if (pass_ == Pass::BackwardWeights) std::fill(slice, slice + w_slice_, 0.0f);
+        if (pass_ == Pass::BackwardWeights) std::fill(slice, slice + e_.w_slice, 0.0f);
         continue;
       }
       size_t bucket = groups_.bucket(g);
@@ -184,70 +176,69 @@ class ExpertConvKernel : public Kernel {
         int64_t i = real ? members[r] : 0;
         if (pass_ != Pass::BackwardData) {
           if (real)
-            std::memcpy(sx + r * x_row_, x_ + i * x_row_, xb);
+            std::memcpy(sx + r * e_.x_row, x_ + i * e_.x_row, xb);
           else
-            std::memset(sx + r * x_row_, 0, xb);
+            std::memset(sx + r * e_.x_row, 0, xb);
         }
         if (pass_ != Pass::Forward) {
           if (real)
-            std::memcpy(sy + r * y_row_, y_ + i * y_row_, yb);
+            std::memcpy(sy + r * e_.y_row, y_ + i * e_.y_row, yb);
           else
-            std::memset(sy + r * y_row_, 0, yb);
+            std::memset(sy + r * e_.y_row, 0, yb);
         }
       }
       run_batch(batches_[bucket], slice);
 #pragma omp parallel for
       for (int64_t r = 0; r < g; ++r) {
         int64_t i = members[r];
-        if (pass_ == Pass::Forward) std::memcpy(y_ + i * y_row_, sy + r * y_row_, yb);
-        if (pass_ == Pass::BackwardData) std::memcpy(x_ + i * x_row_, sx + r * x_row_, xb);
+        if (pass_ == Pass::Forward) std::memcpy(y_ + i * e_.y_row, sy + r * e_.y_row, yb);
+        if (pass_ == Pass::BackwardData) std::memcpy(x_ + i * e_.x_row, sx + r * e_.x_row, xb);
       }
     }
   }
 
   // Every expert for every sample, then select (forward) or expand (backward) the route's slice.
   void run_dense() {
-    check_routes(node_name_, route_, n_, experts_);
+    check_routes(node_name_, route_, e_.n, experts_);
     float* sx = staging_x_.data<float>();
     float* sy = staging_y_.data<float>();
-    const int64_t pixels = geometry_.ho * geometry_.wo, all = width_ * experts_;
+    const int64_t pixels = e_.conv.ho * e_.conv.wo, all = e_.width * experts_;
     if (pass_ != Pass::BackwardData)
-      std::memcpy(sx, x_, sizeof(float) * static_cast<size_t>(n_ * x_row_));
+      std::memcpy(sx, x_, sizeof(float) * static_cast<size_t>(e_.n * e_.x_row));
     if (pass_ != Pass::Forward) {
-      std::fill(sy, sy + n_ * pixels * all, 0.0f);
+      std::fill(sy, sy + e_.n * pixels * all, 0.0f);
 #pragma omp parallel for
-      for (int64_t i = 0; i < n_; ++i)
+      for (int64_t i = 0; i < e_.n; ++i)
         for (int64_t p = 0; p < pixels; ++p)
-          std::memcpy(sy + (i * pixels + p) * all + route_[i] * width_,
-                      y_ + (i * pixels + p) * width_, sizeof(float) * static_cast<size_t>(width_));
+          std::memcpy(sy + (i * pixels + p) * all + route_[i] * e_.width,
+                      y_ + (i * pixels + p) * e_.width,
+                      sizeof(float) * static_cast<size_t>(e_.width));
     }
     run_batch(batches_[0], w_);
     if (pass_ == Pass::Forward) {
 #pragma omp parallel for
-      for (int64_t i = 0; i < n_; ++i)
+      for (int64_t i = 0; i < e_.n; ++i)
         for (int64_t p = 0; p < pixels; ++p)
-          std::memcpy(y_ + (i * pixels + p) * width_,
-                      sy + (i * pixels + p) * all + route_[i] * width_,
-                      sizeof(float) * static_cast<size_t>(width_));
+          std::memcpy(y_ + (i * pixels + p) * e_.width,
+                      sy + (i * pixels + p) * all + route_[i] * e_.width,
+                      sizeof(float) * static_cast<size_t>(e_.width));
     }
     if (pass_ == Pass::BackwardData)
-      std::memcpy(x_, sx, sizeof(float) * static_cast<size_t>(n_ * x_row_));
+      std::memcpy(x_, sx, sizeof(float) * static_cast<size_t>(e_.n * e_.x_row));
   }
 
   OnednnBackend& backend_;
   Pass pass_;
   ExpertConvAttrs attrs_;
   ExpertConvTensors io_;
-  ExpertConvGeometry geometry_all_;
+  ExpertConvGeometry
+      e_;  // per-sample and per-expert sizes, one expert's conv, the bucket batch sizes
   ExpertGroups groups_;
   float *x_, *w_, *y_;  // x/dx, w/dw, y/dy depending on the pass
   const int32_t* route_;
-  int64_t n_, width_, x_row_, y_row_, w_slice_;
   int experts_;
   std::string node_name_;
-  ConvGeometry geometry_;
   Tensor staging_x_, staging_y_;
-  std::vector<int64_t> bucket_rows_;
   std::vector<ConvAtBatch> batches_;
   std::vector<int64_t> order_;
 };

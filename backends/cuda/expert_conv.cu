@@ -72,38 +72,30 @@ class CudaExpertConv : public Kernel {
         attrs_(std::get<ExpertConvAttrs>(a.node.attrs)),
         node_name_(a.node.name),
         io_(expert_conv_tensors(a, pass)),
-        geometry_all_(ExpertConvGeometry::make(io_.x.shape(), io_.w.shape(), attrs_)),
-        groups_(node_label(a.node), geometry_all_.n, attrs_.experts, geometry_all_.bucket_rows) {
+        e_(ExpertConvGeometry::make(io_.x.shape(), io_.w.shape(), attrs_)),
+        groups_(node_label(a.node), e_.n, attrs_.experts, e_.bucket_rows) {
     const Tensor& x = io_.x;
     x_ = x.data<T>();
     w_ = io_.w.data<T>();
     y_ = io_.y.data<T>();
     route_ = io_.route.data<int32_t>();
-    const ExpertConvGeometry& e = geometry_all_;
-    n_ = e.n;
     experts_ = attrs_.experts;
-    width_ = e.width;
-    x_row_ = e.x_row;
-    y_row_ = e.y_row;
-    w_slice_ = e.w_slice;
-    geometry_ = e.conv;
-    bucket_rows_ = e.bucket_rows;
-    pixels_ = geometry_.ho * geometry_.wo;
+    pixels_ = e_.conv.ho * e_.conv.wo;
     ConvDirection direction = pass == Pass::Forward        ? ConvDirection::Forward
                               : pass == Pass::BackwardData ? ConvDirection::BackwardData
                                                            : ConvDirection::BackwardFilter;
-    for (int64_t rows : bucket_rows_) {
-      ConvGeometry g = geometry_;
+    for (int64_t rows : e_.bucket_rows) {
+      ConvGeometry g = e_.conv;
       g.n = rows;
       calls_.push_back(std::make_unique<CudnnConvCall<T>>(backend_, direction, g, node_name_));
     }
     // Dense mode reads x / writes dx in place; only the all-experts output needs staging.
     if (!attrs_.dense) staging_x_ = backend_.allocate(x.shape(), x.dtype());
-    staging_y_ = backend_.allocate(Shape{n_, geometry_.ho, geometry_.wo, geometry_.o}, x.dtype());
+    staging_y_ = backend_.allocate(Shape{e_.n, e_.conv.ho, e_.conv.wo, e_.conv.o}, x.dtype());
     if (!attrs_.dense) {
-      order_device_ = backend_.allocate(Shape{n_}, DType::I32);
-      ADVMOE_CUDA_CHECK(cudaMallocHost(&route_host_, sizeof(int32_t) * static_cast<size_t>(n_)));
-      ADVMOE_CUDA_CHECK(cudaMallocHost(&order_host_, sizeof(int32_t) * static_cast<size_t>(n_)));
+      order_device_ = backend_.allocate(Shape{e_.n}, DType::I32);
+      ADVMOE_CUDA_CHECK(cudaMallocHost(&route_host_, sizeof(int32_t) * static_cast<size_t>(e_.n)));
+      ADVMOE_CUDA_CHECK(cudaMallocHost(&order_host_, sizeof(int32_t) * static_cast<size_t>(e_.n)));
     }
   }
 
@@ -142,7 +134,7 @@ class CudaExpertConv : public Kernel {
   // Route to the host, checked and counting-sorted into order_host_ (backends/expert_grouping.h);
   // the order goes back to the device for the gathers.
   void sort_by_expert() {
-    const size_t bytes = sizeof(int32_t) * static_cast<size_t>(n_);
+    const size_t bytes = sizeof(int32_t) * static_cast<size_t>(e_.n);
     ADVMOE_CUDA_CHECK(
         cudaMemcpyAsync(route_host_, route_, bytes, cudaMemcpyDeviceToHost, stream()));
     ADVMOE_CUDA_CHECK(cudaStreamSynchronize(stream()));
@@ -159,30 +151,30 @@ class CudaExpertConv : public Kernel {
     const int32_t* order = order_device_.data<int32_t>();
     for (int e = 0; e < experts_; ++e) {
       const int64_t first = groups_.first(e), g = groups_.size(e);
-      T* slice = w_ + e * w_slice_;
+      T* slice = w_ + e * e_.w_slice;
       if (g == 0) {
         // An expert no sample chose gets a zero gradient (its slice is not written otherwise).
         if (pass_ == Pass::BackwardWeights)
-          ADVMOE_CUDA_CHECK(cudaMemsetAsync(slice, 0, sizeof(T) * w_slice_, stream()));
+          ADVMOE_CUDA_CHECK(cudaMemsetAsync(slice, 0, sizeof(T) * e_.w_slice, stream()));
         continue;
       }
       const size_t bucket = groups_.bucket(g);
       const int64_t rows = groups_.bucket_rows(bucket);
       const int32_t* members = order + first;
       if (pass_ != Pass::BackwardData)
-        gather_rows_kernel<<<blocks_for(rows * x_row_), kThreads, 0, stream()>>>(sx, x_, members, g,
-                                                                                 rows, x_row_);
+        gather_rows_kernel<<<blocks_for(rows * e_.x_row), kThreads, 0, stream()>>>(
+            sx, x_, members, g, rows, e_.x_row);
       if (pass_ != Pass::Forward)
-        gather_rows_kernel<<<blocks_for(rows * y_row_), kThreads, 0, stream()>>>(sy, y_, members, g,
-                                                                                 rows, y_row_);
+        gather_rows_kernel<<<blocks_for(rows * e_.y_row), kThreads, 0, stream()>>>(
+            sy, y_, members, g, rows, e_.y_row);
       ADVMOE_CUDA_CHECK(cudaGetLastError());
       convolve(bucket, sx, sy, slice);
       if (pass_ == Pass::Forward)
-        scatter_rows_kernel<<<blocks_for(g * y_row_), kThreads, 0, stream()>>>(y_, sy, members, g,
-                                                                               y_row_);
+        scatter_rows_kernel<<<blocks_for(g * e_.y_row), kThreads, 0, stream()>>>(y_, sy, members, g,
+                                                                                 e_.y_row);
       if (pass_ == Pass::BackwardData)
-        scatter_rows_kernel<<<blocks_for(g * x_row_), kThreads, 0, stream()>>>(x_, sx, members, g,
-                                                                               x_row_);
+        scatter_rows_kernel<<<blocks_for(g * e_.x_row), kThreads, 0, stream()>>>(x_, sx, members, g,
+                                                                                 e_.x_row);
       ADVMOE_CUDA_CHECK(cudaGetLastError());
     }
   }
@@ -191,16 +183,16 @@ class CudaExpertConv : public Kernel {
   // The route is not checked here (no host copy): the dense mode is a test oracle.
   void run_dense() {
     T* sy = staging_y_.data<T>();
-    const int64_t all = n_ * pixels_ * width_ * experts_;
+    const int64_t all = e_.n * pixels_ * e_.width * experts_;
     if (pass_ != Pass::Forward) {
-      expand_expert_kernel<<<blocks_for(all), kThreads, 0, stream()>>>(sy, y_, route_, n_, pixels_,
-                                                                       width_, experts_);
+      expand_expert_kernel<<<blocks_for(all), kThreads, 0, stream()>>>(sy, y_, route_, e_.n,
+                                                                       pixels_, e_.width, experts_);
       ADVMOE_CUDA_CHECK(cudaGetLastError());
     }
     convolve(0, const_cast<T*>(x_), sy, w_);
     if (pass_ == Pass::Forward) {
-      select_expert_kernel<<<blocks_for(n_ * pixels_ * width_), kThreads, 0, stream()>>>(
-          y_, sy, route_, n_, pixels_, width_, experts_);
+      select_expert_kernel<<<blocks_for(e_.n * pixels_ * e_.width), kThreads, 0, stream()>>>(
+          y_, sy, route_, e_.n, pixels_, e_.width, experts_);
       ADVMOE_CUDA_CHECK(cudaGetLastError());
     }
   }
@@ -210,14 +202,13 @@ class CudaExpertConv : public Kernel {
   ExpertConvAttrs attrs_;
   std::string node_name_;
   ExpertConvTensors io_;
-  ExpertConvGeometry geometry_all_;
+  ExpertConvGeometry
+      e_;  // per-sample and per-expert sizes, one expert's conv, the bucket batch sizes
   ExpertGroups groups_;
   T *x_ = nullptr, *w_ = nullptr, *y_ = nullptr;  // x/dx, w/dw, y/dy depending on the pass
   const int32_t* route_ = nullptr;
-  int64_t n_ = 0, width_ = 0, x_row_ = 0, y_row_ = 0, w_slice_ = 0, pixels_ = 0;
+  int64_t pixels_ = 0;
   int experts_ = 1;
-  ConvGeometry geometry_{};
-  std::vector<int64_t> bucket_rows_;
   std::vector<std::unique_ptr<CudnnConvCall<T>>> calls_;
   Tensor staging_x_, staging_y_, order_device_;
   int32_t *route_host_ = nullptr, *order_host_ = nullptr;  // pinned
