@@ -12,9 +12,16 @@ namespace advmoe {
 
 namespace {
 
-// Nodes needed to compute `targets`, in graph order.
-std::vector<int> live_nodes(const Graph& g, const std::vector<ValueId>& targets) {
+// Nodes needed to compute `targets` from the `given` values, in graph order.
+std::vector<int> live_nodes(const Graph& g, const std::vector<ValueId>& targets,
+                            const std::vector<ValueId>& given) {
   std::vector<bool> needed(static_cast<size_t>(g.num_values()), false);
+  std::vector<bool> is_given(static_cast<size_t>(g.num_values()), false);
+  for (ValueId v : given) {
+    ADVMOE_CHECK(g.value(v).persistent(),
+                 "compile: given value '" << g.value(v).name << "' is not persistent");
+    is_given[static_cast<size_t>(v)] = true;
+  }
   for (ValueId v : targets) needed[static_cast<size_t>(v)] = true;
   std::vector<int> live;
   for (int i = g.num_nodes() - 1; i >= 0; --i) {
@@ -23,7 +30,8 @@ std::vector<int> live_nodes(const Graph& g, const std::vector<ValueId>& targets)
     for (ValueId v : n.outputs) any = any || needed[static_cast<size_t>(v)];
     if (!any) continue;
     live.push_back(i);
-    for (ValueId v : n.inputs) needed[static_cast<size_t>(v)] = true;
+    for (ValueId v : n.inputs)
+      if (!is_given[static_cast<size_t>(v)]) needed[static_cast<size_t>(v)] = true;
   }
   return {live.rbegin(), live.rend()};
 }
@@ -40,7 +48,7 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
     ADVMOE_CHECK(g.value(v).persistent(),
                  "compile: target value #" << v << " is not marked as loss or output");
 
-  std::vector<int> nodes = live_nodes(g, targets);
+  std::vector<int> nodes = live_nodes(g, targets, options.given);
   // A value a node updates in place (an optimizer step) must not be read by a later node of the
   // same Plan: that node would see the new value, not the one the graph describes.
   std::vector<bool> updated(static_cast<size_t>(g.num_values()), false);

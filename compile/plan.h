@@ -20,6 +20,10 @@ struct CompileOptions {
   Mode mode = Mode::Train;
   // Values to compute; empty means every Loss and Output value of the graph.
   std::vector<ValueId> targets;
+  // Persistent values this Plan reads as they are in the Variables instead of computing them
+  // (another Plan of the program computed them): an attack's step Plan reads the gradient the
+  // gradient Plan left there, so the step runs alone.
+  std::vector<ValueId> given;
 };
 
 struct PlanMemory {

@@ -81,6 +81,35 @@ struct PgdStartAttrs {
   uint64_t seed = 0;
 };
 
+// sample_loss: a per-sample attack loss on logits [N, K] (labels y, targets t):
+//   CrossEntropy  lse(z) - z_y
+//   Dlr           -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3 + 1e-12)            (K >= 3)
+//   DlrTargeted   -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12)         (K >= 4)
+//   TargetMargin  z_y - z_t (FAB's linearized decision function; zero on the boundary)
+// with z_pi1 >= z_pi2 >= ... the sorted logits (Croce & Hein, ICML 2020).
+struct SampleLossAttrs {
+  enum Kind { CrossEntropy, Dlr, DlrTargeted, TargetMargin };
+  Kind kind = CrossEntropy;
+};
+
+// apgd_step: APGD's momentum step (Croce & Hein 2020, eq. 2) with a per-sample step size eta:
+//   z  = P(x + eta * s(g)),   x' = P(x + alpha (z - x) + (1 - alpha)(x - x_prev))
+// s(g) = sign(g) (L-inf) or g / |g|_2 (L2); P projects onto the eps-ball around x0 and [0, 1].
+struct ApgdStepAttrs {
+  double epsilon = 0;
+  bool l2 = false;
+};
+
+// fab_step: one FAB iteration (Croce & Hein, ICML 2020, "minimally distorted adversarial
+// examples with a fast adaptive boundary attack"): the minimal-norm steps d1 from x and d2 from
+// x0 onto the linearized boundary {w . z = b} inside [0, 1], mixed with the bias towards x0
+//   x' = clip((x + eta d1)(1 - a) + (x0 + eta d2) a, 0, 1),  a = min(|d1| / (|d1| + |d2|), a_max)
+struct FabStepAttrs {
+  double eta = 1.05;
+  double alpha_max = 0.1;
+  bool l2 = false;  // false: L-inf (norms of d1, d2 and the projection's norm)
+};
+
 // sgd_update: PyTorch's SGD hyper-parameters (the learning rate is an input: it changes per step).
 struct SgdAttrs {
   double momentum = 0.9;
@@ -90,6 +119,6 @@ struct SgdAttrs {
 
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
                            KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs, PgdStepAttrs,
-                           PgdStartAttrs, SgdAttrs>;
+                           PgdStartAttrs, SgdAttrs, SampleLossAttrs, ApgdStepAttrs, FabStepAttrs>;
 
 }  // namespace advmoe

@@ -53,6 +53,10 @@ enum class Op {
   BalanceLossBackward,
   PgdStep,
   PgdStart,
+  SampleLoss,
+  SampleLossBackward,
+  ApgdStep,
+  FabStep,
   SgdUpdate,
   kCount
 };

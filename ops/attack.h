@@ -23,4 +23,15 @@ Val pgd_step(Val x, Val x0, Val gradient, double epsilon, double step_size, bool
 // radius of sample s uses uniform draw numel + s), as RandomStream(seed, key) would.
 Val pgd_start(Val x0, Val key, const PgdStartAttrs& attrs, const std::string& name = "");
 
+// APGD's step (ApgdStepAttrs): x, x_prev, x0, gradient share one shape [N, ...]; eta is the
+// per-sample step size [N] and alpha the momentum weight, a scalar input (1 on the first step,
+// 0.75 after), so one compiled node serves every iteration.
+Val apgd_step(Val x, Val x_prev, Val x0, Val gradient, Val eta, Val alpha, double epsilon, bool l2,
+              const std::string& name = "");
+
+// FAB's step (FabStepAttrs): x, x0 and w (the gradient of f = z_y - z_t at x) share one shape
+// [N, ...]; f [N] is the decision function's value at x, so the boundary's linearization at x is
+// {z : w . z = w . x - f}.
+Val fab_step(Val x, Val x0, Val w, Val f, const FabStepAttrs& attrs, const std::string& name = "");
+
 }  // namespace advmoe

@@ -17,7 +17,46 @@ Val kl_div(Val log_p, Val log_q, const std::string& name) {
   return emit1(*log_p.graph, Op::KlDiv, name, {log_p, log_q});
 }
 
+Val sample_loss(Val logits, Val labels, Val targets, SampleLossAttrs attrs,
+                const std::string& name) {
+  return emit1(*logits.graph, Op::SampleLoss, name, {logits, labels, targets}, attrs);
+}
+Val sample_loss(Val logits, Val labels, SampleLossAttrs attrs, const std::string& name) {
+  return emit1(*logits.graph, Op::SampleLoss, name, {logits, labels}, attrs);
+}
+
 namespace {
+
+bool targeted(SampleLossAttrs::Kind kind) {
+  return kind == SampleLossAttrs::DlrTargeted || kind == SampleLossAttrs::TargetMargin;
+}
+
+// Inputs logits [N, K], labels i32 [N] and, for the targeted kinds, targets i32 [N].
+void check_sample_loss_inputs(const Graph& g, const Node& n, int first) {
+  const SampleLossAttrs::Kind kind = std::get<SampleLossAttrs>(n.attrs).kind;
+  const int count = targeted(kind) ? 3 : 2;
+  expect_inputs(g, n, first + count, first + count);
+  expect_rank(g, n, first, 2);
+  const Shape rows{in_shape(g, n, first)[0]};
+  const int64_t classes = in_shape(g, n, first)[1];
+  for (int i = first + 1; i < first + count; ++i) {
+    expect_dtype(g, n, i, DType::I32);
+    ADVMOE_CHECK(in_shape(g, n, i) == rows, "sample_loss '" << n.name << "': labels and targets "
+                                                            << "must be " << rows << ", got "
+                                                            << in_shape(g, n, i));
+  }
+  // DLR divides by the gap between the first and third (targeted: third and fourth) logits.
+  const int64_t needed = kind == SampleLossAttrs::Dlr           ? 3
+                         : kind == SampleLossAttrs::DlrTargeted ? 4
+                                                                : 2;
+  ADVMOE_CHECK(classes >= needed,
+               "sample_loss '" << n.name << "': "
+                               << (kind == SampleLossAttrs::Dlr           ? "the DLR loss"
+                                   : kind == SampleLossAttrs::DlrTargeted ? "the targeted DLR loss"
+                                                                          : "a per-sample loss")
+                               << " needs at least " << needed << " classes, the logits have "
+                               << classes);
+}
 
 std::vector<ValueSpec> logits_like(const Graph& g, const Node& n, int input) {
   return {{in_shape(g, n, input), in_dtype(g, n, input)}};
@@ -49,6 +88,32 @@ void register_loss_ops(OpTable& t) {
                                                return logits_like(g, n, 1);
                                              },
                                              nullptr};
+  row(t, Op::SampleLoss) = {
+      "sample_loss",
+      [](const Graph& g, const Node& n) {
+        check_sample_loss_inputs(g, n, 0);
+        return std::vector<ValueSpec>{{Shape{in_shape(g, n, 0)[0]}, in_dtype(g, n, 0)}};
+      },
+      [](GradRequest& r) {
+        std::vector<Val> inputs{r.dout(0)};
+        const size_t count = r.node.inputs.size();
+        for (size_t i = 0; i < count; ++i) inputs.push_back(r.in(static_cast<int>(i)));
+        Val dz = emit1(r.graph, Op::SampleLossBackward, r.backward_name("backward"), inputs,
+                       r.node.attrs);
+        std::vector<ValueId> grads(count, kNoValue);
+        grads[0] = dz.id;
+        return grads;
+      }};
+  row(t, Op::SampleLossBackward) = {"sample_loss_backward",
+                                    [](const Graph& g, const Node& n) {
+                                      check_sample_loss_inputs(g, n, 1);
+                                      ADVMOE_CHECK(in_shape(g, n, 0) == Shape{in_shape(g, n, 1)[0]},
+                                                   "sample_loss_backward '"
+                                                       << n.name << "': upstream gradient must be ["
+                                                       << in_shape(g, n, 1)[0] << "]");
+                                      return logits_like(g, n, 1);
+                                    },
+                                    nullptr};
   row(t, Op::LogSoftmax) = {"log_softmax",
                             [](const Graph& g, const Node& n) {
                               expect_inputs(g, n, 1, 1);

@@ -59,6 +59,7 @@ class Tensor {
   size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
 
   const std::shared_ptr<Storage>& storage() const { return storage_; }
+  size_t offset_bytes() const { return offset_; }  // where this view starts in its storage
   void* raw() const { return static_cast<char*>(storage_->data()) + offset_; }
   // Typed access; checks that T matches the dtype so a wrong cast is an error, not garbage.
   template <typename T>

@@ -43,7 +43,9 @@ double parse_fraction_in(const std::string& option, const std::string& text, dou
 void add_attack_options(po::options_description& options, AttackOptions& a) {
   auto add = options.add_options();
   add("attack", po::value(&a.attack)->default_value(a.attack),
-      "none | pgd | fgsm (one step of size eps from the clean image)");
+      "none | pgd | fgsm (one step of size eps from the clean image); eval also: aa (AutoAttack: "
+      "APGD-CE -> APGD-T -> FAB-T -> Square) | aa-fast (APGD-CE + APGD-T, non-standard) | "
+      "apgd-ce | apgd-dlr | apgd-t | fab-t | square");
   add("eps", po::value(&a.epsilon)->default_value(a.epsilon),
       "attack radius (a fraction like 8/255 is accepted)");
   add("step-size", po::value(&a.step_size)->default_value(a.step_size), "PGD step size");

@@ -1,5 +1,6 @@
 // advmoe eval: clean accuracy (SA) of a checkpoint on a dataset's test split and, unless
-// --attack none, robust accuracy (RA) under PGD / FGSM, with MoE expert usage on both.
+// --attack none, robust accuracy (RA) under PGD / FGSM or the AutoAttack evaluation (the aa cascade
+// or one of its attacks), with MoE expert usage.
 #include <chrono>
 #include <cstdio>
 
@@ -7,6 +8,7 @@
 #include "models/registry.h"
 #include "tools/attack_options.h"
 #include "tools/device_options.h"
+#include "training/attacks/autoattack.h"
 #include "training/checkpoint.h"
 #include "training/evaluate.h"
 #include "training/run_files.h"
@@ -29,6 +31,9 @@ int cmd_eval(const std::vector<std::string>& args) {
   uint64_t seed = 0;
   AttackOptions attack;
   attack.attack = "none";
+  std::string json_path, adversarial_path, state_path;
+  int apgd_iterations = 100, fab_iterations = 100, square_queries = 5000, target_classes = 9;
+  int64_t max_batches = -1;
   po::options_description o("eval options");
   auto add = o.add_options();
   add("checkpoint", po::value(&checkpoint)->required(), "checkpoint file (.h5)");
@@ -39,6 +44,25 @@ int cmd_eval(const std::vector<std::string>& args) {
   add("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)");
   add("seed", po::value(&seed)->default_value(0), "seed of the attack's random starts");
   add_attack_options(o, attack);
+  add("json", po::value(&json_path)->default_value(""),
+      "AutoAttack attacks: write the results as JSON (per attack and per class counts, RA, "
+      "seconds, MoE route changes)");
+  add("save-adversarial", po::value(&adversarial_path)->default_value(""),
+      "AutoAttack attacks: write the worst-case images and per-sample outcome to this HDF5 file "
+      "(docs/evaluation.md)");
+  add("state", po::value(&state_path)->default_value(""),
+      "AutoAttack attacks: keep the progress in this file after every batch; an interrupted "
+      "evaluation started again with the same file resumes and gives the same numbers");
+  add("apgd-iterations", po::value(&apgd_iterations)->default_value(100),
+      "APGD iterations (100 in the standard version)");
+  add("fab-iterations", po::value(&fab_iterations)->default_value(100),
+      "FAB-T iterations per target (100 in the standard version)");
+  add("square-queries", po::value(&square_queries)->default_value(5000),
+      "Square queries (5000 in the standard version)");
+  add("target-classes", po::value(&target_classes)->default_value(9),
+      "APGD-T / FAB-T target classes (9 in the standard version)");
+  add("max-batches", po::value(&max_batches)->default_value(-1),
+      "stop after this many attack batches (with --state: resume later)");
   add_device_options(o, device);
   po::variables_map vm;
   if (!parse_command("eval", "Evaluate a checkpoint on a test set, clean and under attack.", o,
@@ -49,7 +73,43 @@ int cmd_eval(const std::vector<std::string>& args) {
   require(test_limit >= 0, "eval", "--test-limit must be >= 0, got " + std::to_string(test_limit));
   require(seed <= (uint64_t{1} << 53), "eval",
           "--seed must be in [0, 2^53], got " + std::to_string(seed));
-  PgdConfig pgd = pgd_config_of(attack, seed);  // validated even when --attack none
+  const bool autoattack = is_cascade_attack(attack.attack);
+  AttackOptions checked = attack;
+  if (autoattack) checked.attack = "pgd";        // --eps, --norm, --router-grad: the same checks
+  PgdConfig pgd = pgd_config_of(checked, seed);  // validated even when --attack none
+  CascadeConfig cascade;
+  if (autoattack) {
+    try {
+      cascade = cascade_for(attack.attack, pgd.norm);
+    } catch (const Error& e) {
+      throw UsageError{std::string("advmoe eval: ") + e.what()};
+    }
+    auto in_range = [](const char* name, int64_t v, int64_t lo, int64_t hi) {
+      require(v >= lo && v <= hi, "eval",
+              std::string("--") + name + " must be in [" + std::to_string(lo) + ", " +
+                  std::to_string(hi) + "], got " + std::to_string(v));
+    };
+    in_range("apgd-iterations", apgd_iterations, 1, 100000);
+    in_range("fab-iterations", fab_iterations, 1, 100000);
+    in_range("square-queries", square_queries, 1, 1000000);
+    in_range("target-classes", target_classes, 1, 1000);
+    in_range("restarts", attack.restarts, 1, 1000);
+    cascade.epsilon = pgd.epsilon;
+    cascade.seed = seed;
+    cascade.router_ste_too = pgd.router_gradient == RouterGradient::StraightThrough;
+    cascade.apgd_iterations = apgd_iterations;
+    cascade.fab_iterations = fab_iterations;
+    cascade.square_queries = square_queries;
+    cascade.target_classes = target_classes;
+    cascade.restarts = attack.restarts;
+    if (apgd_iterations != 100 || fab_iterations != 100 || square_queries != 5000 ||
+        target_classes != 9 || attack.restarts != 1)
+      cascade.version += ", non-standard budget";
+  } else {
+    require(json_path.empty() && adversarial_path.empty() && state_path.empty(), "eval",
+            "--json, --save-adversarial and --state belong to the AutoAttack attacks (aa, "
+            "aa-fast, apgd-ce, apgd-dlr, apgd-t, fab-t, square)");
+  }
   set_threads(threads);
 
   CheckpointHeader header = read_checkpoint_header(checkpoint);
@@ -60,6 +120,18 @@ int cmd_eval(const std::vector<std::string>& args) {
                "dataset " << dataset << " has images " << test.image_shape() << " and "
                           << test.num_classes << " classes; the checkpoint's model expects "
                           << header.model.image << " and " << header.model.classes);
+  if (autoattack) {
+    // DLR divides by the gap between the 1st and 3rd logits (targeted: 3rd and 4th).
+    bool targeted = false, dlr = false;
+    for (EvalAttackKind k : cascade.attacks) {
+      targeted |= k == EvalAttackKind::ApgdT;
+      dlr |= k == EvalAttackKind::ApgdDlr;
+    }
+    require(!(targeted && header.model.classes < 4) && !(dlr && header.model.classes < 3), "eval",
+            "--attack " + attack.attack + " uses the " + (targeted ? "targeted " : "") +
+                "DLR loss, which needs at least " + (targeted ? "4" : "3") +
+                " classes; the checkpoint's model has " + std::to_string(header.model.classes));
+  }
   ModelConfig mc = header.model;
   mc.batch = batch;
   Model model;
@@ -88,6 +160,34 @@ int cmd_eval(const std::vector<std::string>& args) {
       static_cast<long long>(r.examples), r.examples / seconds_since(start));
   print_usage_summary("clean test", usage);
   if (attack.attack == "none") return 0;
+  if (autoattack) {
+    EvaluationCascade evaluation(model, variables, cascade);
+    std::printf(
+        "AutoAttack (%s): %s on the %lld test images, eps %.4g %s\n", cascade.version.c_str(),
+        [&] {
+          std::string list;
+          for (const std::string& n : evaluation.stage_names())
+            list += (list.empty() ? "" : " -> ") + n;
+          return list;
+        }()
+            .c_str(),
+        static_cast<long long>(test.size()), cascade.epsilon,
+        cascade.norm == PgdNorm::L2 ? "L2" : "L-inf");
+    CascadeRunOptions run;
+    run.state_path = state_path;
+    run.keep_images = !adversarial_path.empty();
+    run.max_batches = max_batches;
+    start = std::chrono::steady_clock::now();
+    CascadeResult result = evaluation.run(test, run);
+    print_cascade(result, cascade);
+    const double seconds = seconds_since(start);
+    std::printf("%.1fs, %.1f img/s over the whole test set\n", seconds, test.size() / seconds);
+    if (!json_path.empty())
+      write_text_atomically(json_path, cascade_json(result, cascade, checkpoint));
+    if (!adversarial_path.empty() && result.finished)
+      save_adversarial(adversarial_path, result, test, cascade);
+    return 0;
+  }
 
   PgdAttack pgd_attack(model, variables, pgd);
   start = std::chrono::steady_clock::now();

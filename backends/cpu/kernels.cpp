@@ -30,6 +30,10 @@ constexpr Op kHostLoopOps[] = {
     Op::BalanceLossBackward,
     Op::PgdStep,
     Op::PgdStart,
+    Op::SampleLoss,
+    Op::SampleLossBackward,
+    Op::ApgdStep,
+    Op::FabStep,
     Op::SgdUpdate,
 };
 

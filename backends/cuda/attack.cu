@@ -2,6 +2,7 @@
 // gives the sample's gradient and perturbation norms in a fixed order).
 #include <cmath>
 
+#include "backends/attack_math.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "graph/attrs.h"
 #include "runtime/philox.h"
@@ -83,6 +84,29 @@ __global__ void start_l2_kernel(const T* x0, const int32_t* key, T* x, int64_t n
     x[begin + i] = min(max(x0[begin + i] + scale * x[begin + i], T(0)), T(1));
 }
 
+// APGD's and FAB's steps: one thread per sample with the host loops' arithmetic
+// (backends/attack_math.h); the per-sample work is a few passes over one image, small next to
+// the forward and backward pass each step follows.
+template <typename T>
+__global__ void apgd_step_kernel(const T* x, const T* x_prev, const T* x0, const T* g, const T* eta,
+                                 const T* alpha, T* out, int64_t batch, int64_t per, double eps,
+                                 bool l2) {
+  ADVMOE_GRID_STRIDE(s, batch) {
+    attack_math::apgd_step_sample(x + s * per, x_prev + s * per, x0 + s * per, g + s * per,
+                                  out + s * per, per, eps, static_cast<double>(eta[s]),
+                                  static_cast<double>(alpha[0]), l2);
+  }
+}
+
+template <typename T>
+__global__ void fab_step_kernel(const T* x, const T* x0, const T* w, const T* f, T* out,
+                                int64_t batch, int64_t per, FabStepAttrs attrs) {
+  ADVMOE_GRID_STRIDE(s, batch) {
+    attack_math::fab_step_sample(x + s * per, x0 + s * per, w + s * per, static_cast<double>(f[s]),
+                                 out + s * per, per, attrs);
+  }
+}
+
 }  // namespace
 
 void add_cuda_attack(KernelTable& t) {
@@ -101,6 +125,30 @@ void add_cuda_attack(KernelTable& t) {
       else
         start_elementwise_kernel<<<blocks_for(n), kThreads, 0, s>>>(
             x0, key, x, n, attrs.kind == PgdStartAttrs::Trades, eps, attrs.seed);
+    });
+  });
+  add_cuda_float(t, Op::ApgdStep, 0, [](auto tag, const KernelArgs& a) {
+    using T = decltype(tag);
+    const ApgdStepAttrs attrs = std::get<ApgdStepAttrs>(a.node.attrs);
+    const T *x = a.inputs[0].data<T>(), *x_prev = a.inputs[1].data<T>(),
+            *x0 = a.inputs[2].data<T>(), *g = a.inputs[3].data<T>(), *eta = a.inputs[4].data<T>(),
+            *alpha = a.inputs[5].data<T>();
+    T* out = a.outputs[0].data<T>();
+    const int64_t batch = a.outputs[0].shape()[0], per = a.outputs[0].numel() / batch;
+    return stream_kernel(a, [=](cudaStream_t s) {
+      apgd_step_kernel<<<blocks_for(batch), kThreads, 0, s>>>(x, x_prev, x0, g, eta, alpha, out,
+                                                              batch, per, attrs.epsilon, attrs.l2);
+    });
+  });
+  add_cuda_float(t, Op::FabStep, 0, [](auto tag, const KernelArgs& a) {
+    using T = decltype(tag);
+    const FabStepAttrs attrs = std::get<FabStepAttrs>(a.node.attrs);
+    const T *x = a.inputs[0].data<T>(), *x0 = a.inputs[1].data<T>(), *w = a.inputs[2].data<T>(),
+            *f = a.inputs[3].data<T>();
+    T* out = a.outputs[0].data<T>();
+    const int64_t batch = a.outputs[0].shape()[0], per = a.outputs[0].numel() / batch;
+    return stream_kernel(a, [=](cudaStream_t s) {
+      fab_step_kernel<<<blocks_for(batch), kThreads, 0, s>>>(x, x0, w, f, out, batch, per, attrs);
     });
   });
   add_cuda_float(t, Op::PgdStep, 0, [](auto tag, const KernelArgs& a) {

@@ -4,6 +4,7 @@
 #include <climits>
 #include <string>
 
+#include "backends/attack_math.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "graph/attrs.h"
 
@@ -86,6 +87,38 @@ __global__ void log_softmax_backward_kernel(const T* dy, const T* y, T* dx, int6
   }
 }
 
+// sample_loss (+ backward): one thread per row, the host loops' arithmetic
+// (backends/attack_math.h). A label or target outside [0, K) gives a NaN loss and a NaN gradient
+// row (the attack programs validate labels before they reach the device).
+template <typename T>
+__global__ void sample_loss_kernel(SampleLossAttrs::Kind kind, const T* z, const int32_t* y,
+                                   const int32_t* t, T* loss, int64_t n, int64_t k) {
+  ADVMOE_GRID_STRIDE(i, n) {
+    const int64_t target = t ? t[i] : 0;
+    if (y[i] < 0 || y[i] >= k || target < 0 || target >= k) {
+      loss[i] = static_cast<T>(NAN);
+      continue;
+    }
+    loss[i] = static_cast<T>(
+        attack_math::sample_loss_row<T, T>(kind, z + i * k, k, y[i], target, nullptr, 0));
+  }
+}
+
+template <typename T>
+__global__ void sample_loss_backward_kernel(SampleLossAttrs::Kind kind, const T* g, const T* z,
+                                            const int32_t* y, const int32_t* t, T* dz, int64_t n,
+                                            int64_t k) {
+  ADVMOE_GRID_STRIDE(i, n) {
+    const int64_t target = t ? t[i] : 0;
+    if (y[i] < 0 || y[i] >= k || target < 0 || target >= k) {
+      for (int64_t j = 0; j < k; ++j) dz[i * k + j] = static_cast<T>(NAN);
+      continue;
+    }
+    attack_math::sample_loss_row(kind, z + i * k, k, y[i], target, dz + i * k,
+                                 static_cast<double>(g[i]));
+  }
+}
+
 // Cross-entropy forward: owns a device flag for the first bad label and checks it after each
 // run (the host reads the loss every step anyway, so the synchronization costs little).
 template <typename T>
@@ -164,6 +197,31 @@ void add_cuda_losses(KernelTable& t) {
     bool wrt_p = std::get<KlBackwardAttrs>(a.node.attrs).wrt == 0;
     return stream_kernel(a, [=](cudaStream_t s) {
       kl_backward_kernel<<<blocks_for(total), kThreads, 0, s>>>(g, lp, lq, d, n, total, wrt_p);
+    });
+  });
+  add_cuda_float(t, Op::SampleLoss, 0, [](auto tag, const KernelArgs& a) {
+    using T = decltype(tag);
+    const T* z = a.inputs[0].data<T>();
+    const int32_t* y = a.inputs[1].data<int32_t>();
+    const int32_t* targets = a.inputs.size() > 2 ? a.inputs[2].data<int32_t>() : nullptr;
+    T* loss = a.outputs[0].data<T>();
+    const auto kind = std::get<SampleLossAttrs>(a.node.attrs).kind;
+    int64_t n = a.inputs[0].shape()[0], k = a.inputs[0].shape()[1];
+    return stream_kernel(a, [=](cudaStream_t s) {
+      sample_loss_kernel<<<blocks_for(n), kThreads, 0, s>>>(kind, z, y, targets, loss, n, k);
+    });
+  });
+  add_cuda_float(t, Op::SampleLossBackward, 1, [](auto tag, const KernelArgs& a) {
+    using T = decltype(tag);
+    const T *g = a.inputs[0].data<T>(), *z = a.inputs[1].data<T>();
+    const int32_t* y = a.inputs[2].data<int32_t>();
+    const int32_t* targets = a.inputs.size() > 3 ? a.inputs[3].data<int32_t>() : nullptr;
+    T* dz = a.outputs[0].data<T>();
+    const auto kind = std::get<SampleLossAttrs>(a.node.attrs).kind;
+    int64_t n = a.inputs[1].shape()[0], k = a.inputs[1].shape()[1];
+    return stream_kernel(a, [=](cudaStream_t s) {
+      sample_loss_backward_kernel<<<blocks_for(n), kThreads, 0, s>>>(kind, g, z, y, targets, dz, n,
+                                                                     k);
     });
   });
   add_cuda_float(t, Op::LogSoftmax, 0, [](auto tag, const KernelArgs& a) {

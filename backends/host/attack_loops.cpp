@@ -1,8 +1,9 @@
-// The PGD step's and random start's loops, shared by both CPU backends (serial for "reference",
-// OpenMP-parallel for "onednn"). L2 norms accumulate in double.
+// The PGD step's and random start's loops, APGD's and FAB's steps, shared by both CPU backends
+// (serial for "reference", OpenMP-parallel for "onednn"). L2 norms accumulate in double.
 #include <algorithm>
 #include <cmath>
 
+#include "backends/attack_math.h"
 #include "backends/host/dispatch.h"
 #include "backends/host/host_loops.h"
 #include "graph/attrs.h"
@@ -113,11 +114,50 @@ std::unique_ptr<Kernel> pgd_start_kernel(const KernelArgs& a, bool parallel) {
   });
 }
 
+// APGD's and FAB's steps: one sample at a time (backends/attack_math.h), OpenMP over samples.
+std::unique_ptr<Kernel> apgd_step_kernel(const KernelArgs& a, bool parallel) {
+  return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const ApgdStepAttrs attrs = std::get<ApgdStepAttrs>(a.node.attrs);
+    const T *x = a.inputs[0].data<T>(), *x_prev = a.inputs[1].data<T>(),
+            *x0 = a.inputs[2].data<T>(), *g = a.inputs[3].data<T>(), *eta = a.inputs[4].data<T>(),
+            *alpha = a.inputs[5].data<T>();
+    T* out = a.outputs[0].data<T>();
+    const int64_t batch = a.outputs[0].shape()[0], per = a.outputs[0].numel() / batch;
+    return loop_kernel([=] {
+#pragma omp parallel for if (parallel)
+      for (int64_t s = 0; s < batch; ++s)
+        attack_math::apgd_step_sample(x + s * per, x_prev + s * per, x0 + s * per, g + s * per,
+                                      out + s * per, per, attrs.epsilon, eta[s], alpha[0],
+                                      attrs.l2);
+    });
+  });
+}
+
+std::unique_ptr<Kernel> fab_step_kernel(const KernelArgs& a, bool parallel) {
+  return by_float_type(a.outputs[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const FabStepAttrs attrs = std::get<FabStepAttrs>(a.node.attrs);
+    const T *x = a.inputs[0].data<T>(), *x0 = a.inputs[1].data<T>(), *w = a.inputs[2].data<T>(),
+            *f = a.inputs[3].data<T>();
+    T* out = a.outputs[0].data<T>();
+    const int64_t batch = a.outputs[0].shape()[0], per = a.outputs[0].numel() / batch;
+    return loop_kernel([=] {
+#pragma omp parallel for if (parallel)
+      for (int64_t s = 0; s < batch; ++s)
+        attack_math::fab_step_sample(x + s * per, x0 + s * per, w + s * per,
+                                     static_cast<double>(f[s]), out + s * per, per, attrs);
+    });
+  });
+}
+
 }  // namespace
 
 void add_attack_loops(KernelTable& t, bool parallel) {
   put(t, Op::PgdStep, bind_parallel(pgd_step_kernel, parallel));
   put(t, Op::PgdStart, bind_parallel(pgd_start_kernel, parallel));
+  put(t, Op::ApgdStep, bind_parallel(apgd_step_kernel, parallel));
+  put(t, Op::FabStep, bind_parallel(fab_step_kernel, parallel));
 }
 
 }  // namespace advmoe

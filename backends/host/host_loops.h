@@ -14,9 +14,9 @@ void add_elementwise_loops(KernelTable& table, bool parallel);
 void add_concat_loops(KernelTable& table, bool parallel);
 // top1 (+ backward), channel_gate (+ backward), balance_loss (+ backward).
 void add_moe_loops(KernelTable& table, bool parallel);
-// pgd_step, pgd_start.
+// pgd_step, pgd_start, apgd_step, fab_step.
 void add_attack_loops(KernelTable& table, bool parallel);
-// softmax cross-entropy, KL divergence, log-softmax (each + backward).
+// softmax cross-entropy, KL divergence, log-softmax, sample_loss (each + backward).
 void add_loss_loops(KernelTable& table, bool parallel);
 // The optimizer update: sgd_update.
 void add_optimizer_loops(KernelTable& table, bool parallel);

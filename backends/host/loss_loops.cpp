@@ -3,6 +3,7 @@
 // own log-softmax).
 #include <cmath>
 
+#include "backends/attack_math.h"
 #include "backends/host/dispatch.h"
 #include "backends/host/host_loops.h"
 
@@ -143,6 +144,61 @@ std::unique_ptr<Kernel> log_softmax_backward_kernel(const KernelArgs& a, bool pa
   });
 }
 
+// sample_loss and its backward: one row per sample (backends/attack_math.h). Labels and targets
+// are checked at run time, naming the node and the sample.
+void check_sample_indices(const std::string& node, const int32_t* labels, const int32_t* targets,
+                          Rows s) {
+  for (int64_t i = 0; i < s.n; ++i) {
+    ADVMOE_CHECK(labels[i] >= 0 && labels[i] < s.k,
+                 "sample_loss '" << node << "': label " << labels[i] << " of sample " << i
+                                 << " is outside [0, " << s.k << ")");
+    if (targets)
+      ADVMOE_CHECK(targets[i] >= 0 && targets[i] < s.k,
+                   "sample_loss '" << node << "': target " << targets[i] << " of sample " << i
+                                   << " is outside [0, " << s.k << ")");
+  }
+}
+
+std::unique_ptr<Kernel> sample_loss_kernel(const KernelArgs& a, bool parallel) {
+  return by_float_type(a.inputs[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Rows s = rows_of(a.inputs[0]);
+    const T* z = a.inputs[0].data<T>();
+    const int32_t* y = a.inputs[1].data<int32_t>();
+    const int32_t* t = a.inputs.size() > 2 ? a.inputs[2].data<int32_t>() : nullptr;
+    T* loss = a.outputs[0].data<T>();
+    const SampleLossAttrs attrs = std::get<SampleLossAttrs>(a.node.attrs);
+    std::string node = a.node.name;
+    return loop_kernel([=] {
+      check_sample_indices(node, y, t, s);
+#pragma omp parallel for if (parallel)
+      for (int64_t i = 0; i < s.n; ++i)
+        loss[i] = static_cast<T>(attack_math::sample_loss_row<T, T>(
+            attrs.kind, z + i * s.k, s.k, y[i], t ? t[i] : 0, nullptr, 0));
+    });
+  });
+}
+
+std::unique_ptr<Kernel> sample_loss_backward_kernel(const KernelArgs& a, bool parallel) {
+  return by_float_type(a.inputs[1].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Rows s = rows_of(a.inputs[1]);
+    const T *g = a.inputs[0].data<T>(), *z = a.inputs[1].data<T>();
+    const int32_t* y = a.inputs[2].data<int32_t>();
+    const int32_t* t = a.inputs.size() > 3 ? a.inputs[3].data<int32_t>() : nullptr;
+    T* dz = a.outputs[0].data<T>();
+    const SampleLossAttrs attrs = std::get<SampleLossAttrs>(a.node.attrs);
+    std::string node = a.node.name;
+    return loop_kernel([=] {
+      check_sample_indices(node, y, t, s);
+#pragma omp parallel for if (parallel)
+      for (int64_t i = 0; i < s.n; ++i)
+        attack_math::sample_loss_row(attrs.kind, z + i * s.k, s.k, y[i], t ? t[i] : 0, dz + i * s.k,
+                                     static_cast<double>(g[i]));
+    });
+  });
+}
+
 }  // namespace
 
 void add_loss_loops(KernelTable& t, bool parallel) {
@@ -151,6 +207,8 @@ void add_loss_loops(KernelTable& t, bool parallel) {
       bind_parallel(softmax_cross_entropy_backward_kernel, parallel));
   put(t, Op::KlDiv, bind_parallel(kl_div_kernel, parallel));
   put(t, Op::KlDivBackward, bind_parallel(kl_div_backward_kernel, parallel));
+  put(t, Op::SampleLoss, bind_parallel(sample_loss_kernel, parallel));
+  put(t, Op::SampleLossBackward, bind_parallel(sample_loss_backward_kernel, parallel));
   put(t, Op::LogSoftmax, bind_parallel(log_softmax_kernel, parallel));
   put(t, Op::LogSoftmaxBackward, bind_parallel(log_softmax_backward_kernel, parallel));
 }

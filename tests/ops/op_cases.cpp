@@ -1,5 +1,6 @@
 // The op test table. Inputs are filled by the harness: uniform(-1, 1), except names ending in
-// "var" (variances: uniform(0.5, 1.5)) and i32 labels.
+// "var" (variances: uniform(0.5, 1.5)), "_unit" (images: uniform(0, 1)), "_step" (step sizes:
+// uniform(0.05, 0.2)) and i32 labels (targets: a class other than the label).
 #include "ops/op_cases.h"
 
 #include "ops/attack.h"
@@ -85,6 +86,51 @@ OpCase start(const std::string& name, PgdStartAttrs::Kind kind, bool l2) {
             a.seed = 5;
             return pgd_start(Val{&g, g.buffer("x0", {3, 4, 4, 2})},
                              Val{&g, g.input("key", {2}, DType::I32)}, a, "start");
+          },
+          {Mode::Eval},
+          false};
+}
+
+// Per-sample attack losses on 6 x 5 logits; scaled by 3 so DLR's denominators stay well away from
+// zero (finite differences across a change of the sorted order would measure the kink).
+OpCase attack_loss(const std::string& name, SampleLossAttrs::Kind kind) {
+  return {name, [=](Graph& g) {
+            Val logits = 3.0 * in(g, "logits", {6, 5});
+            Val labels{&g, g.input("labels", {6}, DType::I32)};
+            bool targeted =
+                kind == SampleLossAttrs::DlrTargeted || kind == SampleLossAttrs::TargetMargin;
+            if (!targeted) return sample_loss(logits, labels, SampleLossAttrs{kind}, "loss");
+            return sample_loss(logits, labels, Val{&g, g.input("targets", {6}, DType::I32)},
+                               SampleLossAttrs{kind}, "loss");
+          }};
+}
+
+// APGD's step: images in [0, 1], the previous iterate, a gradient, per-sample step sizes and the
+// momentum weight as Buffers (parity only).
+OpCase apgd(const std::string& name, bool l2) {
+  return {name,
+          [=](Graph& g) {
+            const Shape shape{3, 4, 4, 2};
+            auto buffer = [&](const char* n, const Shape& s) { return Val{&g, g.buffer(n, s)}; };
+            return apgd_step(buffer("x_unit", shape), buffer("x_prev_unit", shape),
+                             buffer("x0_unit", shape), buffer("grad", shape),
+                             buffer("eta_step", {3}), buffer("alpha_unit", {}), l2 ? 0.8 : 0.1, l2,
+                             "step");
+          },
+          {Mode::Eval},
+          false};
+}
+
+// FAB's step from x in [0, 1] around x0 (parity only).
+OpCase fab(const std::string& name, bool l2) {
+  return {name,
+          [=](Graph& g) {
+            const Shape shape{3, 4, 4, 2};
+            auto buffer = [&](const char* n, const Shape& s) { return Val{&g, g.buffer(n, s)}; };
+            FabStepAttrs attrs;
+            attrs.l2 = l2;
+            return fab_step(buffer("x_unit", shape), buffer("x0_unit", shape), buffer("w", shape),
+                            buffer("f", {3}), attrs, "step");
           },
           {Mode::Eval},
           false};
@@ -227,6 +273,14 @@ std::vector<OpCase> make_cases() {
        }},
       // The PGD step is not differentiable: its inputs are Buffers (parity only). Values in
       // [-1, 1] with a 0.3-ball exercise both clips.
+      attack_loss("sample_loss_cross_entropy", SampleLossAttrs::CrossEntropy),
+      attack_loss("sample_loss_dlr", SampleLossAttrs::Dlr),
+      attack_loss("sample_loss_dlr_targeted", SampleLossAttrs::DlrTargeted),
+      attack_loss("sample_loss_target_margin", SampleLossAttrs::TargetMargin),
+      apgd("apgd_step_linf", false),
+      apgd("apgd_step_l2", true),
+      fab("fab_step_linf", false),
+      fab("fab_step_l2", true),
       pgd("pgd_step_linf", false),
       pgd("pgd_step_l2", true),
       start("pgd_start_uniform", PgdStartAttrs::Uniform, false),

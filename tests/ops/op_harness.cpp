@@ -34,12 +34,20 @@ void fill_inputs(const Graph& g, Variables& vars) {
     if (info.role != Role::Input && info.role != Role::Param && info.role != Role::Buffer) continue;
     Tensor host = Tensor::zeros(info.shape, info.dtype);
     if (info.dtype == DType::I32) {
+      // Labels in [0, 5); "targets" one class further, so a target never equals its label.
+      const int shift = info.name.rfind("targets", 0) == 0 ? 1 : 0;
       for (int64_t i = 0; i < host.numel(); ++i)
-        host.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3) % 5);
+        host.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3 + shift) % 5);
     } else {
-      bool variance = info.name.size() >= 3 && info.name.substr(info.name.size() - 3) == "var";
-      RandomStream(2024, stable_hash(info.name))
-          .fill_uniform(host, variance ? 0.5 : -1.0, variance ? 1.5 : 1.0);
+      auto ends_with = [&](const std::string& suffix) {
+        return info.name.size() >= suffix.size() &&
+               info.name.compare(info.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+      };
+      double lo = -1, hi = 1;
+      if (ends_with("var")) lo = 0.5, hi = 1.5;     // variances
+      if (ends_with("_unit")) lo = 0, hi = 1;       // images in [0, 1]
+      if (ends_with("_step")) lo = 0.05, hi = 0.2;  // per-sample step sizes
+      RandomStream(2024, stable_hash(info.name)).fill_uniform(host, lo, hi);
     }
     vars.set(info.name, host);
   }
