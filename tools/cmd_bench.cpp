@@ -15,6 +15,8 @@
 #include "runtime/rng.h"
 #include "tools/device_options.h"
 #include "tools/options.h"
+#include "training/attacks/apgd.h"
+#include "training/attacks/square.h"
 #include "training/trainer.h"
 
 namespace advmoe {
@@ -62,7 +64,7 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
 struct BenchOptions {
   std::string archs, variant, routing, method;
   DeviceOptions device;
-  int pgd_steps = 0;
+  int pgd_steps = 0, apgd_iters = 0, square_queries = 0;
   int experts = 2;
   double ratio = 1.0;
   int batch = 128, iters = 10, warmup = 2, threads = 0, size = 0, channels = 0, classes = 10;
@@ -133,11 +135,37 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
         *backend, 1, std::max(1, b.iters / 5));
     pgd_rate = b.batch / s;
   }
+  // AutoAttack's APGD-CE-K and Square-Q on the batch, every iteration / query timed (no early
+  // stop once the points are fooled, so a random-init model measures the full cost).
+  double apgd_rate = 0, square_rate = 0;
+  if (b.apgd_iters > 0 || b.square_queries > 0) {
+    AttackModel attack_model(model, vars);
+    AttackBatch batch{images, labels, b.batch, 0};
+    AttackOutcome outcome;
+    if (b.apgd_iters > 0) {
+      ApgdConfig a;
+      a.iterations = b.apgd_iters;
+      a.stop_early = false;
+      ApgdAttack apgd(attack_model, a);
+      apgd_rate = b.batch / seconds_per_call([&] { apgd.run(batch, outcome); }, *backend, 1,
+                                             std::max(1, b.iters / 5));
+    }
+    if (b.square_queries > 0) {
+      SquareConfig q;
+      q.queries = b.square_queries;
+      q.stop_early = false;
+      SquareAttack square(attack_model, q);
+      square_rate = b.batch / seconds_per_call([&] { square.run(batch, outcome); }, *backend, 1,
+                                               std::max(1, b.iters / 5));
+    }
+  }
   const PlanMemory& tm = trainer.method().scored_plan().memory();
   std::printf("  %-16s %-7s %11lld  %10.1f  %10.1f  %9.1f  %9.1f", arch.c_str(), mc.variant.c_str(),
               static_cast<long long>(model.num_parameters()), b.batch / train_s, b.batch / eval_s,
               tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
   if (b.pgd_steps > 0) std::printf("  %10.1f", pgd_rate);
+  if (b.apgd_iters > 0) std::printf("  %10.1f", apgd_rate);
+  if (b.square_queries > 0) std::printf("  %10.2f", square_rate);
   std::printf("\n");
   std::fflush(stdout);
   // All Plans of the program (eval, attacks, levels) share one arena: the largest Plan's needs,
@@ -200,6 +228,11 @@ int cmd_bench(const std::vector<std::string>& args) {
       "whole iteration: attacks and steps, with the training defaults K = 2, beta = 6)");
   add("pgd-steps", po::value(&b.pgd_steps)->default_value(0),
       "also time PGD-K evaluation (attack + forward) of a batch, in images/s (0: off)");
+  add("apgd-iters", po::value(&b.apgd_iters)->default_value(0),
+      "also time APGD-CE-K (K + 1 loss-and-gradient passes and K steps) of a batch, in images/s "
+      "(0: off)");
+  add("square-queries", po::value(&b.square_queries)->default_value(0),
+      "also time Square with Q queries (Q + 1 forward passes) of a batch, in images/s (0: off)");
   add("profile", po::bool_switch(&b.profile), "print each training step's time per op kind");
   add("data", po::bool_switch(&b.data), "also measure the data pipeline");
   add_device_options(o, b.device);
@@ -223,6 +256,10 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::printf("  %-16s %-7s %11s  %10s  %10s  %9s  %9s", "model", "variant", "parameters",
               b.method == "standard" ? "train" : b.method.c_str(), "inference", "peak", "unshared");
   if (b.pgd_steps > 0) std::printf("  %10s", ("pgd-" + std::to_string(b.pgd_steps)).c_str());
+  if (b.apgd_iters > 0)
+    std::printf("  %10s", ("apgd-ce-" + std::to_string(b.apgd_iters)).c_str());
+  if (b.square_queries > 0)
+    std::printf("  %10s", ("square-" + std::to_string(b.square_queries)).c_str());
   std::printf("\n");
   for (const std::string& arch : archs) bench_model(arch, b);
   if (b.data) bench_data(b);

@@ -113,13 +113,6 @@ int cmd_eval(const std::vector<std::string>& args) {
   set_threads(threads);
 
   CheckpointHeader header = read_checkpoint_header(checkpoint);
-  if (dataset.empty()) dataset = header.state.dataset;
-  Dataset test = load_dataset(dataset, data_dir, "test", test_limit);
-  ADVMOE_CHECK(test.size() > 0, "dataset " << test.name << " has no test images");
-  ADVMOE_CHECK(test.image_shape() == header.model.image && test.num_classes == header.model.classes,
-               "dataset " << dataset << " has images " << test.image_shape() << " and "
-                          << test.num_classes << " classes; the checkpoint's model expects "
-                          << header.model.image << " and " << header.model.classes);
   if (autoattack) {
     // DLR divides by the gap between the 1st and 3rd logits (targeted: 3rd and 4th).
     bool targeted = false, dlr = false;
@@ -132,6 +125,13 @@ int cmd_eval(const std::vector<std::string>& args) {
                 "DLR loss, which needs at least " + (targeted ? "4" : "3") +
                 " classes; the checkpoint's model has " + std::to_string(header.model.classes));
   }
+  if (dataset.empty()) dataset = header.state.dataset;
+  Dataset test = load_dataset(dataset, data_dir, "test", test_limit);
+  ADVMOE_CHECK(test.size() > 0, "dataset " << test.name << " has no test images");
+  ADVMOE_CHECK(test.image_shape() == header.model.image && test.num_classes == header.model.classes,
+               "dataset " << dataset << " has images " << test.image_shape() << " and "
+                          << test.num_classes << " classes; the checkpoint's model expects "
+                          << header.model.image << " and " << header.model.classes);
   ModelConfig mc = header.model;
   mc.batch = batch;
   Model model;

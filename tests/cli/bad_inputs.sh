@@ -160,6 +160,17 @@ expect 2 "--eps must be a finite number in \[0, 1\], got 'inf'" "$advmoe" eval -
 expect 2 "--step-size must be a finite number in \[0, 400\], got 'inf'" \
   "$advmoe" eval --checkpoint "$good" --attack pgd --step-size inf
 expect 2 "--seed must be in \[0, 2\^53\]" "$advmoe" eval --checkpoint "$good" --seed -1
+# The AutoAttack evaluation: a negative radius, unknown attacks and DLR on too few classes.
+expect 2 "--eps must be a finite number in \[0, 1\], got '-0.1'" \
+  "$advmoe" eval --checkpoint "$good" --attack aa --eps -0.1
+expect 2 "--attack must be none, pgd or fgsm \(eval also: aa, aa-fast" \
+  "$advmoe" eval --checkpoint "$good" --attack apgd-xyz
+expect 2 "--attack aa uses the targeted DLR loss, which needs at least 4 classes; the checkpoint's model has 3" \
+  "$advmoe" eval --checkpoint "$dir/bad/classes_3.h5" --attack aa
+expect 2 "--attack apgd-dlr uses the DLR loss, which needs at least 3 classes; the checkpoint's model has 2" \
+  "$advmoe" eval --checkpoint "$dir/bad/classes_2.h5" --attack apgd-dlr
+expect 2 "--json, --save-adversarial and --state belong to the AutoAttack attacks" \
+  "$advmoe" eval --checkpoint "$good" --attack pgd --json "$dir/x.json"
 
 # D: a resume that would continue another run.
 cp -r "$dir/run" "$dir/edited"

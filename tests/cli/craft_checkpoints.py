@@ -44,6 +44,8 @@ edit("epoch_wrapped", lambda f: set_attr(f, "epoch", 4294967291.0))
 edit("epoch_negative", lambda f: set_attr(f, "epoch", -1e6))
 edit("epoch_nan", lambda f: set_attr(f, "epoch", float("nan")))
 edit("classes_nan", lambda f: set_attr(f, "classes", float("nan")))
+edit("classes_3", lambda f: set_attr(f, "classes", 3.0))
+edit("classes_2", lambda f: set_attr(f, "classes", 2.0))
 edit("normalize_mismatch", lambda f: set_attr(f, "normalize", np.bytes_(b"cifar10")))
 edit("cycle", lambda f: f["params"].__setitem__("loop", f["params"]))
 

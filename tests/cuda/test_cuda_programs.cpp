@@ -15,6 +15,9 @@
 #include "datasets/batcher.h"
 #include "models/registry.h"
 #include "runtime/rng.h"
+#include "training/attacks/apgd.h"
+#include "training/attacks/fab.h"
+#include "training/attacks/square.h"
 #include "training/checkpoint.h"
 #include "training/methods/methods.h"
 #include "training/trainer.h"
@@ -154,6 +157,55 @@ BOOST_AUTO_TEST_CASE(checkpoint_saves_device_memory_exactly) {
     ++compared;
   }
   BOOST_TEST(compared > 100);
+}
+
+// The evaluation attacks on the GPU against the CPU: a SmallCNN MoE from the same initialization,
+// APGD-CE (3 iterations), FAB-T (2 targets, 3 iterations) and Square (20 queries) on the same
+// batch. Sign steps turn tiny differences of near-zero gradients into eps-sized moves, so the
+// outputs are compared element-wise: at least 99% of the pixels within 1e-4, and the same
+// fooled flags on at least 90% of the rows.
+BOOST_AUTO_TEST_CASE(evaluation_attacks_match_cpu) {
+  ModelConfig mc;
+  mc.batch = kBatch;
+  mc.variant = "moe";
+  mc.ratio = 0.5;
+  AttackBatch batch;
+  batch.images = Tensor::zeros({kBatch, 28, 28, 1}, DType::F32);
+  batch.labels = Tensor::zeros({kBatch}, DType::I32);
+  batch.rows = kBatch;
+  RandomStream(3, 3).fill_uniform(batch.images, 0, 1);
+  for (int64_t i = 0; i < kBatch; ++i) batch.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
+  auto run_on = [&](const std::string& backend_name) {
+    Model model = build_model(mc);
+    auto backend = make_backend(backend_name);
+    Trainer trainer(model, *backend, TrainConfig{});
+    AttackModel attack_model(model, trainer.variables());
+    std::vector<AttackOutcome> outcomes(3);
+    ApgdConfig a;
+    a.epsilon = 0.05;
+    a.iterations = 3;
+    ApgdAttack(attack_model, a).run(batch, outcomes[0]);
+    FabConfig f;
+    f.epsilon = 0.05;
+    f.iterations = 3;
+    f.target_classes = 2;
+    FabAttack(attack_model, f).run(batch, outcomes[1]);
+    SquareConfig q;
+    q.epsilon = 0.05;
+    q.queries = 20;
+    SquareAttack(attack_model, q).run(batch, outcomes[2]);
+    return outcomes;
+  };
+  std::vector<AttackOutcome> cpu = run_on("onednn"), gpu = run_on("cuda");
+  for (size_t k = 0; k < cpu.size(); ++k) {
+    int64_t close = 0, same = 0;
+    const int64_t n = cpu[k].adversarial.numel();
+    for (int64_t i = 0; i < n; ++i)
+      close += std::fabs(cpu[k].adversarial.data<float>()[i] - gpu[k].adversarial.data<float>()[i]) <= 1e-4;
+    for (int64_t r = 0; r < kBatch; ++r) same += cpu[k].fooled[static_cast<size_t>(r)] == gpu[k].fooled[static_cast<size_t>(r)];
+    BOOST_TEST(close >= n * 99 / 100, "attack " << k << ": " << close << " of " << n << " pixels agree");
+    BOOST_TEST(same >= kBatch * 9 / 10, "attack " << k << ": " << same << " rows agree");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

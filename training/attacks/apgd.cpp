@@ -179,7 +179,7 @@ void ApgdAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
   if (config_.loss != ApgdLoss::DlrTargeted) {
     for (int r = 0; r < config_.restarts; ++r) {
       std::vector<uint8_t> active = active_rows();
-      if (std::none_of(active.begin(), active.end(), [](uint8_t a) { return a; })) break;
+      if (config_.stop_early && std::none_of(active.begin(), active.end(), [](uint8_t a) { return a; })) break;
       run_once(batch, active, base + static_cast<uint64_t>(r), outcome, best_loss);
     }
     return;
@@ -277,7 +277,7 @@ void ApgdAttack::run_once(const AttackBatch& batch, const std::vector<uint8_t>& 
     bool open = false;
     for (int64_t s = 0; s < b && !open; ++s)
       open = active[static_cast<size_t>(s)] && !outcome.fooled[static_cast<size_t>(s)];
-    if (!open) break;
+    if (!open && config_.stop_early) break;
   }
   // Rows this run did not fool end at their highest-loss point, if it beats earlier runs'.
   for (int64_t s = 0; s < b; ++s) {

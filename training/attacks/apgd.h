@@ -28,6 +28,9 @@ struct ApgdConfig {
   double rho = 0.75;       // halve when the loss rose in at most rho of an interval's steps
   uint64_t seed = 0;
   RouterGradient router_gradient = RouterGradient::None;
+  // Stop once every attacked row is misclassified (nothing can change the outcome); benchmarks
+  // turn it off to time every iteration.
+  bool stop_early = true;
 };
 
 // APGD's per-sample step-size rule. At each checkpoint (apgd_checkpoints) a sample halves its step

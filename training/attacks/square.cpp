@@ -74,7 +74,8 @@ void SquareAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
   // Draws of the queries start after the stripes' b * w * c.
   uint64_t draw = static_cast<uint64_t>(b * w * c);
   queries_used_ = 0;
-  for (int q = 0; q < config_.queries && open_rows() > 0; ++q, ++queries_used_) {
+  for (int q = 0; q < config_.queries && (open_rows() > 0 || !config_.stop_early);
+       ++q, ++queries_used_) {
     const double p = square_fraction(q, config_.queries, config_.p_init);
     const int64_t side = std::max<int64_t>(
         static_cast<int64_t>(std::lround(std::sqrt(p * per / static_cast<double>(c)))), 1);

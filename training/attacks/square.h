@@ -21,6 +21,7 @@ struct SquareConfig {
   int queries = 5000;
   double p_init = 0.8;
   uint64_t seed = 0;
+  bool stop_early = true;  // stop when every row is misclassified (benchmarks: off)
 };
 
 // AutoAttack's fraction of pixels changed at query `query` of `budget` (its schedule is written for
