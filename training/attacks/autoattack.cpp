@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iomanip>
 #include <sstream>
 
 #include "datasets/batcher.h"
@@ -516,6 +517,7 @@ void print_cascade(const CascadeResult& r, const CascadeConfig& c) {
 std::string cascade_json(const CascadeResult& r, const CascadeConfig& c,
                          const std::string& checkpoint) {
   std::ostringstream j;
+  j << std::setprecision(10);
   auto list = [&](const std::vector<int64_t>& v) {
     std::ostringstream s;
     s << "[";
