@@ -256,8 +256,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::printf("  %-16s %-7s %11s  %10s  %10s  %9s  %9s", "model", "variant", "parameters",
               b.method == "standard" ? "train" : b.method.c_str(), "inference", "peak", "unshared");
   if (b.pgd_steps > 0) std::printf("  %10s", ("pgd-" + std::to_string(b.pgd_steps)).c_str());
-  if (b.apgd_iters > 0)
-    std::printf("  %10s", ("apgd-ce-" + std::to_string(b.apgd_iters)).c_str());
+  if (b.apgd_iters > 0) std::printf("  %10s", ("apgd-ce-" + std::to_string(b.apgd_iters)).c_str());
   if (b.square_queries > 0)
     std::printf("  %10s", ("square-" + std::to_string(b.square_queries)).c_str());
   std::printf("\n");

@@ -174,7 +174,8 @@ BOOST_AUTO_TEST_CASE(evaluation_attacks_match_cpu) {
   batch.labels = Tensor::zeros({kBatch}, DType::I32);
   batch.rows = kBatch;
   RandomStream(3, 3).fill_uniform(batch.images, 0, 1);
-  for (int64_t i = 0; i < kBatch; ++i) batch.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
+  for (int64_t i = 0; i < kBatch; ++i)
+    batch.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
   auto run_on = [&](const std::string& backend_name) {
     Model model = build_model(mc);
     auto backend = make_backend(backend_name);
@@ -201,9 +202,12 @@ BOOST_AUTO_TEST_CASE(evaluation_attacks_match_cpu) {
     int64_t close = 0, same = 0;
     const int64_t n = cpu[k].adversarial.numel();
     for (int64_t i = 0; i < n; ++i)
-      close += std::fabs(cpu[k].adversarial.data<float>()[i] - gpu[k].adversarial.data<float>()[i]) <= 1e-4;
-    for (int64_t r = 0; r < kBatch; ++r) same += cpu[k].fooled[static_cast<size_t>(r)] == gpu[k].fooled[static_cast<size_t>(r)];
-    BOOST_TEST(close >= n * 99 / 100, "attack " << k << ": " << close << " of " << n << " pixels agree");
+      close += std::fabs(cpu[k].adversarial.data<float>()[i] -
+                         gpu[k].adversarial.data<float>()[i]) <= 1e-4;
+    for (int64_t r = 0; r < kBatch; ++r)
+      same += cpu[k].fooled[static_cast<size_t>(r)] == gpu[k].fooled[static_cast<size_t>(r)];
+    BOOST_TEST(close >= n * 99 / 100,
+               "attack " << k << ": " << close << " of " << n << " pixels agree");
     BOOST_TEST(same >= kBatch * 9 / 10, "attack " << k << ": " << same << " rows agree");
   }
 }

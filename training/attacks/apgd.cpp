@@ -29,13 +29,6 @@ void copy_row(const Tensor& from, const Tensor& to, int64_t row, int64_t per) {
               sizeof(float) * static_cast<size_t>(per));
 }
 
-int32_t argmax(const float* z, int64_t k) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < k; ++j)
-    if (z[j] > z[best]) best = j;
-  return static_cast<int32_t>(best);
-}
-
 }  // namespace
 
 // ---- the step-size schedule -------------------------------------------------------------------
@@ -179,7 +172,9 @@ void ApgdAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
   if (config_.loss != ApgdLoss::DlrTargeted) {
     for (int r = 0; r < config_.restarts; ++r) {
       std::vector<uint8_t> active = active_rows();
-      if (config_.stop_early && std::none_of(active.begin(), active.end(), [](uint8_t a) { return a; })) break;
+      if (config_.stop_early &&
+          std::none_of(active.begin(), active.end(), [](uint8_t a) { return a; }))
+        break;
       run_once(batch, active, base + static_cast<uint64_t>(r), outcome, best_loss);
     }
     return;
@@ -231,7 +226,7 @@ void ApgdAttack::run_once(const AttackBatch& batch, const std::vector<uint8_t>& 
       if (!active[static_cast<size_t>(s)]) continue;
       total += loss[static_cast<size_t>(s)];
       ++count;
-      if (!outcome.fooled[static_cast<size_t>(s)] && argmax(z + s * k, k) != labels[s]) {
+      if (!outcome.fooled[static_cast<size_t>(s)] && predicted_class(z + s * k, k) != labels[s]) {
         outcome.fooled[static_cast<size_t>(s)] = 1;
         copy_row(x, outcome.adversarial, s, per);
       }

@@ -159,6 +159,13 @@ std::vector<int32_t> ranked_classes(const float* logits, int64_t classes) {
   return order;
 }
 
+int32_t predicted_class(const float* logits, int64_t classes) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < classes; ++j)
+    if (logits[j] > logits[best]) best = j;
+  return static_cast<int32_t>(best);
+}
+
 double classification_margin(const float* logits, int64_t classes, int32_t label) {
   double other = -1e300;
   for (int64_t j = 0; j < classes; ++j)

@@ -77,6 +77,9 @@ std::vector<int> apgd_checkpoints(int iterations);
 // targets of APGD-T and FAB-T are ranks 1 .. n (the top-2 .. top-(n+1) classes).
 std::vector<int32_t> ranked_classes(const float* logits, int64_t classes);
 
+// The first largest logit's class.
+int32_t predicted_class(const float* logits, int64_t classes);
+
 // z_y - max_{i != y} z_i: positive while the sample is classified correctly.
 double classification_margin(const float* logits, int64_t classes, int32_t label);
 

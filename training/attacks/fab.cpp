@@ -11,13 +11,6 @@ namespace advmoe {
 
 namespace {
 
-int32_t argmax(const float* z, int64_t k) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < k; ++j)
-    if (z[j] > z[best]) best = j;
-  return static_cast<int32_t>(best);
-}
-
 double distance(const float* a, const float* b, int64_t n, bool l2) {
   double d = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -106,7 +99,7 @@ void FabAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
       float* xs = x.data<float>();
       for (int64_t s = 0; s < b; ++s) {
         const size_t r = static_cast<size_t>(s);
-        if (!active[r] || argmax(z + s * k, k) == labels[s]) continue;
+        if (!active[r] || predicted_class(z + s * k, k) == labels[s]) continue;
         const double norm = distance(xs + s * per, x0 + s * per, per, l2);
         if (norm < closest[r]) {
           closest[r] = norm;
