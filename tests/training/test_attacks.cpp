@@ -117,18 +117,41 @@ struct LinearModel {
     return worst;
   }
   // FAB's quantity: min over t of margin / |w_y - w_t|_1 (the L-inf distance to each boundary
-  // without the box, exact when the box does not bind).
-  double boundary_distance(const float* x0, int32_t y) const {
+  // without the box, exact when the box does not bind); with `l2`, margin / |w_y - w_t|_2.
+  double boundary_distance(const float* x0, int32_t y, bool l2 = false) const {
     double best = 1e300;
     for (int64_t t = 0; t < classes; ++t) {
       if (t == y) continue;
       double l1 = 0;
-      for (int64_t i = 0; i < kPixels; ++i)
-        l1 += std::fabs(w[static_cast<size_t>(y * kPixels + i)] -
-                        w[static_cast<size_t>(t * kPixels + i)]);
-      best = std::min(best, (logit(x0, y) - logit(x0, t)) / l1);
+      for (int64_t i = 0; i < kPixels; ++i) {
+        const double d =
+            w[static_cast<size_t>(y * kPixels + i)] - w[static_cast<size_t>(t * kPixels + i)];
+        l1 += l2 ? d * d : std::fabs(d);
+      }
+      best = std::min(best, (logit(x0, y) - logit(x0, t)) / (l2 ? std::sqrt(l1) : l1));
     }
     return best;
+  }
+  // L2: the largest pixel change of the minimal step onto the closest boundary (the box [0, 1]
+  // cannot bind when it is below every pixel's room).
+  double l2_step_max(const float* x0, int32_t y) const {
+    double best = 1e300, largest = 0;
+    for (int64_t t = 0; t < classes; ++t) {
+      if (t == y) continue;
+      double norm2 = 0, top = 0;
+      for (int64_t i = 0; i < kPixels; ++i) {
+        const double d =
+            w[static_cast<size_t>(y * kPixels + i)] - w[static_cast<size_t>(t * kPixels + i)];
+        norm2 += d * d;
+        top = std::max(top, std::fabs(d));
+      }
+      const double margin = logit(x0, y) - logit(x0, t);
+      if (margin / std::sqrt(norm2) < best) {
+        best = margin / std::sqrt(norm2);
+        largest = margin * top / norm2;
+      }
+    }
+    return largest;
   }
   // A test set of `n` images with pixels in [lo, hi] / 255, labelled by the model's own
   // prediction (every point starts correctly classified).
@@ -354,6 +377,23 @@ BOOST_AUTO_TEST_CASE(fab_finds_the_minimum_norm_of_a_linear_model) {
   }
   BOOST_TEST_MESSAGE("FAB minimum norms checked on " << checked << " points");
   BOOST_CHECK_GE(checked, 16);
+  // L2: margin / |w_y - w_t|_2 on the points close enough that the box cannot bind.
+  FabConfig l2 = f;
+  l2.norm = PgdNorm::L2;
+  FabAttack fab_l2(am, l2);
+  fab_l2.run(batch, out);
+  checked = 0;
+  for (int64_t s = 0; s < 32; ++s) {
+    const double exact = lm.boundary_distance(batch.images.data<float>() + s * 16,
+                                              batch.labels.data<int32_t>()[s], true);
+    // pixels in [0.4, 0.6]: a step below 0.39 per pixel stays inside [0, 1]
+    if (lm.l2_step_max(batch.images.data<float>() + s * 16, batch.labels.data<int32_t>()[s]) > 0.39)
+      continue;
+    ++checked;
+    BOOST_CHECK_CLOSE(fab_l2.minimum_norms()[static_cast<size_t>(s)], exact, 1.0);
+  }
+  BOOST_TEST_MESSAGE("FAB L2 minimum norms checked on " << checked << " points");
+  BOOST_CHECK_GE(checked, 4);
   // With eps at the median distance, only points within it count, and they stay in the ball.
   FabConfig g = f;
   g.epsilon = 0.05;
