@@ -14,6 +14,7 @@ packages=(
   libturbojpeg0-dev      # JPEG decoding for Tiny-ImageNet and ImageNet
   dataset-fashion-mnist  # the real data of the main job, in /usr/share/datasets/fashion-mnist
   python3-h5py           # tests that read and craft checkpoints from Python
+  python3-numpy          # the same tests (h5py depends on it; named because they import it)
   # The sanitizer build and the fuzz targets (scripts/sanitize-check.sh, run by CI): clang with
   # its OpenMP runtime and compiler-rt (ASan, UBSan, libFuzzer).
   clang libomp-14-dev libclang-rt-14-dev
