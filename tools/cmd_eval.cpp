@@ -104,7 +104,7 @@ int cmd_eval(const std::vector<std::string>& args) {
     cascade.restarts = attack.restarts;
     if (apgd_iterations != 100 || fab_iterations != 100 || square_queries != 5000 ||
         target_classes != 9 || attack.restarts != 1)
-      cascade.version += ", non-standard budget";
+      cascade.version += ", non-standard budget (not comparable with standard AutoAttack)";
   } else {
     require(json_path.empty() && adversarial_path.empty() && state_path.empty(), "eval",
             "--json, --save-adversarial and --state belong to the AutoAttack attacks (aa, "
