@@ -62,8 +62,10 @@ void add_attack_options(po::options_description& options, AttackOptions& a) {
 
 PgdConfig pgd_config_of(const AttackOptions& a, uint64_t seed) {
   if (a.attack != "pgd" && a.attack != "fgsm" && a.attack != "none")
-    throw UsageError{"--attack must be none, pgd or fgsm (eval also: aa, aa-fast, apgd-ce, "
-                     "apgd-dlr, apgd-t, fab-t, square), got '" + a.attack + "'"};
+    throw UsageError{
+        "--attack must be none, pgd or fgsm (eval also: aa, aa-fast, apgd-ce, "
+        "apgd-dlr, apgd-t, fab-t, square), got '" +
+        a.attack + "'"};
   PgdConfig c;
   try {
     c.norm = parse_pgd_norm(a.norm);

@@ -8,7 +8,7 @@
 #include "models/registry.h"
 #include "tools/attack_options.h"
 #include "tools/device_options.h"
-#include "training/attacks/autoattack.h"
+#include "training/attacks/cascade_report.h"
 #include "training/checkpoint.h"
 #include "training/evaluate.h"
 #include "training/run_files.h"

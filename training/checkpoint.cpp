@@ -2,12 +2,7 @@
 #include "training/checkpoint.h"
 
 #include <cmath>
-
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
-#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -122,14 +117,6 @@ Tensor host_copy(const Variables& v, const std::string& name) {
   return host;
 }
 
-void fsync_path(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags);
-  ADVMOE_CHECK(fd >= 0, "cannot open '" << path << "' to sync it");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  ADVMOE_CHECK(rc == 0, "fsync of '" << path << "' failed");
-}
-
 // Values of one role (Param or Buffer), by name.
 std::vector<const ValueInfo*> values_with_role(const Model& model, Role role) {
   std::vector<const ValueInfo*> out;
@@ -170,10 +157,7 @@ Tensor from_pytorch_layout(const Tensor& t) {
 
 void save_checkpoint(const std::string& path, const Model& model, const Variables& variables,
                      const RunState& state) {
-  // Unique temp name in the same folder, so rename() is atomic and a crash leaves `path` intact.
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    H5File f = H5File::create(tmp);
+  write_hdf5_atomically(path, [&](H5File& f) {
     const ModelConfig& c = model.config;
     f.set_attr("/", "format", kFormatName);
     f.set_attr("/", "format_version", kCheckpointFormatVersion);
@@ -207,13 +191,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     for (const ValueInfo* b : values_with_role(model, Role::Buffer))
       f.write("/buffers/" + b->name, host_copy(variables, b->name));
     write_metrics(f, state.metrics);
-    f.flush();
-  }
-  fsync_path(tmp, O_RDONLY);
-  ADVMOE_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0,
-               "cannot rename '" << tmp << "' to '" << path << "'");
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+  });
 }
 
 namespace {

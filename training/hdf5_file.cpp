@@ -1,8 +1,13 @@
 // HDF5 C API calls behind H5File, with errors that name file and object.
 #include "training/hdf5_file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <limits>
 
 #include "runtime/error.h"
@@ -392,6 +397,33 @@ std::vector<int64_t> H5File::attr_ints(const std::string& object, const std::str
   ADVMOE_CHECK(H5Aread(a.id(), H5T_NATIVE_INT64, value.data()) >= 0,
                "attribute " << attr_where(object, name) << " is not an integer array");
   return value;
+}
+
+namespace {
+
+void fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  ADVMOE_CHECK(fd >= 0, "cannot open '" << path << "' to sync it");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  ADVMOE_CHECK(rc == 0, "fsync of '" << path << "' failed");
+}
+
+}  // namespace
+
+void write_hdf5_atomically(const std::string& path, const std::function<void(H5File&)>& fill) {
+  // Unique temp name in the same folder, so rename() is atomic and a crash leaves `path` intact.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    H5File f = H5File::create(tmp);
+    fill(f);
+    f.flush();
+  }
+  fsync_path(tmp, O_RDONLY);
+  ADVMOE_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0,
+               "cannot rename '" << tmp << "' to '" << path << "'");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
 }
 
 }  // namespace advmoe

@@ -13,6 +13,7 @@
 
 #include <hdf5.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -97,5 +98,10 @@ class H5File {
   std::string path_;
   H5Handle file_;
 };
+
+// Writes an HDF5 file atomically: `fill` writes into a temporary file in the same folder, which
+// is synced and renamed over `path` (and the folder synced), so a crash or kill leaves either the
+// old file or the complete new one.
+void write_hdf5_atomically(const std::string& path, const std::function<void(H5File&)>& fill);
 
 }  // namespace advmoe

@@ -180,19 +180,13 @@ void ApgdAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
     return;
   }
   // APGD-T: the targets are ranked by the clean logits.
-  model_.set_images(batch.images);
-  const Tensor& clean = model_.forward();
+  const std::vector<std::vector<int32_t>> ranks = model_.rank_classes(batch.images);
   const int64_t k = model_.classes();
-  std::vector<std::vector<int32_t>> ranks;
-  for (int64_t s = 0; s < b; ++s) ranks.push_back(ranked_classes(clean.data<float>() + s * k, k));
   const int targets = static_cast<int>(std::min<int64_t>(config_.target_classes, k - 1));
   for (int rank = 1; rank <= targets; ++rank) {
     std::vector<uint8_t> active = active_rows();
     if (std::none_of(active.begin(), active.end(), [](uint8_t a) { return a; })) break;
-    std::vector<int32_t> target(static_cast<size_t>(b));
-    for (int64_t s = 0; s < b; ++s)
-      target[static_cast<size_t>(s)] = ranks[static_cast<size_t>(s)][static_cast<size_t>(rank)];
-    model_.set_targets(target);
+    model_.set_target_rank(ranks, rank);
     for (int r = 0; r < config_.restarts; ++r) {
       active = active_rows();
       if (std::none_of(active.begin(), active.end(), [](uint8_t a) { return a; })) break;
@@ -219,7 +213,7 @@ void ApgdAttack::run_once(const AttackBatch& batch, const std::vector<uint8_t>& 
     const float* l = model_.fetch(loss_->loss).data<float>();
     for (int64_t s = 0; s < b; ++s) loss[static_cast<size_t>(s)] = l[s];
     const float* z = model_.fetch("logits").data<float>();
-    const Tensor& x = model_.fetch("images");
+    const Tensor* x = nullptr;  // fetched only when a row is newly misclassified
     double total = 0;
     int64_t count = 0;
     for (int64_t s = 0; s < b; ++s) {
@@ -228,7 +222,8 @@ void ApgdAttack::run_once(const AttackBatch& batch, const std::vector<uint8_t>& 
       ++count;
       if (!outcome.fooled[static_cast<size_t>(s)] && predicted_class(z + s * k, k) != labels[s]) {
         outcome.fooled[static_cast<size_t>(s)] = 1;
-        copy_row(x, outcome.adversarial, s, per);
+        if (!x) x = &model_.fetch("images");
+        copy_row(*x, outcome.adversarial, s, per);
       }
     }
     mean_losses_.push_back(count ? total / count : 0);
@@ -253,14 +248,18 @@ void ApgdAttack::run_once(const AttackBatch& batch, const std::vector<uint8_t>& 
     backend.copy(vars.get("images"), vars.get(next_));
     evaluate();
     schedule.observe(i, loss);
-    // Improved rows: remember the point and its gradient (a restart resumes from both).
-    const Tensor& x = model_.fetch("images");
-    const Tensor& g = model_.fetch(loss_->gradient);
-    for (int64_t s = 0; s < b; ++s)
-      if (schedule.improved()[static_cast<size_t>(s)]) {
-        copy_row(x, x_best_, s, per);
-        copy_row(g, g_best_, s, per);
-      }
+    // Improved rows: remember the point and its gradient (a restart resumes from both); both
+    // are fetched only when some row improved (on a GPU each fetch copies the batch).
+    const std::vector<uint8_t>& improved = schedule.improved();
+    if (std::any_of(improved.begin(), improved.end(), [](uint8_t v) { return v; })) {
+      const Tensor& x = model_.fetch("images");
+      const Tensor& g = model_.fetch(loss_->gradient);
+      for (int64_t s = 0; s < b; ++s)
+        if (improved[static_cast<size_t>(s)]) {
+          copy_row(x, x_best_, s, per);
+          copy_row(g, g_best_, s, per);
+        }
+    }
     rows.clear();
     for (int64_t s = 0; s < b; ++s)
       if (schedule.halved()[static_cast<size_t>(s)]) rows.push_back(s);

@@ -2,6 +2,7 @@
 #include "training/attacks/attack_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -94,6 +95,21 @@ void AttackModel::set_targets(const std::vector<int32_t>& targets) {
   backend().copy(variables_.get("attack.targets"), host_targets_);
 }
 
+std::vector<std::vector<int32_t>> AttackModel::rank_classes(const Tensor& host_images) {
+  set_images(host_images);
+  const float* z = forward().data<float>();
+  std::vector<std::vector<int32_t>> ranks;
+  for (int64_t s = 0; s < batch_; ++s) ranks.push_back(ranked_classes(z + s * classes_, classes_));
+  return ranks;
+}
+
+void AttackModel::set_target_rank(const std::vector<std::vector<int32_t>>& ranks, int rank) {
+  std::vector<int32_t> targets;
+  for (const std::vector<int32_t>& row : ranks)
+    targets.push_back(row.at(static_cast<size_t>(rank)));
+  set_targets(targets);
+}
+
 const Tensor& AttackModel::forward() {
   forward_->run();
   return fetch("logits");
@@ -164,6 +180,15 @@ int32_t predicted_class(const float* logits, int64_t classes) {
   for (int64_t j = 1; j < classes; ++j)
     if (logits[j] > logits[best]) best = j;
   return static_cast<int32_t>(best);
+}
+
+double perturbation_norm(const float* x, const float* x0, int64_t n, PgdNorm norm) {
+  double d = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = std::fabs(static_cast<double>(x[i]) - x0[i]);
+    d = norm == PgdNorm::L2 ? d + v * v : std::max(d, v);
+  }
+  return norm == PgdNorm::L2 ? std::sqrt(d) : d;
 }
 
 double classification_margin(const float* logits, int64_t classes, int32_t label) {

@@ -46,6 +46,11 @@ class AttackModel {
   void set_images(const Tensor& host_images);
   void set_labels(const Tensor& host_labels);
   void set_targets(const std::vector<int32_t>& targets);
+  // Per row, the classes ranked by the logits of `host_images` (one forward pass), highest first:
+  // the targets of APGD-T and FAB-T are ranks 1 .. n. set_target_rank makes each row's class of
+  // rank `rank` its target.
+  std::vector<std::vector<int32_t>> rank_classes(const Tensor& host_images);
+  void set_target_rank(const std::vector<std::vector<int32_t>>& ranks, int rank);
   // Runs the forward Plan on the current "images"; returns the logits on the host.
   const Tensor& forward();
   // Routes of the last forward, per MoE layer, on the host ([layer][sample]).
@@ -79,6 +84,9 @@ std::vector<int32_t> ranked_classes(const float* logits, int64_t classes);
 
 // The first largest logit's class.
 int32_t predicted_class(const float* logits, int64_t classes);
+
+// |x - x0| over n elements in the attack's norm (L-inf: the largest difference).
+double perturbation_norm(const float* x, const float* x0, int64_t n, PgdNorm norm);
 
 // z_y - max_{i != y} z_i: positive while the sample is classified correctly.
 double classification_margin(const float* logits, int64_t classes, int32_t label);

@@ -8,12 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <iomanip>
-#include <sstream>
 
 #include "datasets/batcher.h"
 #include "runtime/files.h"
-#include "training/hdf5_file.h"
+#include "training/attacks/cascade_state.h"
 #include "training/progress.h"
 
 namespace advmoe {
@@ -26,96 +24,6 @@ bool gradient_based(EvalAttackKind k) {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-// Everything that must match for a state file to belong to this evaluation.
-std::string fingerprint(const CascadeConfig& c, const std::vector<std::string>& names,
-                        const Dataset& test, int64_t batch) {
-  std::ostringstream s;
-  s << "test=" << test.name << "/" << test.size() << " batch=" << batch
-    << " norm=" << (c.norm == PgdNorm::L2 ? "l2" : "linf") << " eps=" << c.epsilon
-    << " seed=" << c.seed << " apgd=" << c.apgd_iterations << " fab=" << c.fab_iterations
-    << " square=" << c.square_queries << " targets=" << c.target_classes
-    << " restarts=" << c.restarts << " attacks=";
-  for (const std::string& n : names) s << n << ";";
-  return s.str();
-}
-
-// The evaluation's progress and per-sample record: what the state file holds.
-struct Record {
-  int32_t stage = 0, next_batch = 0;
-  std::vector<int32_t> fooled_by;  // [N]
-  std::vector<int32_t> attacked;   // [stages][N]: 1 where the stage attacked the point
-  std::vector<int32_t> routes;     // [stages][layers][N]: adversarial route, -1 unattacked
-  std::vector<double> seconds;     // [stages]
-  Tensor images;                   // [N, H, W, C] when kept (no storage otherwise)
-};
-
-void write_state(const std::string& path, const std::string& print, const Record& r, int64_t layers,
-                 int64_t n) {
-  const std::string temporary = path + ".partial";
-  {
-    H5File f = H5File::create(temporary);
-    f.set_attr("/", "fingerprint", print);
-    f.set_attr("/", "stage", static_cast<double>(r.stage));
-    f.set_attr("/", "next_batch", static_cast<double>(r.next_batch));
-    Tensor fooled = Tensor::zeros(Shape{n}, DType::I32);
-    std::copy(r.fooled_by.begin(), r.fooled_by.end(), fooled.data<int32_t>());
-    f.write("/fooled_by", fooled);
-    const int64_t stages = static_cast<int64_t>(r.seconds.size());
-    Tensor seconds = Tensor::zeros(Shape{stages}, DType::F64);
-    std::copy(r.seconds.begin(), r.seconds.end(), seconds.data<double>());
-    f.write("/seconds", seconds);
-    Tensor attacked = Tensor::zeros(Shape{stages, n}, DType::I32);
-    std::copy(r.attacked.begin(), r.attacked.end(), attacked.data<int32_t>());
-    f.write("/attacked", attacked);
-    if (layers > 0) {
-      Tensor routes = Tensor::zeros(Shape{stages, layers, n}, DType::I32);
-      std::copy(r.routes.begin(), r.routes.end(), routes.data<int32_t>());
-      f.write("/routes", routes);
-    }
-    if (r.images.storage()) f.write("/images", r.images);
-    f.flush();
-  }
-  std::filesystem::rename(temporary, path);  // atomic: a kill leaves the old state or the new
-}
-
-bool read_state(const std::string& path, const std::string& print, Record& r, int64_t layers,
-                int64_t n) {
-  if (!std::filesystem::exists(path)) return false;
-  H5File f = H5File::open(path);
-  const std::string theirs = f.attr_string("/", "fingerprint");
-  ADVMOE_CHECK(theirs == print,
-               "state file '" << path << "' belongs to another evaluation:\n  it: " << theirs
-                              << "\n  this: " << print << "\nremove it or pass another --state");
-  const int64_t stages = static_cast<int64_t>(r.seconds.size());
-  r.stage = static_cast<int32_t>(f.attr_number("/", "stage", 0, static_cast<double>(stages), true));
-  r.next_batch = static_cast<int32_t>(f.attr_number("/", "next_batch", 0, 1e9, true));
-  auto read_exact = [&](const std::string& name, const Shape& shape, DType dtype) {
-    Tensor t = f.read(name);
-    ADVMOE_CHECK(
-        t.shape() == shape && t.dtype() == dtype,
-        "state file '" << path << "': " << name << " is " << t.shape() << ", expected " << shape);
-    return t;
-  };
-  Tensor fooled = read_exact("/fooled_by", Shape{n}, DType::I32);
-  r.fooled_by.assign(fooled.data<int32_t>(), fooled.data<int32_t>() + n);
-  for (int32_t v : r.fooled_by)
-    ADVMOE_CHECK(v >= -2 && v < stages, "state file '" << path << "': fooled_by holds " << v);
-  Tensor seconds = read_exact("/seconds", Shape{stages}, DType::F64);
-  r.seconds.assign(seconds.data<double>(), seconds.data<double>() + stages);
-  Tensor attacked = read_exact("/attacked", Shape{stages, n}, DType::I32);
-  r.attacked.assign(attacked.data<int32_t>(), attacked.data<int32_t>() + stages * n);
-  if (layers > 0) {
-    Tensor routes = read_exact("/routes", Shape{stages, layers, n}, DType::I32);
-    r.routes.assign(routes.data<int32_t>(), routes.data<int32_t>() + routes.numel());
-  }
-  if (r.images.storage()) {
-    ADVMOE_CHECK(f.exists("/images"), "state file '" << path << "' has no images: it was "
-                                                     << "written without --save-adversarial");
-    r.images = read_exact("/images", r.images.shape(), DType::F32);
-  }
-  return true;
 }
 
 }  // namespace
@@ -319,7 +227,7 @@ CascadeResult EvaluationCascade::run(const Dataset& test, const CascadeRunOption
     for (int64_t i = 0; i < record.images.numel(); ++i)
       record.images.data<float>()[i] = test.pixel(i);
   }
-  const std::string print = fingerprint(config_, names_, test, b);
+  const std::string print = state_fingerprint(config_, names_, test, b);
   if (!options.state_path.empty() && read_state(options.state_path, print, record, layers, n)) {
     for (int64_t i = 0; i < n; ++i)
       ADVMOE_CHECK((record.fooled_by[static_cast<size_t>(i)] == -2) ==
@@ -366,18 +274,13 @@ CascadeResult EvaluationCascade::run(const Dataset& test, const CascadeRunOption
       am.set_images(outcome.adversarial);
       const float* z = am.forward().data<float>();
       std::vector<std::vector<int32_t>> routes = am.last_routes();
-      const bool l2 = config_.norm == PgdNorm::L2;
       for (int64_t s = 0; s < rows; ++s) {
         const int64_t index = points[static_cast<size_t>(base + s)];
-        double distance = 0;
-        for (int64_t i = 0; i < per; ++i) {
-          const float x = outcome.adversarial.data<float>()[s * per + i];
-          const double d = std::fabs(static_cast<double>(x) - images.data<float>()[s * per + i]);
-          ADVMOE_CHECK(x >= 0 && x <= 1, names_[static_cast<size_t>(stage)]
-                                             << " left [0, 1] on test sample " << index);
-          distance = l2 ? distance + d * d : std::max(distance, d);
-        }
-        distance = l2 ? std::sqrt(distance) : distance;
+        const float* x = outcome.adversarial.data<float>() + s * per;
+        ADVMOE_CHECK(std::all_of(x, x + per, [](float v) { return v >= 0 && v <= 1; }),
+                     names_[static_cast<size_t>(stage)] << " left [0, 1] on test sample " << index);
+        const double distance =
+            perturbation_norm(x, images.data<float>() + s * per, per, config_.norm);
         ADVMOE_CHECK(distance <= config_.epsilon * (1 + 1e-5) + 1e-6,
                      names_[static_cast<size_t>(stage)] << " left the eps-ball on test sample "
                                                         << index << ": distance " << distance);
@@ -484,116 +387,6 @@ CascadeResult EvaluationCascade::run(const Dataset& test, const CascadeRunOption
   }
   if (options.keep_images) result.adversarial = record.images;
   return result;
-}
-
-void print_cascade(const CascadeResult& r, const CascadeConfig& c) {
-  std::printf("AutoAttack (%s), %s eps %.4g: clean accuracy %.2f%% (%lld of %lld)\n",
-              r.version.c_str(), c.norm == PgdNorm::L2 ? "L2" : "L-inf", c.epsilon,
-              100 * r.clean_accuracy(), static_cast<long long>(r.clean_correct),
-              static_cast<long long>(r.total));
-  int64_t robust = r.clean_correct;
-  for (const AttackReport& a : r.attacks) {
-    robust -= a.fooled;
-    std::printf("  %-22s attacked %6lld, fooled %6lld, robust accuracy after it %.2f%%, %.1fs",
-                a.name.c_str(), static_cast<long long>(a.attacked),
-                static_cast<long long>(a.fooled), 100.0 * robust / std::max<int64_t>(r.total, 1),
-                a.seconds);
-    if (!a.route_changed.empty()) {
-      std::printf(", expert changed for %.1f%% of attacked points (per layer:",
-                  a.attacked ? 100.0 * a.route_changed_any / a.attacked : 0.0);
-      for (int64_t changed : a.route_changed)
-        std::printf(" %.1f%%", a.attacked ? 100.0 * changed / a.attacked : 0.0);
-      std::printf(")");
-    }
-    std::printf("\n");
-  }
-  std::printf("robust accuracy (RA-AA, %s): %.2f%% (%lld of %lld)%s\n", r.version.c_str(),
-              100 * r.robust_accuracy(), static_cast<long long>(r.robust),
-              static_cast<long long>(r.total), r.finished ? "" : " [interrupted: partial]");
-  for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
-}
-
-std::string cascade_json(const CascadeResult& r, const CascadeConfig& c,
-                         const std::string& checkpoint) {
-  std::ostringstream j;
-  j << std::setprecision(10);
-  auto list = [&](const std::vector<int64_t>& v) {
-    std::ostringstream s;
-    s << "[";
-    for (size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
-    s << "]";
-    return s.str();
-  };
-  auto quoted = [](const std::string& s) {
-    std::string out = "\"";
-    for (char ch : s) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    return out + "\"";
-  };
-  j << "{\n  \"checkpoint\": " << quoted(checkpoint) << ",\n  \"version\": " << quoted(r.version)
-    << ",\n  \"norm\": \"" << (c.norm == PgdNorm::L2 ? "l2" : "linf")
-    << "\",\n  \"epsilon\": " << c.epsilon << ",\n  \"seed\": " << c.seed
-    << ",\n  \"finished\": " << (r.finished ? "true" : "false") << ",\n  \"images\": " << r.total
-    << ",\n  \"clean_correct\": " << r.clean_correct
-    << ",\n  \"clean_accuracy\": " << r.clean_accuracy() << ",\n  \"robust\": " << r.robust
-    << ",\n  \"robust_accuracy\": " << r.robust_accuracy()
-    << ",\n  \"per_class\": {\"total\": " << list(r.per_class_total)
-    << ", \"clean_correct\": " << list(r.per_class_clean)
-    << ", \"robust\": " << list(r.per_class_robust) << "},\n  \"attacks\": [";
-  for (size_t i = 0; i < r.attacks.size(); ++i) {
-    const AttackReport& a = r.attacks[i];
-    j << (i ? "," : "") << "\n    {\"name\": " << quoted(a.name) << ", \"attacked\": " << a.attacked
-      << ", \"fooled\": " << a.fooled << ", \"seconds\": " << a.seconds
-      << ", \"fooled_per_class\": " << list(a.fooled_per_class);
-    if (!a.route_changed.empty()) {
-      j << ", \"route_changed_per_layer\": " << list(a.route_changed)
-        << ", \"route_changed_any\": " << a.route_changed_any << ", \"expert_usage\": {";
-      for (size_t l = 0; l < a.usage.size(); ++l)
-        j << (l ? ", " : "") << quoted(a.usage[l].layer) << ": " << list(a.usage[l].counts);
-      j << "}";
-    }
-    j << "}";
-  }
-  j << "\n  ],\n  \"warnings\": [";
-  for (size_t i = 0; i < r.warnings.size(); ++i) j << (i ? ", " : "") << quoted(r.warnings[i]);
-  j << "]\n}\n";
-  return j.str();
-}
-
-void save_adversarial(const std::string& path, const CascadeResult& r, const Dataset& test,
-                      const CascadeConfig& c) {
-  ADVMOE_CHECK(r.adversarial.storage() != nullptr, "save_adversarial: the images were not kept");
-  const int64_t n = r.total;
-  const std::string temporary = path + ".partial";
-  {
-    H5File f = H5File::create(temporary);
-    f.write("/images", r.adversarial);
-    Tensor labels = Tensor::zeros(Shape{n}, DType::I32), fooled = labels.clone(),
-           robust = labels.clone(), clean = labels.clone();
-    for (int64_t i = 0; i < n; ++i) {
-      const int32_t by = r.fooled_by[static_cast<size_t>(i)];
-      labels.data<int32_t>()[i] = test.labels[static_cast<size_t>(i)];
-      fooled.data<int32_t>()[i] = by;
-      robust.data<int32_t>()[i] = by == -1;
-      clean.data<int32_t>()[i] = by != -2;
-    }
-    f.write("/labels", labels);
-    f.write("/fooled_by", fooled);
-    f.write("/robust", robust);
-    f.write("/clean_correct", clean);
-    std::string names;
-    for (size_t s = 0; s < r.attacks.size(); ++s) names += (s ? "," : "") + r.attacks[s].name;
-    f.set_attr("/", "attacks", names);
-    f.set_attr("/", "version", r.version);
-    f.set_attr("/", "norm", c.norm == PgdNorm::L2 ? "l2" : "linf");
-    f.set_attr("/", "epsilon", c.epsilon);
-    f.set_attr("/", "robust_accuracy", r.robust_accuracy());
-    f.set_attr("/", "dataset", test.name);
-    f.flush();
-  }
-  std::filesystem::rename(temporary, path);
 }
 
 }  // namespace advmoe

@@ -88,13 +88,4 @@ class EvaluationCascade {
   std::vector<std::string> names_;
 };
 
-// JSON of the result (per attack and per class counts, RA, seconds, MoE route changes).
-std::string cascade_json(const CascadeResult& r, const CascadeConfig& c,
-                         const std::string& checkpoint);
-// The worst-case images and per-sample outcome as HDF5 (layout: docs/evaluation.md).
-void save_adversarial(const std::string& path, const CascadeResult& r, const Dataset& test,
-                      const CascadeConfig& c);
-// Prints the per-attack table and warnings.
-void print_cascade(const CascadeResult& r, const CascadeConfig& c);
-
 }  // namespace advmoe

@@ -9,18 +9,7 @@
 
 namespace advmoe {
 
-namespace {
-
-double distance(const float* a, const float* b, int64_t n, bool l2) {
-  double d = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = std::fabs(static_cast<double>(a[i]) - b[i]);
-    d = l2 ? d + v * v : std::max(d, v);
-  }
-  return l2 ? std::sqrt(d) : d;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 FabAttack::FabAttack(AttackModel& model, FabConfig config) : model_(model), config_(config) {
   ADVMOE_CHECK(config.epsilon >= 0 && config.iterations >= 1 && config.target_classes >= 1 &&
@@ -58,7 +47,6 @@ void FabAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
   Backend& backend = model_.backend();
   Variables& vars = model_.variables();
   const int64_t b = model_.batch(), per = model_.sample_elements(), k = model_.classes();
-  const bool l2 = config_.norm == PgdNorm::L2;
   const int32_t* labels = batch.labels.data<int32_t>();
   const float* x0 = batch.images.data<float>();
   outcome.adversarial = batch.images.clone();
@@ -67,10 +55,7 @@ void FabAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
   model_.set_labels(batch.labels);
   backend.copy(vars.get("attack.x0"), batch.images);
 
-  model_.set_images(batch.images);
-  const Tensor& clean = model_.forward();
-  std::vector<std::vector<int32_t>> ranks;
-  for (int64_t s = 0; s < b; ++s) ranks.push_back(ranked_classes(clean.data<float>() + s * k, k));
+  const std::vector<std::vector<int32_t>> ranks = model_.rank_classes(batch.images);
   const int targets = static_cast<int>(std::min<int64_t>(config_.target_classes, k - 1));
   Tensor x = Tensor::zeros(batch.images.shape(), DType::F32);
   std::vector<int64_t> all_rows(static_cast<size_t>(b));
@@ -84,10 +69,7 @@ void FabAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
       any |= active[static_cast<size_t>(s)] =
           minimum_norms_[static_cast<size_t>(s)] > config_.epsilon;
     if (!any) break;
-    std::vector<int32_t> target(static_cast<size_t>(b));
-    for (int64_t s = 0; s < b; ++s)
-      target[static_cast<size_t>(s)] = ranks[static_cast<size_t>(s)][static_cast<size_t>(rank)];
-    model_.set_targets(target);
+    model_.set_target_rank(ranks, rank);
     std::vector<double> closest(static_cast<size_t>(b), 1e10);  // this target's best norm
     model_.set_images(batch.images);
     for (int i = 0; i < config_.iterations; ++i) {
@@ -100,7 +82,7 @@ void FabAttack::run(const AttackBatch& batch, AttackOutcome& outcome) {
       for (int64_t s = 0; s < b; ++s) {
         const size_t r = static_cast<size_t>(s);
         if (!active[r] || predicted_class(z + s * k, k) == labels[s]) continue;
-        const double norm = distance(xs + s * per, x0 + s * per, per, l2);
+        const double norm = perturbation_norm(xs + s * per, x0 + s * per, per, config_.norm);
         if (norm < closest[r]) {
           closest[r] = norm;
           std::memcpy(closest_.data<float>() + s * per, xs + s * per, sizeof(float) * per);
