@@ -36,7 +36,8 @@ function(advmoe_add_cuda_backend target)
                                      backends/cuda/optimizer.cu backends/cuda/linear.cu
                                      backends/cuda/pooling.cu backends/cuda/batch_norm.cu
                                      backends/cuda/cudnn_conv.cu backends/cuda/conv2d.cu
-                                     backends/cuda/expert_conv.cu backends/cuda/attack.cu)
+                                     backends/cuda/expert_conv.cu backends/cuda/attack.cu
+                                     backends/cuda/sparse.cu)
     target_compile_definitions(${target} PUBLIC ADVMOE_WITH_CUDA)
     target_include_directories(${target} PRIVATE ${CUDNN_INCLUDE_DIR})
     target_link_libraries(${target} PUBLIC CUDA::cudart_static CUDA::cublas ${CUDNN_LIBRARY})

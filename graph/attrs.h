@@ -110,6 +110,14 @@ struct FabStepAttrs {
   bool l2 = false;  // false: L-inf (norms of d1, d2 and the projection's norm)
 };
 
+// topk_mask: HYDRA's mask from importance scores (ops/sparse.h). `keep` in (0, 1] is the share
+// of items each tensor keeps: weights (unstructured) or output filters (structured, a filter's
+// importance the L1 norm of its scores).
+struct TopkMaskAttrs {
+  double keep = 1.0;
+  bool structured = false;
+};
+
 // sgd_update: PyTorch's SGD hyper-parameters (the learning rate is an input: it changes per step).
 struct SgdAttrs {
   double momentum = 0.9;
@@ -119,6 +127,7 @@ struct SgdAttrs {
 
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ScaleAttrs, ShapeAttrs,
                            KlBackwardAttrs, SliceAttrs, AffineAttrs, ExpertConvAttrs, PgdStepAttrs,
-                           PgdStartAttrs, SgdAttrs, SampleLossAttrs, ApgdStepAttrs, FabStepAttrs>;
+                           PgdStartAttrs, SgdAttrs, SampleLossAttrs, ApgdStepAttrs, FabStepAttrs,
+                           TopkMaskAttrs>;
 
 }  // namespace advmoe

@@ -57,6 +57,7 @@ enum class Op {
   SampleLossBackward,
   ApgdStep,
   FabStep,
+  TopkMask,
   SgdUpdate,
   kCount
 };

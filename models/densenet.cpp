@@ -39,7 +39,7 @@ Val build_densenet_bc(Model& model, int depth, int growth) {
   }
   x = global_avg_pool(relu(bn(x, p, "bn1")), "avgpool");
   int classes = model.config.classes;
-  return linear(x, p.linear_weight("fc", classes, x.shape()[1]), p.bias("fc", classes), "fc");
+  return classifier(x, p, "fc", classes);
 }
 
 }  // namespace advmoe

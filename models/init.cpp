@@ -1,5 +1,6 @@
 // Parameter initialization from the run's seed.
 #include "models/registry.h"
+#include "models/sparse_model.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 
@@ -7,6 +8,8 @@ namespace advmoe {
 
 void initialize_parameters(const Model& model, Variables& variables, uint64_t seed) {
   const Graph& g = *model.graph;
+  std::map<std::string, Tensor> initialized;  // for the inits that derive from another tensor
+  std::vector<const ValueInfo*> derived;
   for (ValueId v = 0; v < g.num_values(); ++v) {
     const ValueInfo& info = g.value(v);
     if (info.role != Role::Param && info.role != Role::Buffer) continue;
@@ -24,8 +27,19 @@ void initialize_parameters(const Model& model, Variables& variables, uint64_t se
       case InitKind::Ones:
         host.fill(1.0);
         break;
+      case InitKind::ScaledFromWeight:
+        derived.push_back(&info);
+        continue;
     }
     variables.set(info.name, host);
+    initialized.emplace(info.name, host);
+  }
+  for (const ValueInfo* info : derived) {
+    const std::string& source = model.inits.at(info->name).source;
+    auto it = initialized.find(source);
+    ADVMOE_CHECK(it != initialized.end(),
+                 "'" << info->name << "' derives from '" << source << "', which has no value");
+    variables.set(info->name, hydra_scores(it->second));
   }
 }
 

@@ -12,11 +12,14 @@
 
 namespace advmoe {
 
-enum class InitKind { KaimingNormalFanOut, Normal, Zeros, Ones };
+// ScaledFromWeight: HYDRA's score initialization from the layer's weight W (`source`),
+// s = sqrt(6 / fan_in) * W / max|W| (models/sparse_model.h).
+enum class InitKind { KaimingNormalFanOut, Normal, Zeros, Ones, ScaledFromWeight };
 
 struct ParamInit {
   InitKind kind = InitKind::Zeros;
   double stddev = 0.0;  // Normal only
+  std::string source;   // ScaledFromWeight only: the weight's name
 };
 
 struct ModelConfig {
@@ -26,8 +29,10 @@ struct ModelConfig {
   int classes = 10;
   double width = 1.0;  // channel multiplier; build_model sets it to r for `sdense`
   DType dtype = DType::F32;
-  std::string variant = "dense";  // dense | sdense (every width times `ratio`) | moe
-  int experts = 2;                // moe: experts N per MoE layer, each r * C wide
+  // dense | sdense (every width times `ratio`) | moe | sparse (dense widths, every conv and the
+  // classifier masked by HYDRA's top-k of learned scores: docs/sparse.md)
+  std::string variant = "dense";
+  int experts = 2;  // moe: experts N per MoE layer, each r * C wide
   // moe: layer (a router per MoE conv) | global (one router network) | fixed (an Input "route"
   // gives each sample's expert: benchmarks and tests)
   std::string routing = "layer";
@@ -35,6 +40,11 @@ struct ModelConfig {
   std::string stem = "auto";  // ResNet: cifar | imagenet | auto (imagenet from 128x128 up)
   // Input normalization inside the model: none | cifar10 | cifar100 | imagenet (mean/std).
   std::string normalize = "none";
+  // sparse: the share of weights (unstructured) or of output filters (structured) each masked
+  // layer keeps, in (0, 1]; structured masks leave the classifier dense (pruning its rows would
+  // remove classes).
+  double keep = 1.0;
+  std::string mask = "structured";  // sparse: structured | unstructured
 };
 
 // Architecture names build_model accepts.
@@ -58,6 +68,16 @@ struct Model {
   std::vector<Router> routers;
   // moe: each MoE conv's module name and its route (expert index per sample), for usage stats.
   std::vector<std::pair<std::string, Val>> routes;
+
+  // sparse: every masked layer (module name, its weight, scores, mask and filter mask), in
+  // build order; structured: the conv outputs whose BN is masked by the conv's filter mask, so a
+  // pruned filter's channel is exactly zero after BN (what makes the compact export exact).
+  struct MaskedLayer {
+    std::string module;
+    Val weight, scores, mask, filter_mask;
+  };
+  std::vector<MaskedLayer> masked;
+  std::map<ValueId, Val> channel_masks;
 
   int64_t num_parameters() const;  // trainable elements (Params only)
 };

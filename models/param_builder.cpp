@@ -10,6 +10,7 @@
 #include "ops/linear.h"
 #include "ops/moe.h"
 #include "ops/pooling.h"
+#include "ops/sparse.h"
 #include "runtime/error.h"
 
 namespace advmoe {
@@ -101,11 +102,54 @@ Val batch_norm(Val x, const BatchNormParams& p) {
                     module_of(p.weight));
 }
 
+Val sparse_weight(const ParamBuilder& p, Val w, bool classifier) {
+  Model& m = p.model();
+  const ModelConfig& c = m.config;
+  if (c.variant != "sparse") return w;
+  const bool structured = c.mask == "structured";
+  if (classifier && structured) return w;
+  const std::string module = module_of(w);
+  Graph& g = *m.graph;
+  std::string name = module + ".scores";
+  Val scores;
+  if (g.has(name)) {
+    scores = existing(g, name, w.shape(), Role::Param);
+  } else {
+    scores = {&g, g.param(name, w.shape(), "scores")};
+    m.inits[name] = {InitKind::ScaledFromWeight, 0, w.info().name};
+  }
+  TopkMask mask = topk_mask(scores, c.keep, structured, module + ".mask");
+  // A second forward (TRADES' adversarial branch) recomputes the mask; the first is the record.
+  bool recorded = false;
+  for (const Model::MaskedLayer& l : m.masked) recorded = recorded || l.module == module;
+  if (!recorded) m.masked.push_back({module, w, scores, mask.mask, mask.filter_mask});
+  return mul(w, mask.mask, module + ".masked_weight");
+}
+
+namespace {
+// Structured masks: the conv output `y` and its filter mask, for the BN that follows.
+Val note_channel_mask(Val y, const ParamBuilder& p, Val w) {
+  Model& m = p.model();
+  if (m.config.variant == "sparse" && m.config.mask == "structured")
+    for (const Model::MaskedLayer& l : m.masked)
+      if (l.weight.id == w.id)
+        m.channel_masks[y.id] = stop_gradient(l.filter_mask, l.module + ".channel_mask");
+  return y;
+}
+}  // namespace
+
 Val conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel, int stride,
          int padding, bool bias) {
   Val w = p.conv_weight(name, out, kernel, x.shape()[3]);
-  if (bias) return conv2d(x, w, p.bias(name, out), stride, padding, module_of(w));
-  return conv2d(x, w, stride, padding, module_of(w));
+  Val used = sparse_weight(p, w, false);
+  Val y = bias ? conv2d(x, used, p.bias(name, out), stride, padding, module_of(w))
+               : conv2d(x, used, stride, padding, module_of(w));
+  return note_channel_mask(y, p, w);
+}
+
+Val classifier(Val x, const ParamBuilder& p, const std::string& name, int64_t classes) {
+  Val w = p.linear_weight(name, classes, x.shape()[1]);
+  return linear(x, sparse_weight(p, w, true), p.bias(name, classes), name);
 }
 
 Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel,
@@ -136,7 +180,16 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
 }
 
 Val bn(Val x, const ParamBuilder& p, const std::string& name) {
-  return batch_norm(x, p.batch_norm(name, x.shape()[-1]));
+  BatchNormParams params = p.batch_norm(name, x.shape()[-1]);
+  const auto& masks = p.model().channel_masks;
+  auto it = masks.find(x.id);
+  if (it == masks.end()) return batch_norm(x, params);
+  // A pruned filter's channel: gamma and beta masked too, so it leaves BN as exact zeros.
+  const std::string module = module_of(params.weight);
+  Val gamma = mul(params.weight, it->second, module + ".masked_weight");
+  Val beta = mul(params.bias, it->second, module + ".masked_bias");
+  return batch_norm(x, gamma, beta, params.running_mean, params.running_var, BatchNormAttrs{},
+                    module);
 }
 
 Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv_name,

@@ -47,6 +47,11 @@ Val batch_norm(Val x, const BatchNormParams& p);
 // conv named `name` under p, no bias unless asked (BN follows almost every conv).
 Val conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel, int stride,
          int padding, bool bias = false);
+// sparse variant: w masked by HYDRA's top-k of its own scores (Param "<module>.scores", group
+// "scores"): w * topk_mask(scores); other variants, and the classifier under structured masks: w.
+Val sparse_weight(const ParamBuilder& p, Val w, bool classifier);
+// The classifier: linear `name` (weight and bias) to `classes` outputs, masked when sparse.
+Val classifier(Val x, const ParamBuilder& p, const std::string& name, int64_t classes);
 // A conv of an MoE layer when the model is `moe` (expert_conv over N experts of `out` channels,
 // gated by the layer's route: its own router or the global one), else a plain conv.
 Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel,

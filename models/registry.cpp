@@ -32,8 +32,17 @@ ModelConfig resolve(ModelConfig c) {
   if (c.variant == "sdense" || c.variant == "moe")
     c.width = c.ratio;
   else
-    ADVMOE_CHECK(c.variant == "dense",
-                 "unknown model variant '" << c.variant << "' (available: dense, sdense, moe)");
+    ADVMOE_CHECK(
+        c.variant == "dense" || c.variant == "sparse",
+        "unknown model variant '" << c.variant << "' (available: dense, sdense, moe, sparse)");
+  if (c.variant == "sparse") {
+    ADVMOE_CHECK(c.keep > 0 && c.keep <= 1,
+                 "sparse: the keep ratio k must be in (0, 1], got " << c.keep);
+    ADVMOE_CHECK(c.mask == "structured" || c.mask == "unstructured",
+                 "unknown mask '" << c.mask << "' (available: structured, unstructured)");
+    ADVMOE_CHECK(c.width == 1,
+                 "sparse: masks prune the dense model of width 1, got width " << c.width);
+  }
   if (c.variant == "moe") {
     ADVMOE_CHECK(c.experts >= 1 && c.experts <= 64,
                  "moe: experts must be in [1, 64], got " << c.experts);

@@ -48,7 +48,7 @@ Val build_resnet18(Model& model) {
     }
   x = global_avg_pool(x, "avgpool");
   const char* head = imagenet ? "fc" : "linear";
-  return linear(x, p.linear_weight(head, c.classes, x.shape()[1]), p.bias(head, c.classes), head);
+  return classifier(x, p, head, c.classes);
 }
 
 }  // namespace advmoe

@@ -24,9 +24,7 @@ Val build_smallcnn(Model& model) {
     if (stage < 3) x = max_pool(x, 2, 2, 0, "pool" + id);
   }
   x = global_avg_pool(x, "gap");
-  int64_t features = x.shape()[1];
-  return linear(x, p.linear_weight("fc", model.config.classes, features),
-                p.bias("fc", model.config.classes), "fc");
+  return classifier(x, p, "fc", model.config.classes);
 }
 
 }  // namespace advmoe

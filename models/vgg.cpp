@@ -32,8 +32,7 @@ Val build_vgg16_bn(Model& model) {
   }
   x = flatten(x, "flatten");
   int classes = model.config.classes;
-  return linear(x, p.linear_weight("classifier", classes, x.shape()[1]),
-                p.bias("classifier", classes), "classifier");
+  return classifier(x, p, "classifier", classes);
 }
 
 }  // namespace advmoe

@@ -39,7 +39,7 @@ Val build_wide_resnet(Model& model, int depth, int widen) {
     }
   x = global_avg_pool(relu(bn(x, p, "bn1")), "avgpool");
   int classes = model.config.classes;
-  return linear(x, p.linear_weight("fc", classes, x.shape()[1]), p.bias("fc", classes), "fc");
+  return classifier(x, p, "fc", classes);
 }
 
 }  // namespace advmoe

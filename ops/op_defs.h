@@ -23,5 +23,6 @@ void register_moe_ops(OpTable& table);         // top1, expert_conv, channel_gat
 void register_concat_ops(OpTable& table);      // concat_channels, channel_slice
 void register_attack_ops(OpTable& table);      // pgd_step, pgd_start
 void register_optimizer_ops(OpTable& table);   // sgd_update
+void register_sparse_ops(OpTable& table);      // topk_mask
 
 }  // namespace advmoe

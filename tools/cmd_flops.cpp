@@ -4,6 +4,8 @@
 
 #include "models/flops.h"
 #include "models/registry.h"
+#include "models/sparse_model.h"
+#include "runtime/error.h"
 #include "tools/options.h"
 
 namespace advmoe {
@@ -14,7 +16,11 @@ int cmd_flops(const std::vector<std::string>& args) {
   po::options_description o("flops options");
   auto add = o.add_options();
   add("arch", po::value(&mc.arch)->default_value("resnet18"), "architecture");
-  add("variant", po::value(&mc.variant)->default_value("dense"), "dense | sdense | moe");
+  add("variant", po::value(&mc.variant)->default_value("dense"), "dense | sdense | moe | sparse");
+  add("keep", po::value(&mc.keep)->default_value(0.5),
+      "sparse: share of each layer's filters (structured) or weights (unstructured) kept");
+  add("mask", po::value(&mc.mask)->default_value("structured"),
+      "sparse: structured | unstructured");
   add("ratio", po::value(&mc.ratio)->default_value(1.0), "width ratio r (sdense, moe)");
   add("experts", po::value(&mc.experts)->default_value(2), "experts N (moe)");
   add("routing", po::value(&mc.routing)->default_value("layer"), "layer | global (moe)");
@@ -37,6 +43,24 @@ int cmd_flops(const std::vector<std::string>& args) {
           ? (" N=" + std::to_string(mc.experts) + " " + mc.routing + " routing").c_str()
           : "",
       size, size, channels, mc.classes, c.pathway / 1e9, c.router / 1e9);
+  if (mc.variant != "sparse") return 0;
+  // The MACs above are what dense kernels compute on the masked weights.
+  if (mc.mask == "unstructured") {
+    std::printf(
+        "sparse (unstructured, keep %.4g): the masked weights are computed densely (the %.4f "
+        "GMACs above); about %.4f GMACs multiply kept weights\n",
+        mc.keep, c.pathway / 1e9, mc.keep * c.pathway / 1e9);
+    return 0;
+  }
+  try {
+    Model compact = build_model(compact_config(model));
+    std::printf(
+        "sparse (structured, keep %.4g): the compact model (advmoe export --compact: S-Dense at r "
+        "%.4g) computes %.4f GMACs per sample\n",
+        mc.keep, compact.config.ratio, count_macs(compact).pathway / 1e9);
+  } catch (const Error& e) {
+    std::printf("sparse (structured, keep %.4g): no compact model: %s\n", mc.keep, e.what());
+  }
   return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "datasets/registry.h"
 #include "models/registry.h"
+#include "models/sparse_model.h"
 #include "tools/attack_options.h"
 #include "tools/device_options.h"
 #include "tools/options.h"
@@ -22,6 +23,8 @@ namespace {
 struct TrainOptions {
   std::string dataset, data_dir, arch, variant, out, resume, schedule, augment, normalize;
   std::string best_metric, routing, router_grad;
+  std::string phase, init_from, train_groups, mask;
+  double keep = 0;
   DeviceOptions device;
   int experts = 2;
   double balance_loss = 0;
@@ -47,7 +50,24 @@ po::options_description train_options(TrainOptions& t) {
       "dataset folder (default: the dataset's standard location)");
   add("arch", po::value(&t.arch)->default_value("smallcnn"),
       "smallcnn | resnet18 | wrn-28-10 | vgg16-bn | densenet-bc-40 | densenet-bc-100");
-  add("variant", po::value(&t.variant)->default_value("dense"), "dense | sdense | moe (resnet18)");
+  add("variant", po::value(&t.variant)->default_value("dense"),
+      "dense | sdense | moe | sparse (HYDRA's masks on a pretrained dense model; needs --phase)");
+  add("phase", po::value(&t.phase)->default_value("none"),
+      "sparse: prune (weights frozen, scores trained; --init-from a dense or sparse checkpoint) | "
+      "finetune (scores frozen, kept weights trained; --init-from the pruned checkpoint)");
+  add("keep", po::value(&t.keep)->default_value(0.0),
+      "sparse: share k in (0, 1] of each layer's weights (unstructured) or filters (structured) "
+      "the masks keep (0: match one MoE pathway at --ratio and --experts; finetune: the "
+      "checkpoint's)");
+  add("mask", po::value(&t.mask)->default_value("structured"),
+      "sparse: structured (top-k filters by the L1 norm of their scores) | unstructured (top-k "
+      "weights per layer)");
+  add("init-from", po::value(&t.init_from)->default_value(""),
+      "start from this checkpoint's parameters and buffers (same architecture; a dense one for "
+      "--phase prune); a new run, epoch 1");
+  add("train-groups", po::value(&t.train_groups)->default_value("all"),
+      "parameter groups trained, the rest frozen: all | backbone | router | scores (standard, "
+      "pgd-at, trades; --phase sets it)");
   add("ratio", po::value(&t.ratio)->default_value(1.0),
       "width ratio r of sdense and moe, in (0, 1]");
   add("experts", po::value(&t.experts)->default_value(2), "experts N per MoE layer (moe)");
@@ -164,6 +184,13 @@ void check(const TrainOptions& t) {
   if (t.preset != "paper" && t.preset != "reference-code")
     throw UsageError{"advmoe train: --preset must be paper or reference-code, got '" + t.preset +
                      "'"};
+  require(t.phase == "none" || t.phase == "prune" || t.phase == "finetune", c,
+          "--phase must be none, prune or finetune, got '" + t.phase + "'");
+  require(t.keep == 0 || in(t.keep, 0, 1), c, "--keep must be in (0, 1], got " + text(t.keep));
+  require(t.train_groups == "all" || t.train_groups == "backbone" || t.train_groups == "router" ||
+              t.train_groups == "scores",
+          c,
+          "--train-groups must be all, backbone, router or scores, got '" + t.train_groups + "'");
   if (t.schedule != "cosine" && t.schedule != "constant")
     throw UsageError{"advmoe train: --schedule must be cosine or constant, got '" + t.schedule +
                      "'"};
@@ -178,6 +205,46 @@ Augmentation augmentation_of(const TrainOptions& t) {
   if (a == "crop+flip") return {4, true};
   throw UsageError{"advmoe train: --augment must be auto, none, crop, flip or crop+flip, got '" +
                    t.augment + "'"};
+}
+
+// Sparse-CNN (docs/sparse.md): the phase's starting point and the keep ratio, printed with the
+// MoE pathway it matches when it is the default.
+void resolve_sparse(const TrainOptions& t, const po::variables_map& vm, ModelConfig& mc) {
+  require(t.phase != "none", "train",
+          "--variant sparse trains in phases: --phase prune (from a dense checkpoint, after "
+          "adversarial pretraining) then --phase finetune (from the pruned checkpoint)");
+  require(t.train_groups == "all", "train",
+          "--phase sets the trained groups (prune: scores, finetune: backbone); leave "
+          "--train-groups out");
+  require(!t.init_from.empty() || !t.resume.empty(), "train",
+          "--phase " + t.phase + " starts from a checkpoint: give --init-from");
+  mc.mask = t.mask;
+  mc.keep = t.keep;
+  const std::string from = !t.resume.empty() ? t.resume + "/last.h5" : t.init_from;
+  if (mc.keep > 0) return;
+  if (!t.resume.empty() || t.phase == "finetune") {
+    CheckpointHeader h = read_checkpoint_header(from);
+    require(h.model.variant == "sparse", "train",
+            "--phase finetune starts from a pruned (sparse) checkpoint; '" + from + "' is " +
+                h.model.variant);
+    mc.keep = h.model.keep;
+    if (vm["mask"].defaulted()) mc.mask = h.model.mask;
+    std::printf("sparse: keep %.4g of each layer's %s, as '%s'\n", mc.keep,
+                mc.mask == "structured" ? "filters" : "weights", from.c_str());
+    return;
+  }
+  KeepDefault k = default_keep(mc, t.experts);
+  mc.keep = k.keep;
+  std::printf(
+      "sparse: keep %.4g of each layer's %s (default: one MoE pathway at r %.3g, N %d); masked "
+      "weights %lld dense, %lld along one pathway (%.4g); MACs per sample %lld dense, %lld along "
+      "one pathway (%.4g)\n",
+      mc.keep, mc.mask == "structured" ? "filters, matching MACs" : "weights, matching parameters",
+      mc.ratio, t.experts, static_cast<long long>(k.masked_weights),
+      static_cast<long long>(k.pathway_weights),
+      static_cast<double>(k.pathway_weights) / static_cast<double>(k.masked_weights),
+      static_cast<long long>(k.dense_macs), static_cast<long long>(k.pathway_macs),
+      static_cast<double>(k.pathway_macs) / static_cast<double>(k.dense_macs));
 }
 
 }  // namespace
@@ -260,6 +327,16 @@ int cmd_train(const std::vector<std::string>& args) {
   mc.normalize = t.normalize;
   mc.experts = t.experts;
   mc.routing = t.routing;
+  std::vector<std::string> groups;
+  if (t.train_groups != "all") groups = {t.train_groups};
+  require(t.init_from.empty() || t.resume.empty(), "train",
+          "--init-from starts a new run; --resume continues one from its last.h5 (not both)");
+  if (t.variant == "sparse") {
+    resolve_sparse(t, vm, mc);
+    groups = {t.phase == "prune" ? "scores" : "backbone"};
+  } else {
+    require(t.phase == "none", "train", "--phase is for --variant sparse");
+  }
   // Resume: the checkpoint is validated (architecture, configuration, step count) before any
   // Plan is compiled.
   CheckpointHeader resumed;
@@ -268,7 +345,7 @@ int cmd_train(const std::vector<std::string>& args) {
     std::string last = out + "/last.h5";
     resumed = read_checkpoint_header(last);
     ModelConfig wanted = mc;
-    if (wanted.variant != "dense") wanted.width = wanted.ratio;
+    if (wanted.variant == "sdense" || wanted.variant == "moe") wanted.width = wanted.ratio;
     check_same_model(last, resumed.model, wanted);
     check_resume_config(last, resumed.state.config_ini, options_as_ini(vm));
     ADVMOE_CHECK(resumed.state.step == resumed.state.epoch * steps,
@@ -296,6 +373,7 @@ int cmd_train(const std::vector<std::string>& args) {
   method.router_lr_scale = t.router_lr > 0 ? t.router_lr / t.lr : 1.0;
   method.balance_loss = t.balance_loss;
   method.sgd = {t.momentum, t.weight_decay, false};
+  method.train_groups = groups;
   RunConfig run;
   run.dir = out;
   run.config_ini = options_as_ini(vm);
@@ -305,6 +383,7 @@ int cmd_train(const std::vector<std::string>& args) {
   if (t.final_pgd_steps > 0) run.final_attack = final_pgd;
   run.best_metric = best_metric;
   if (!t.resume.empty()) run.resume = resumed;
+  run.init_from = t.init_from;
   TrainingRun training(model, *backend, tc, method, run);
   std::printf("model: %s %s (r %.3g), %lld parameters; backend %s; plan peak %.1f MiB; run %s\n",
               t.arch.c_str(), model.config.variant.c_str(), model.config.ratio,

@@ -16,7 +16,8 @@ void print_usage() {
                "  eval     evaluate a checkpoint on a test set\n"
                "  inspect  show a checkpoint's metadata, tensors and metrics\n"
                "  bench    measure training/inference images/s and plan memory\n"
-               "  flops    count multiply-accumulates per sample (pathway and router)\n\n"
+               "  flops    count multiply-accumulates per sample (pathway and router)\n"
+               "  export   write a structured Sparse-CNN as its compact dense model\n\n"
                "advmoe <command> --help shows the options of a command.\n";
 }
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     if (command == "inspect") return advmoe::cmd_inspect(args);
     if (command == "bench") return advmoe::cmd_bench(args);
     if (command == "flops") return advmoe::cmd_flops(args);
+    if (command == "export") return advmoe::cmd_export(args);
     std::cerr << "advmoe: unknown command '" << command << "'\n";
     print_usage();
     return 2;

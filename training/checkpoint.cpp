@@ -1,6 +1,8 @@
 // Checkpoint writing and validated reading.
 #include "training/checkpoint.h"
 
+#include "models/sparse_model.h"
+
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -170,6 +172,10 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     f.set_attr("/", "experts", c.variant == "moe" ? static_cast<double>(c.experts) : 0.0);
     f.set_attr("/", "routing", c.variant == "moe" ? c.routing : std::string("none"));
     f.set_attr("/", "classes", static_cast<double>(c.classes));
+    if (c.variant == "sparse") {
+      f.set_attr("/", "keep", c.keep);
+      f.set_attr("/", "mask", c.mask);
+    }
     f.set_attr("/", "input_shape", std::vector<int64_t>{c.image[2], c.image[0], c.image[1]});
     f.set_attr("/", "dataset", state.dataset);
     f.set_attr("/", "epoch", static_cast<double>(state.epoch));
@@ -191,6 +197,14 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     for (const ValueInfo* b : values_with_role(model, Role::Buffer))
       f.write("/buffers/" + b->name, host_copy(variables, b->name));
     write_metrics(f, state.metrics);
+    if (c.variant != "sparse") return;
+    // The masks the scores select, for analysts (loading recomputes them from the scores).
+    std::map<std::string, Tensor> scores;
+    for (const Model::MaskedLayer& l : model.masked)
+      scores[l.scores.info().name] = host_copy(variables, l.scores.info().name);
+    f.make_group("/masks");
+    for (const auto& [module, m] : host_masks(model, scores))
+      f.write("/masks/" + module, to_pytorch_layout(m.mask));
   });
 }
 
@@ -225,7 +239,7 @@ CheckpointHeader read_checkpoint_header(const std::string& path) {
   CheckpointHeader h;
   h.format_version = static_cast<int>(version);
   h.model.arch = attr_choice(f, "arch", architectures());
-  h.model.variant = attr_choice(f, "variant", {"dense", "sdense", "moe"});
+  h.model.variant = attr_choice(f, "variant", {"dense", "sdense", "moe", "sparse"});
   h.model.ratio = f.attr_number("/", "ratio", 1e-3, 1, false);
   ADVMOE_CHECK(h.model.ratio > 0, "'" << path << "': attribute 'ratio' must be positive");
   h.model.width = f.attr_number("/", "width", 1e-3, 16, false);
@@ -234,6 +248,11 @@ CheckpointHeader read_checkpoint_header(const std::string& path) {
   if (h.model.variant == "moe") {
     h.model.experts = static_cast<int>(f.attr_number("/", "experts", 1, 64, true));
     h.model.routing = attr_choice(f, "routing", {"layer", "global"});
+  }
+  if (h.model.variant == "sparse") {
+    h.model.keep = f.attr_number("/", "keep", 0, 1, false);
+    ADVMOE_CHECK(h.model.keep > 0, "'" << path << "': attribute 'keep' must be in (0, 1]");
+    h.model.mask = attr_choice(f, "mask", {"structured", "unstructured"});
   }
   h.model.classes = static_cast<int>(f.attr_number("/", "classes", 2, 100000, true));
   std::vector<int64_t> chw = f.attr_ints("/", "input_shape");
@@ -267,6 +286,10 @@ void check_same_model(const std::string& path, const ModelConfig& h, const Model
     field("experts", h.experts, c.experts);
     field("routing", h.routing, c.routing);
   }
+  if (h.variant == "sparse" && c.variant == "sparse") {
+    field("keep", h.keep, c.keep);
+    field("mask", h.mask, c.mask);
+  }
   field("classes", h.classes, c.classes);
   field("normalize", h.normalize, c.normalize);
   field("input (H, W, C)", h.image, c.image);
@@ -297,6 +320,28 @@ void check_values(const std::string& path, const std::string& dataset, const Ten
 
 }  // namespace
 
+namespace {
+
+// One f32 tensor of the model's shape (ours), checked for shape, type, storage and values before
+// and after it is read.
+Tensor read_checked(const H5File& f, const std::string& path, const std::string& ds,
+                    const Shape& ours, bool checksums) {
+  ADVMOE_CHECK(f.exists(ds), "'" << path << "' lacks dataset " << ds);
+  Shape want = to_pytorch_layout(Tensor::zeros(ours, DType::F32)).shape();
+  Shape got = f.shape_of(ds);
+  ADVMOE_CHECK(got == want,
+               "'" << path << "' " << ds << " has shape " << got << ", the model needs " << want);
+  DType type = f.dtype_of(ds);
+  ADVMOE_CHECK(type == DType::F32,
+               "'" << path << "' " << ds << " is " << dtype_name(type) << ", expected f32");
+  f.check_storage(ds, checksums);
+  Tensor t = from_pytorch_layout(f.read(ds, want.numel()));
+  check_values(path, ds, t);
+  return t;
+}
+
+}  // namespace
+
 void load_checkpoint_tensors(const std::string& path, const Model& model, Variables& variables,
                              bool with_optimizer) {
   CheckpointHeader h = read_checkpoint_header(path);
@@ -305,18 +350,7 @@ void load_checkpoint_tensors(const std::string& path, const Model& model, Variab
   const bool checksums = h.format_version >= 2;
   // Shape, type and storage are checked before anything is allocated or read.
   auto load = [&](const std::string& ds, const Shape& ours) {
-    ADVMOE_CHECK(f.exists(ds), "'" << path << "' lacks dataset " << ds);
-    Shape want = to_pytorch_layout(Tensor::zeros(ours, DType::F32)).shape();
-    Shape got = f.shape_of(ds);
-    ADVMOE_CHECK(got == want,
-                 "'" << path << "' " << ds << " has shape " << got << ", the model needs " << want);
-    DType type = f.dtype_of(ds);
-    ADVMOE_CHECK(type == DType::F32,
-                 "'" << path << "' " << ds << " is " << dtype_name(type) << ", expected f32");
-    f.check_storage(ds, checksums);
-    Tensor t = from_pytorch_layout(f.read(ds, want.numel()));
-    check_values(path, ds, t);
-    return t;
+    return read_checked(f, path, ds, ours, checksums);
   };
   // Every group must hold exactly the model's tensors.
   auto load_group = [&](const std::string& group, Role role, const std::string& prefix) {
@@ -334,15 +368,65 @@ void load_checkpoint_tensors(const std::string& path, const Model& model, Variab
   load_group("/params", Role::Param, "");
   load_group("/buffers", Role::Buffer, "");
   if (!with_optimizer) return;
+  // Momentum of the groups this run trains (a run with frozen groups has none for them).
   std::set<std::string> groups;
-  for (const ValueInfo* p : values_with_role(model, Role::Param)) groups.insert(p->group);
+  for (const ValueInfo* p : values_with_role(model, Role::Param))
+    if (variables.has("momentum/" + p->name)) groups.insert(p->group);
   for (const std::string& group : groups) {
     std::string g = "/optimizer/" + group + "/momentum";
     ADVMOE_CHECK(f.is_group(g), "'" << path << "' lacks optimizer state " << g);
     for (const ValueInfo* p : values_with_role(model, Role::Param))
-      if (p->group == group)
+      if (p->group == group && variables.has("momentum/" + p->name))
         variables.set("momentum/" + p->name, load(g + "/" + p->name, p->shape));
   }
+}
+
+}  // namespace advmoe
+
+namespace advmoe {
+
+std::vector<std::string> load_initial_parameters(const std::string& path, const Model& model,
+                                                 Variables& variables) {
+  CheckpointHeader h = read_checkpoint_header(path);
+  const ModelConfig& c = model.config;
+  const bool from_dense = h.model.variant == "dense" && c.variant == "sparse";
+  ADVMOE_CHECK(h.model.variant == c.variant || from_dense,
+               "'" << path << "' holds a " << h.model.variant << " model; --init-from needs one of "
+                   << "the same variant (" << c.variant << ")"
+                   << (c.variant == "sparse" ? " or a dense one to prune" : ""));
+  ModelConfig wanted = c;
+  wanted.ratio = c.variant == "sparse" ? h.model.ratio : c.ratio;  // sparse: the keep ratio's basis
+  if (from_dense) {
+    wanted.variant = "dense";
+    wanted.width = 1;
+  }
+  check_same_model(path, h.model, wanted);
+  H5File f = H5File::open(path);
+  const bool checksums = h.format_version >= 2;
+  std::vector<std::string> derived;
+  for (Role role : {Role::Param, Role::Buffer}) {
+    const std::string group = role == Role::Param ? "/params" : "/buffers";
+    ADVMOE_CHECK(f.is_group(group), "'" << path << "' lacks the group " << group);
+    std::set<std::string> expected;
+    for (const ValueInfo* v : values_with_role(model, role)) {
+      expected.insert(v->name);
+      if (from_dense && v->group == "scores") {
+        derived.push_back(v->name);
+        continue;
+      }
+      variables.set(v->name, read_checked(f, path, group + "/" + v->name, v->shape, checksums));
+    }
+    for (const std::string& name : f.list(group))
+      ADVMOE_CHECK(expected.count(name), "'" << path << "' has dataset " << group << "/" << name
+                                             << ", which " << c.arch << " " << c.variant
+                                             << " does not have (another architecture?)");
+  }
+  // HYDRA: the scores start from the pretrained weights they will mask.
+  for (const std::string& name : derived) {
+    const std::string& weight = model.inits.at(name).source;
+    variables.set(name, hydra_scores(host_copy(variables, weight)));
+  }
+  return derived;
 }
 
 }  // namespace advmoe

@@ -62,6 +62,14 @@ CheckpointHeader read_checkpoint_header(const std::string& path);
 void load_checkpoint_tensors(const std::string& path, const Model& model, Variables& variables,
                              bool with_optimizer);
 
+// --init-from: loads the parameters and buffers of `path` into a model that starts from them.
+// The checkpoint must hold the same architecture (arch, classes, input, normalization, width or
+// ratio; experts and routing for MoE; keep and mask for sparse), or, for a sparse model, the dense
+// model it prunes: then the scores are initialized from the loaded weights (HYDRA's scaled rule)
+// and their names are returned. Throws naming the file and field at fault.
+std::vector<std::string> load_initial_parameters(const std::string& path, const Model& model,
+                                                 Variables& variables);
+
 // Conv weights: our OHWI <-> PyTorch OIHW; other tensors are unchanged.
 Tensor to_pytorch_layout(const Tensor& ours);
 Tensor from_pytorch_layout(const Tensor& theirs);

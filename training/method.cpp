@@ -41,6 +41,9 @@ std::unique_ptr<TrainingMethod> make_training_method(Model& model, Variables& va
                "adversarial training needs epsilon >= 0, at least one attack step, beta >= 0 "
                "and a router learning rate > 0");
   if (c.method != Method::AdvMoe) return std::make_unique<AdversarialTraining>(model, variables, c);
+  ADVMOE_CHECK(c.train_groups.empty(),
+               "advmoe trains the router and backbone groups in turn; choosing the trained groups "
+               "is for standard, pgd-at and trades");
   if (c.preset == AdvMoePreset::Paper)
     return std::make_unique<AdvMoePaperTraining>(model, variables, c);
   return std::make_unique<AdvMoeReferenceTraining>(model, variables, c);

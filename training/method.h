@@ -52,6 +52,10 @@ struct MethodConfig {
   double balance_loss = 0;  // MoE: weight of the load-balancing loss per router (0: off)
   SgdConfig sgd;
   uint64_t seed = 0;  // of the attacks' random starts
+  // standard, pgd-at, trades: the parameter groups trained ("backbone", "router", "scores");
+  // empty: all. The others stay as they are (the dissection protocol, HYDRA's prune and finetune
+  // phases). BN running statistics still follow the batches in train mode.
+  std::vector<std::string> train_groups;
 };
 
 // One training batch in host memory, in the model's batch shape.

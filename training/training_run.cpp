@@ -62,6 +62,15 @@ TrainingRun::TrainingRun(Model& model, Backend& backend, const TrainConfig& trai
     std::printf("resumed %s at epoch %lld, step %lld\n", last.c_str(),
                 static_cast<long long>(saved.epoch), static_cast<long long>(saved.step));
   }
+  if (!run_.resume && !run_.init_from.empty()) {
+    std::vector<std::string> derived =
+        load_initial_parameters(run_.init_from, model, trainer_.variables());
+    std::printf("initialized from %s%s\n", run_.init_from.c_str(),
+                derived.empty() ? ""
+                                : (" (" + std::to_string(derived.size()) +
+                                   " score tensors from its weights, HYDRA's scaled rule)")
+                                      .c_str());
+  }
   std::ofstream(run_.dir + "/config.ini") << state_.config_ini;
 }
 

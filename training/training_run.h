@@ -28,6 +28,8 @@ struct RunConfig {
   BestMetric best_metric = BestMetric::TestAccuracy;
   // Resume from <dir>/last.h5, whose header the caller has read and checked.
   std::optional<CheckpointHeader> resume;
+  // A new run's starting parameters and buffers (load_initial_parameters); empty: the seed's.
+  std::string init_from;
   // Tests: return right after this epoch's checkpoints, as a run killed then would leave them
   // (0: run to the end).
   int stop_after_epoch = 0;

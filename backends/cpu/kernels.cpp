@@ -35,6 +35,7 @@ constexpr Op kHostLoopOps[] = {
     Op::ApgdStep,
     Op::FabStep,
     Op::SgdUpdate,
+    Op::TopkMask,
 };
 
 }  // namespace

@@ -22,6 +22,7 @@ void add_cuda_conv(KernelTable& table);
 void add_cuda_expert_conv(KernelTable& table);
 void add_cuda_attack(KernelTable& table);
 void add_cuda_optimizer(KernelTable& table);
+void add_cuda_sparse(KernelTable& table);
 
 constexpr int kThreads = 256;
 

@@ -16,6 +16,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   add_cuda_expert_conv(table);  // expert_conv: samples grouped per expert (cuDNN)
   add_cuda_attack(table);       // pgd_step, pgd_start, apgd_step, fab_step
   add_cuda_optimizer(table);    // sgd_update
+  add_cuda_sparse(table);       // topk_mask
   register_table(registry, "cuda", table);
 }
 

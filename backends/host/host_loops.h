@@ -20,6 +20,8 @@ void add_attack_loops(KernelTable& table, bool parallel);
 void add_loss_loops(KernelTable& table, bool parallel);
 // The optimizer update: sgd_update.
 void add_optimizer_loops(KernelTable& table, bool parallel);
+// Sparse-CNN masks: topk_mask.
+void add_sparse_loops(KernelTable& table, bool parallel);
 
 // All of the above.
 KernelTable host_loop_kernels(bool parallel);

@@ -65,7 +65,8 @@ AdversarialTraining::AdversarialTraining(Model& model, Variables& variables,
   attack_ = std::make_unique<PgdAttack>(
       g, variables, attack_loss.id, branch.adv_images.id,
       training_attack(config, pgd_at ? PgdStart::Uniform : PgdStart::Trades));
-  level_.emplace(g, variables, "all", loss.id, g.params(), scored_values(model), config.sgd);
+  level_.emplace(g, variables, "all", loss.id, trained_params(g, config), scored_values(model),
+                 config.sgd);
 }
 
 double AdversarialTraining::iterate(const std::vector<HostBatch>& batches, uint64_t key, double lr,

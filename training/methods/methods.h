@@ -13,6 +13,10 @@ namespace advmoe {
 // The values a method's scored Plan reports: the logits and every MoE layer's route.
 std::vector<ValueId> scored_values(Model& model);
 
+// The parameters of config.train_groups (all when empty), in creation order; throws for a group
+// the model has no parameters in.
+std::vector<ValueId> trained_params(const Graph& graph, const MethodConfig& config);
+
 // Standard training: one Level on the clean cross-entropy (+ balance loss) of every parameter.
 class StandardTraining : public TrainingMethod {
  public:

@@ -14,6 +14,20 @@ std::vector<ValueId> scored_values(Model& model) {
   return values;
 }
 
+std::vector<ValueId> trained_params(const Graph& g, const MethodConfig& config) {
+  if (config.train_groups.empty()) return g.params();
+  std::vector<ValueId> out;
+  for (const std::string& group : config.train_groups) {
+    std::vector<ValueId> params = g.params(group);
+    ADVMOE_CHECK(!params.empty(),
+                 "the model has no parameters of group '" << group << "' to train");
+  }
+  for (ValueId p : g.params())
+    for (const std::string& group : config.train_groups)
+      if (g.value(p).group == group) out.push_back(p);
+  return out;
+}
+
 StandardTraining::StandardTraining(Model& model, Variables& variables, const MethodConfig& config)
     : variables_(variables) {
   Graph& g = *model.graph;
@@ -23,7 +37,8 @@ StandardTraining::StandardTraining(Model& model, Variables& variables, const Met
       loss =
           loss + scale(balance_loss(r.logits, r.index, r.name + ".balance"), config.balance_loss);
   g.mark_loss(loss.id, "loss");
-  level_.emplace(g, variables, "all", loss.id, g.params(), scored_values(model), config.sgd);
+  level_.emplace(g, variables, "all", loss.id, trained_params(g, config), scored_values(model),
+                 config.sgd);
 }
 
 double StandardTraining::iterate(const std::vector<HostBatch>& batches, uint64_t /*key*/, double lr,
