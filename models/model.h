@@ -45,6 +45,15 @@ struct ModelConfig {
   // remove classes).
   double keep = 1.0;
   std::string mask = "structured";  // sparse: structured | unstructured
+  // moe, for the router/pathway dissection (docs/dissection.md): where each MoE layer's route
+  // comes from. router: its router on the layer input | input: an i32 Input "route/<module>"
+  // (routes held at given values: pathway-only attacks) | router-images: the routers run a full
+  // forward on "images" while the experts compute on a second Input "expert_images" with those
+  // routes (router-only attacks perturb "images").
+  std::string route_source = "router";
+  // Per-layer routers read the layer input through a stop_gradient in training (see moe_conv);
+  // false lets an attack's surrogate gradient reach the image through the routers.
+  bool detach_router_input = true;
 };
 
 // Architecture names build_model accepts.
@@ -68,6 +77,9 @@ struct Model {
   std::vector<Router> routers;
   // moe: each MoE conv's module name and its route (expert index per sample), for usage stats.
   std::vector<std::pair<std::string, Val>> routes;
+  // route_source router-images: each MoE module's route from the routers' forward, which the
+  // experts' forward uses (internal to the builders).
+  std::map<std::string, Route> route_override;
 
   // sparse: every masked layer (module name, its weight, scores, mask and filter mask), in
   // build order; structured: the conv outputs whose BN is masked by the conv's filter mask, so a

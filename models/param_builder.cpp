@@ -160,15 +160,22 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
   Route route = m.global_route;
   Val w = p.conv_weight(name, experts * out, kernel, x.shape()[3], out);
   std::string module = module_of(w);
-  if (m.config.routing == "layer") {
+  auto given = m.route_override.find(module);
+  if (given != m.route_override.end()) {
+    route = given->second;
+  } else if (m.config.route_source == "input") {
+    Graph& g = *m.graph;
+    route = {};
+    route.index = {&g, g.input("route/" + module, Shape{x.shape()[0]}, DType::I32)};
+  } else if (m.config.routing == "layer") {
     // Per-layer router of the paper: global-average-pool of the layer input -> linear -> N logits.
     // The pooled features are detached: the straight-through gate gradient is meant to train the
     // router, and flowing on into the backbone it swamps the true gradient (SmallCNN MoE on
     // Fashion-MNIST stayed at 10% accuracy without this).
     ParamBuilder r = p.scoped(name).in_group("router");
     int64_t c = x.shape()[3];
-    Val pooled =
-        stop_gradient(global_avg_pool(x, module + ".router.pool"), module + ".router.detach");
+    Val pooled = global_avg_pool(x, module + ".router.pool");
+    if (m.config.detach_router_input) pooled = stop_gradient(pooled, module + ".router.detach");
     Val logits = linear(pooled, r.linear_weight("router", experts, c), r.bias("router", experts),
                         module + ".router");
     route = top1(logits, module + ".route");

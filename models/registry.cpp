@@ -48,6 +48,10 @@ ModelConfig resolve(ModelConfig c) {
                  "moe: experts must be in [1, 64], got " << c.experts);
     ADVMOE_CHECK(c.routing == "layer" || c.routing == "global" || c.routing == "fixed",
                  "unknown routing '" << c.routing << "' (available: layer, global, fixed)");
+    ADVMOE_CHECK(c.route_source == "router" || c.route_source == "input" ||
+                     c.route_source == "router-images",
+                 "unknown route source '" << c.route_source
+                                          << "' (available: router, input, router-images)");
   }
   if (c.stem == "auto") c.stem = c.image.rank() == 3 && c.image[0] >= 128 ? "imagenet" : "cifar";
   ADVMOE_CHECK(c.stem == "cifar" || c.stem == "imagenet",
@@ -97,7 +101,24 @@ Model build_model(const ModelConfig& requested) {
   // Fixed routing: the caller feeds every sample's expert (benchmarks, tests); no router, no gate.
   if (config.variant == "moe" && config.routing == "fixed")
     model.global_route.index = {&g, g.input("route", Shape{config.batch}, DType::I32)};
-  model.logits = build_network(model, model.images);
+  if (config.variant == "moe" && config.route_source == "router-images") {
+    // The routers' forward on "images" (its logits unused), then the experts' on "expert_images"
+    // with the routes it chose.
+    build_network(model, model.images);
+    for (size_t i = 0; i < model.routes.size(); ++i) {
+      const std::string& module = model.routes[i].first;
+      Route r{model.routes[i].second, {}};
+      for (const Node& n : g.nodes())  // the gate top1 emitted next to the index
+        if (n.op == Op::Top1 && n.outputs[0] == r.index.id) r.gate = {&g, n.outputs[1]};
+      model.route_override[module] = r;
+    }
+    model.routes.clear();
+    model.input = Val{};
+    Val expert_images{&g, g.input("expert_images", model.images.shape())};
+    model.logits = build_network(model, expert_images);
+  } else {
+    model.logits = build_network(model, model.images);
+  }
   ADVMOE_CHECK(config.variant != "moe" || !model.routes.empty(),
                "variant moe found no MoE layers in " << config.arch);
   g.mark_output(model.logits.id, "logits");
@@ -107,7 +128,8 @@ Model build_model(const ModelConfig& requested) {
 Val build_network(Model& model, Val images) {
   const ModelConfig& config = model.config;
   model.input = normalized(images, config.normalize);
-  if (config.variant == "moe" && config.routing == "global")
+  if (config.variant == "moe" && config.routing == "global" && config.route_source == "router" &&
+      model.route_override.empty())
     model.global_route = build_global_router(model);
   const std::string& a = config.arch;
   if (a == "smallcnn") return build_smallcnn(model);

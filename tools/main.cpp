@@ -17,7 +17,10 @@ void print_usage() {
                "  inspect  show a checkpoint's metadata, tensors and metrics\n"
                "  bench    measure training/inference images/s and plan memory\n"
                "  flops    count multiply-accumulates per sample (pathway and router)\n"
-               "  export   write a structured Sparse-CNN as its compact dense model\n\n"
+               "  export   write a structured Sparse-CNN as its compact dense model\n"
+               "  dissect  router/pathway robustness of an MoE under attack (four categories)\n"
+               "  iou      pathway IoU: clean vs adversarial, and with a Sparse-CNN's mask\n"
+               "  plot     figures (PNG, SVG) of runs and analysis results\n\n"
                "advmoe <command> --help shows the options of a command.\n";
 }
 
@@ -38,6 +41,9 @@ int main(int argc, char** argv) {
     if (command == "bench") return advmoe::cmd_bench(args);
     if (command == "flops") return advmoe::cmd_flops(args);
     if (command == "export") return advmoe::cmd_export(args);
+    if (command == "dissect") return advmoe::cmd_dissect(args);
+    if (command == "iou") return advmoe::cmd_iou(args);
+    if (command == "plot") return advmoe::cmd_plot(args);
     std::cerr << "advmoe: unknown command '" << command << "'\n";
     print_usage();
     return 2;

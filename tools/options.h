@@ -40,5 +40,8 @@ int cmd_inspect(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 int cmd_flops(const std::vector<std::string>& args);
 int cmd_export(const std::vector<std::string>& args);
+int cmd_dissect(const std::vector<std::string>& args);
+int cmd_iou(const std::vector<std::string>& args);
+int cmd_plot(const std::vector<std::string>& args);
 
 }  // namespace advmoe

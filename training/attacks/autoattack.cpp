@@ -67,6 +67,40 @@ CascadeConfig cascade_for(const std::string& name, PgdNorm norm) {
   return c;
 }
 
+std::unique_ptr<EvalAttack> make_eval_attack(AttackModel& model, EvalAttackKind kind,
+                                             const CascadeConfig& config,
+                                             RouterGradient surrogate) {
+  if (!gradient_based(kind)) {
+    SquareConfig s;
+    s.epsilon = config.epsilon;
+    s.queries = config.square_queries;
+    s.seed = config.seed;
+    ADVMOE_CHECK(config.norm == PgdNorm::Linf, "square is implemented for --norm linf only");
+    return std::make_unique<SquareAttack>(model, s);
+  }
+  if (kind == EvalAttackKind::FabT) {
+    FabConfig f;
+    f.norm = config.norm;
+    f.epsilon = config.epsilon;
+    f.iterations = config.fab_iterations;
+    f.target_classes = config.target_classes;
+    f.router_gradient = surrogate;
+    return std::make_unique<FabAttack>(model, f);
+  }
+  ApgdConfig a;
+  a.loss = kind == EvalAttackKind::ApgdCe    ? ApgdLoss::CrossEntropy
+           : kind == EvalAttackKind::ApgdDlr ? ApgdLoss::Dlr
+                                             : ApgdLoss::DlrTargeted;
+  a.norm = config.norm;
+  a.epsilon = config.epsilon;
+  a.iterations = config.apgd_iterations;
+  a.restarts = config.restarts;
+  a.target_classes = config.target_classes;
+  a.seed = config.seed;
+  a.router_gradient = surrogate;
+  return std::make_unique<ApgdAttack>(model, a);
+}
+
 EvaluationCascade::EvaluationCascade(Model& model, Variables& variables, CascadeConfig config)
     : config_(std::move(config)), attack_model_(std::make_unique<AttackModel>(model, variables)) {
   ADVMOE_CHECK(config_.epsilon >= 0, "the attack radius must be >= 0, got " << config_.epsilon);
@@ -76,38 +110,11 @@ EvaluationCascade::EvaluationCascade(Model& model, Variables& variables, Cascade
     surrogates.push_back(RouterGradient::StraightThrough);
   for (EvalAttackKind kind : config_.attacks) {
     if (!gradient_based(kind)) {
-      SquareConfig s;
-      s.epsilon = config_.epsilon;
-      s.queries = config_.square_queries;
-      s.seed = config_.seed;
-      ADVMOE_CHECK(config_.norm == PgdNorm::Linf, "square is implemented for --norm linf only");
-      stages_.push_back(std::make_unique<SquareAttack>(*attack_model_, s));
+      stages_.push_back(make_eval_attack(*attack_model_, kind, config_, RouterGradient::None));
       continue;
     }
-    for (RouterGradient surrogate : surrogates) {
-      if (kind == EvalAttackKind::FabT) {
-        FabConfig f;
-        f.norm = config_.norm;
-        f.epsilon = config_.epsilon;
-        f.iterations = config_.fab_iterations;
-        f.target_classes = config_.target_classes;
-        f.router_gradient = surrogate;
-        stages_.push_back(std::make_unique<FabAttack>(*attack_model_, f));
-        continue;
-      }
-      ApgdConfig a;
-      a.loss = kind == EvalAttackKind::ApgdCe    ? ApgdLoss::CrossEntropy
-               : kind == EvalAttackKind::ApgdDlr ? ApgdLoss::Dlr
-                                                 : ApgdLoss::DlrTargeted;
-      a.norm = config_.norm;
-      a.epsilon = config_.epsilon;
-      a.iterations = config_.apgd_iterations;
-      a.restarts = config_.restarts;
-      a.target_classes = config_.target_classes;
-      a.seed = config_.seed;
-      a.router_gradient = surrogate;
-      stages_.push_back(std::make_unique<ApgdAttack>(*attack_model_, a));
-    }
+    for (RouterGradient surrogate : surrogates)
+      stages_.push_back(make_eval_attack(*attack_model_, kind, config_, surrogate));
   }
   for (const auto& s : stages_) names_.push_back(s->name());
 }

@@ -72,6 +72,11 @@ struct CascadeRunOptions {
   bool progress = true;
 };
 
+// One attack of the cascade's kinds with the cascade's budget (eps, norm, iterations, seed) and
+// the given router gradient.
+std::unique_ptr<EvalAttack> make_eval_attack(AttackModel& model, EvalAttackKind kind,
+                                             const CascadeConfig& config, RouterGradient surrogate);
+
 class EvaluationCascade {
  public:
   // `model` is built with the evaluation batch size and its weights are in `variables`.
