@@ -13,6 +13,7 @@
 #include "ops/moe.h"
 #include "ops/optimizer.h"
 #include "ops/pooling.h"
+#include "ops/sparse.h"
 
 namespace advmoe::testing {
 
@@ -162,6 +163,29 @@ OpCase moe(const std::string& name, Shape x, int experts, int64_t width, int str
           gradcheck};
 }
 
+// A Sparse-CNN layer: conv(x, w * topk_mask(scores)) with the scores a Buffer (the mask is
+// piecewise constant; its straight-through gradient has its own test in test_sparse.cpp), so the
+// finite-difference check covers x and w through the mask, and parity covers the mask itself.
+OpCase masked_conv(const std::string& name, double keep, bool structured) {
+  return {name, [=](Graph& g) {
+            Val scores{&g, g.buffer("scores", Shape{6, 3, 3, 2})};
+            TopkMask m = topk_mask(scores, keep, structured, "mask");
+            Val w = param(g, "w", {6, 3, 3, 2});
+            return conv2d(in(g, "x", {2, 5, 5, 2}), w * m.mask, 1, 1, "conv");
+          }};
+}
+
+// The filter mask alone (parity only: nothing in it is differentiable).
+OpCase filter_mask(const std::string& name, double keep, bool structured) {
+  return {name,
+          [=](Graph& g) {
+            Val scores{&g, g.buffer("scores", Shape{7, 2, 2, 3})};
+            return topk_mask(scores, keep, structured, "mask").filter_mask;
+          },
+          {Mode::Train},
+          false};
+}
+
 std::vector<OpCase> make_cases() {
   std::vector<OpCase> cases = {
       conv("conv2d_3x3_pad1_bias", {2, 5, 5, 3}, {4, 3, 3, 3}, 1, 1, true),
@@ -286,6 +310,16 @@ std::vector<OpCase> make_cases() {
       start("pgd_start_uniform", PgdStartAttrs::Uniform, false),
       start("pgd_start_uniform_l2", PgdStartAttrs::Uniform, true),
       start("pgd_start_trades", PgdStartAttrs::Trades, false),
+      masked_conv("topk_mask_unstructured_conv", 0.3, false),
+      masked_conv("topk_mask_structured_conv", 0.5, true),
+      filter_mask("topk_mask_filters_unstructured", 0.1, false),
+      filter_mask("topk_mask_filters_structured", 0.4, true),
+      {"topk_mask_linear",
+       [](Graph& g) {
+         Val scores{&g, g.buffer("scores", Shape{4, 6})};
+         Val w = param(g, "w", {4, 6});
+         return linear(in(g, "x", {3, 6}), w * topk_mask(scores, 0.4, false, "mask").mask);
+       }},
       sgd("sgd_update", false),
       sgd("sgd_update_nesterov", true),
       {"sum",
