@@ -64,7 +64,7 @@ po::options_description train_options(TrainOptions& t) {
       "weights per layer)");
   add("init-from", po::value(&t.init_from)->default_value(""),
       "start from this checkpoint's parameters and buffers (same architecture; a dense one for "
-      "--phase prune); a new run, epoch 1");
+      "--phase prune); a new run, epoch 1 (a resumed run continues from its last.h5 instead)");
   add("train-groups", po::value(&t.train_groups)->default_value("all"),
       "parameter groups trained, the rest frozen: all | backbone | router | scores (standard, "
       "pgd-at, trades; --phase sets it)");
@@ -329,8 +329,6 @@ int cmd_train(const std::vector<std::string>& args) {
   mc.routing = t.routing;
   std::vector<std::string> groups;
   if (t.train_groups != "all") groups = {t.train_groups};
-  require(t.init_from.empty() || t.resume.empty(), "train",
-          "--init-from starts a new run; --resume continues one from its last.h5 (not both)");
   if (t.variant == "sparse") {
     resolve_sparse(t, vm, mc);
     groups = {t.phase == "prune" ? "scores" : "backbone"};

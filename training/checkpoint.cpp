@@ -368,16 +368,14 @@ void load_checkpoint_tensors(const std::string& path, const Model& model, Variab
   load_group("/params", Role::Param, "");
   load_group("/buffers", Role::Buffer, "");
   if (!with_optimizer) return;
-  // Momentum of the groups this run trains (a run with frozen groups has none for them).
-  std::set<std::string> groups;
-  for (const ValueInfo* p : values_with_role(model, Role::Param))
-    if (variables.has("momentum/" + p->name)) groups.insert(p->group);
-  for (const std::string& group : groups) {
-    std::string g = "/optimizer/" + group + "/momentum";
-    ADVMOE_CHECK(f.is_group(g), "'" << path << "' lacks optimizer state " << g);
-    for (const ValueInfo* p : values_with_role(model, Role::Param))
-      if (p->group == group && variables.has("momentum/" + p->name))
-        variables.set("momentum/" + p->name, load(g + "/" + p->name, p->shape));
+  // Momentum: every group the file has; a group the run trains must be there (a run with frozen
+  // groups has none for them).
+  for (const ValueInfo* p : values_with_role(model, Role::Param)) {
+    const std::string g = "/optimizer/" + p->group + "/momentum";
+    const bool stored = f.is_group(g) && f.exists(g + "/" + p->name);
+    ADVMOE_CHECK(stored || !variables.has("momentum/" + p->name),
+                 "'" << path << "' lacks optimizer state " << g << "/" << p->name);
+    if (stored) variables.set("momentum/" + p->name, load(g + "/" + p->name, p->shape));
   }
 }
 

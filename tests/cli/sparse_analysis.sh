@@ -32,6 +32,8 @@ tiny=(--train-limit 256 --test-limit 200 --batch-size 64 --epochs 1 --eval-pgd-s
 expect 0 "final test accuracy" "$advmoe" train "${tiny[@]}" --out "$dir/dense"
 expect 0 "16 score tensors|score tensors from its weights" "$advmoe" train "${tiny[@]}" \
   --variant sparse --phase prune --keep 0.5 --init-from "$dir/dense/last.h5" --out "$dir/prune"
+# A run with frozen groups resumes (its checkpoint holds momentum for the scores only).
+expect 0 "resumed .* at epoch 1" "$advmoe" train --resume "$dir/prune" --epochs 2
 expect 0 "keep 0.5 of each layer's filters, as" "$advmoe" train "${tiny[@]}" --variant sparse \
   --phase finetune --init-from "$dir/prune/last.h5" --out "$dir/finetune"
 expect 0 "sdense r=0.5" "$advmoe" export --checkpoint "$dir/finetune/last.h5" --compact \
