@@ -79,7 +79,19 @@ assert 0 <= d["pathway_only_robust_accuracy"] <= 1 and 0 <= d["router_only_robus
 PY
 expect 0 "clean pathway vs sparse mask" "$advmoe" iou --checkpoint "$dir/moe/last.h5" \
   --mask "$dir/finetune/last.h5" --test-limit 50 --eps 0.1 --step-size 0.02 --steps 3 \
-  --json "$dir/iou.json"
+  --json "$dir/iou.json" --csv "$dir/iou.csv"
+$py - "$dir/iou.json" "$dir/iou.csv" <<'PY' || fail "iou JSON/CSV"
+import sys, json, csv, statistics
+d = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert d["samples"] == 50 == len(rows)
+for key in ("clean_vs_adversarial", "clean_vs_mask", "adversarial_vs_mask"):
+    v = [float(r[key]) for r in rows]
+    assert all(0 <= x <= 1 for x in v) and sum(d[key]["histogram"]) == 50
+    assert abs(d[key]["mean"] - sum(v) / 50) < 1e-12
+    assert abs(d[key]["median"] - statistics.median(v)) < 1e-12
+    assert abs(d[key]["at_one"] - sum(x == 1.0 for x in v) / 50) < 1e-12
+PY
 
 # Plots: valid PNGs (and SVGs) whose data files hold the input's numbers.
 printf "a\tat-moe\t0\t0.5\t2\t0.80\t0.40\t1\nb\tat-moe\t1\t0.5\t2\t0.90\t0.50\t1\nc\tat-moe\t0\t0.5\t4\t0.70\t0.30\t1\n" \
@@ -121,6 +133,15 @@ expect 2 "studies the routes of an MoE checkpoint" "$advmoe" dissect \
   --checkpoint "$dir/dense/last.h5" --test-limit 10
 expect 2 "not a Sparse-CNN" "$advmoe" iou --checkpoint "$dir/moe/last.h5" \
   --mask "$dir/dense/last.h5" --test-limit 10
+# A mask checkpoint of another architecture (the pruned file with its arch attribute changed).
+$py - "$dir/finetune/last.h5" "$dir/vgg-mask.h5" <<'PY' || fail "crafting a foreign mask"
+import shutil, sys, h5py, numpy as np
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    f.attrs["arch"] = np.bytes_("vgg16-bn")
+PY
+expect 2 "is a vgg16-bn for another input or class count than the MoE's smallcnn" "$advmoe" iou \
+  --checkpoint "$dir/moe/last.h5" --mask "$dir/vgg-mask.h5" --test-limit 10
 expect 2 "needs a structured sparse checkpoint" "$advmoe" export \
   --checkpoint "$dir/dense/last.h5" --compact --out "$dir/x.h5"
 expect 2 "--attack must be pgd, fgsm" "$advmoe" dissect --checkpoint "$dir/moe/last.h5" \
