@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/graph.h"
@@ -17,9 +18,11 @@ namespace advmoe {
 enum class InitKind { KaimingNormalFanOut, Normal, Zeros, Ones, ScaledFromWeight };
 
 struct ParamInit {
-  InitKind kind = InitKind::Zeros;
-  double stddev = 0.0;  // Normal only
-  std::string source;   // ScaledFromWeight only: the weight's name
+  ParamInit(InitKind kind_ = InitKind::Zeros, double stddev_ = 0.0, std::string source_ = {})
+      : kind(kind_), stddev(stddev_), source(std::move(source_)) {}
+  InitKind kind;
+  double stddev;       // Normal only
+  std::string source;  // ScaledFromWeight only: the weight's name
 };
 
 struct ModelConfig {
