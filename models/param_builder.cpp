@@ -171,7 +171,8 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
     // Per-layer router of the paper: global-average-pool of the layer input -> linear -> N logits.
     // The pooled features are detached: the straight-through gate gradient is meant to train the
     // router, and flowing on into the backbone it swamps the true gradient (SmallCNN MoE on
-    // Fashion-MNIST stayed at 10% accuracy without this).
+    // Fashion-MNIST stayed at 10% accuracy without this). The router-only attack of the dissection
+    // turns it off (detach_router_input) to reach the image through the routers.
     ParamBuilder r = p.scoped(name).in_group("router");
     int64_t c = x.shape()[3];
     Val pooled = global_avg_pool(x, module + ".router.pool");

@@ -14,6 +14,8 @@
 # of pruning (scores only) and the protocol's epochs of finetuning (kept weights only); its keep
 # ratio is the default, one MoE pathway's at r (structured masks: r of the filters).
 # Other datasets: DATASET=cifar10 ARCH=resnet18 (and DATA_DIR) with the same layout.
+# Grids: SCALES (default "0.2 0.5 0.8") and EXPERTS (default "2 4 8"). Several copies of the
+# script may share OUT_DIR: a run in progress (OUT_DIR/<name>.lock) is left to its owner.
 set -euo pipefail
 out=${1:?usage: $0 OUT_DIR table|scale|experts|dissection [SEED...]}
 what=${2:?usage: $0 OUT_DIR table|scale|experts|dissection [SEED...]}
@@ -41,6 +43,7 @@ run() {
   shift 5
   local dir=$out/$name
   [ -f "$dir/done" ] && return 0
+  mkdir "$dir.lock" 2>/dev/null || return 0  # a failed run leaves its lock: remove it to retry
   mkdir -p "$dir"
   local start
   start=$(date +%s)
@@ -54,6 +57,7 @@ run() {
   printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$name" "$method" "$seed" "$r" "$n" "$sa" "$ra" \
     $(( $(date +%s) - start )) >> "$out/summary.tsv"
   touch "$dir/done"
+  rmdir "$dir.lock"
 }
 
 # method NAME SEED R N: one of the compared methods at scale r with N experts.
@@ -83,11 +87,11 @@ for seed in $seeds; do
     table)
       for m in at-sdense at-moe advmoe at-sparse at-dense; do method $m "$seed" 0.5 2; done ;;
     scale)
-      for r in 0.2 0.5 0.8; do
+      for r in ${SCALES:-0.2 0.5 0.8}; do
         for m in at-sdense at-sparse at-moe advmoe; do method $m "$seed" $r 2; done
       done ;;
     experts)
-      for n in 2 4 8; do
+      for n in ${EXPERTS:-2 4 8}; do
         for m in at-moe advmoe; do method $m "$seed" 0.5 $n; done
       done ;;
     dissection)
