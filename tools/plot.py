@@ -86,7 +86,9 @@ def plot_curves(runs, out):
         series = {
             "train_loss": [number(r["train_loss"], where) for r in rows],
             "test_accuracy": [100 * number(r["test_accuracy"], where) for r in rows],
-            "robust_accuracy": [100 * number(r["robust_accuracy"], where) for r in rows],
+            # null where no per-epoch attack ran (NaN in metrics.csv)
+            "robust_accuracy": [None if math.isnan(v) else v for v in
+                                (100 * number(r["robust_accuracy"], where) for r in rows)],
         }
         cfg = run_config(run)
         peak = float(cfg.get("lr", "nan"))
@@ -98,11 +100,16 @@ def plot_curves(runs, out):
         data[label] = {"epoch": epochs, **series}
         axes[0].plot(epochs, series["train_loss"], marker="o", label=label)
         axes[1].plot(epochs, series["test_accuracy"], marker="o", label=label)
-        ra = [(e, v) for e, v in zip(epochs, series["robust_accuracy"]) if not math.isnan(v)]
+        ra = [(e, v) for e, v in zip(epochs, series["robust_accuracy"]) if v is not None]
         if ra:
             axes[2].plot([e for e, _ in ra], [v for _, v in ra], marker="o", label=label)
         axes[3].plot(epochs, lr, marker="o", label=label)
+    if all(v is None for d in data.values() for v in d["robust_accuracy"]):
+        axes[2].text(0.5, 0.5, "no per-epoch RA\n(--eval-pgd-steps 0)", ha="center",
+                     va="center", transform=axes[2].transAxes)
+    ticks = sorted({e for d in data.values() for e in d["epoch"]})
     for ax, title in zip(axes, ["train loss", "SA (%)", "quick RA (%)", "learning rate"]):
+        ax.set_xticks(ticks)
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -140,6 +147,7 @@ def plot_usage(runs, out):
                 ax.bar(v["epoch"], s, bottom=bottom, label=f"expert {e}")
                 bottom = [b + x for b, x in zip(bottom, s)]
             ax.set_title(f"{label}\n{layer}", fontsize=8)
+            ax.set_xticks(v["epoch"])
             ax.set_xlabel("epoch")
             ax.set_ylim(0, 1)
     axes[0][0].set_ylabel("share of training samples")
