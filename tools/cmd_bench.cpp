@@ -66,7 +66,8 @@ struct BenchOptions {
   DeviceOptions device;
   int pgd_steps = 0, apgd_iters = 0, square_queries = 0;
   int experts = 2;
-  double ratio = 1.0;
+  double ratio = 1.0, keep = 0.5;
+  std::string mask = "structured";
   int batch = 128, iters = 10, warmup = 2, threads = 0, size = 0, channels = 0, classes = 10;
   bool profile = false, data = false;
 };
@@ -82,6 +83,8 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   mc.classes = b.classes;
   mc.variant = b.variant;
   mc.ratio = b.ratio;
+  mc.keep = b.keep;
+  mc.mask = b.mask;
   mc.experts = b.experts;
   bool fixed = b.routing == "balanced" || b.routing == "collapsed";
   mc.routing = fixed ? "fixed" : b.routing;
@@ -210,7 +213,10 @@ int cmd_bench(const std::vector<std::string>& args) {
   auto add = o.add_options();
   add("arch", po::value(&b.archs)->default_value("smallcnn"),
       "architecture, a comma-separated list, or 'all'");
-  add("variant", po::value(&b.variant)->default_value("dense"), "dense | sdense | moe");
+  add("variant", po::value(&b.variant)->default_value("dense"),
+      "dense | sdense | moe | sparse (the train column trains weights and scores)");
+  add("keep", po::value(&b.keep)->default_value(0.5), "sparse: keep ratio k");
+  add("mask", po::value(&b.mask)->default_value("structured"), "sparse: structured | unstructured");
   add("ratio", po::value(&b.ratio)->default_value(1.0), "width ratio r of sdense and moe");
   add("experts", po::value(&b.experts)->default_value(2), "experts N of moe");
   add("routing", po::value(&b.routing)->default_value("layer"),
