@@ -32,18 +32,6 @@ __global__ void importance_kernel(const T* scores, Key* keys, int64_t items, int
   }
 }
 
-__device__ long long block_count(long long value) {
-  __shared__ long long partial[kThreads];
-  __syncthreads();
-  partial[threadIdx.x] = value;
-  __syncthreads();
-  for (int width = kThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  return partial[0];
-}
-
 // One block. result[0] = the k-th largest key, result[1] = the largest index among its ties
 // that is kept.
 __global__ void select_kernel(const Key* keys, int64_t items, int64_t k, Key* result) {
@@ -54,7 +42,8 @@ __global__ void select_kernel(const Key* keys, int64_t items, int64_t k, Key* re
     long long c = 0;
     for (int64_t i = threadIdx.x; i < items; i += kThreads)
       c += (keys[i] & high) == prefix && (keys[i] & b) != 0;
-    c = block_count(c);
+    // block_sum adds doubles in a fixed order: exact for counts below 2^53.
+    c = static_cast<long long>(block_sum(static_cast<double>(c)));
     if (c >= want)
       prefix |= b;
     else
