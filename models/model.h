@@ -72,12 +72,15 @@ struct Model {
   std::map<std::string, ParamInit> inits;  // every Param and Buffer by name
   Route global_route;                      // moe with global routing: the route all layers share
   // moe: every router (one per MoE conv, or the global one): its logits and chosen experts, for
-  // the load-balancing loss.
+  // the load-balancing loss, and its balancing offset (a Buffer [E] added to the logits).
   struct Router {
     std::string name;
-    Val logits, index;
+    Val logits, index, offset;
   };
   std::vector<Router> routers;
+  // The routers of later forwards of the same model (TRADES' adversarial branch): the same
+  // parameters and offsets on other inputs.
+  std::vector<Router> branch_routers;
   // moe: each MoE conv's module name and its route (expert index per sample), for usage stats.
   std::vector<std::pair<std::string, Val>> routes;
   // route_source router-images: each MoE module's route from the routers' forward, which the

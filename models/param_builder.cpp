@@ -89,6 +89,14 @@ BatchNormParams ParamBuilder::batch_norm(const std::string& name, int64_t channe
   return p;
 }
 
+Val ParamBuilder::zeros_buffer(const std::string& name, int64_t size) const {
+  Graph& g = *model_->graph;
+  std::string n = full(name);
+  if (g.has(n)) return existing(g, n, Shape{size}, Role::Buffer);
+  model_->inits[n] = {InitKind::Zeros, 0};
+  return {&g, g.buffer(n, Shape{size})};
+}
+
 namespace {
 // "layer1.0.conv1.weight" -> "layer1.0.conv1": nodes are named after their module.
 std::string module_of(Val param) {
@@ -173,18 +181,25 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
     // router, and flowing on into the backbone it swamps the true gradient (SmallCNN MoE on
     // Fashion-MNIST stayed at 10% accuracy without this). The router-only attack of the dissection
     // turns it off (detach_router_input) to reach the image through the routers.
-    ParamBuilder r = p.scoped(name).in_group("router");
-    int64_t c = x.shape()[3];
     Val pooled = global_avg_pool(x, module + ".router.pool");
     if (m.config.detach_router_input) pooled = stop_gradient(pooled, module + ".router.detach");
-    Val logits = linear(pooled, r.linear_weight("router", experts, c), r.bias("router", experts),
-                        module + ".router");
-    route = top1(logits, module + ".route");
-    m.routers.push_back({module + ".router", logits, route.index});
+    route = router(pooled, p.scoped(name).in_group("router"), "router", module + ".router");
   }
   m.routes.emplace_back(module, route.index);
   Val y = expert_conv(x, w, route.index, experts, stride, padding, false, module);
   return route.gate.valid() ? channel_gate(y, route.gate, module + ".gate") : y;
+}
+
+Route router(Val x, const ParamBuilder& p, const std::string& name, const std::string& node) {
+  Model& m = p.model();
+  const int64_t experts = m.config.experts;
+  // The offset rides on the bias: the same logits as a separate add, without a broadcast op.
+  Val offset = p.zeros_buffer(name + ".balance", experts);
+  Val bias = add(p.bias(name, experts), offset, node + ".offset_bias");
+  Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), bias, node);
+  Route route = top1(logits, node + ".route");
+  m.routers.push_back({node, logits, route.index, offset});
+  return route;
 }
 
 Val bn(Val x, const ParamBuilder& p, const std::string& name) {

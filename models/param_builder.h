@@ -30,6 +30,8 @@ class ParamBuilder {
   Val linear_weight(const std::string& name, int64_t out, int64_t in) const;
   Val bias(const std::string& name, int64_t size) const;
   BatchNormParams batch_norm(const std::string& name, int64_t channels) const;
+  // A Buffer of `size` zeros: model state that training updates outside autodiff.
+  Val zeros_buffer(const std::string& name, int64_t size) const;
   // The model's width multiplier applied to a nominal channel count (S-Dense: r < 1).
   int64_t width(int64_t channels) const;
 
@@ -56,6 +58,11 @@ Val classifier(Val x, const ParamBuilder& p, const std::string& name, int64_t cl
 // gated by the layer's route: its own router or the global one), else a plain conv.
 Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out, int kernel,
              int stride, int padding);
+// A router's logits: linear(x) to `experts` outputs (weight and bias named `name`, group
+// "router") plus the Buffer "<name>.balance", the loss-free balancing offset that
+// training/route_balance.h adjusts between steps (zeros: no effect). Records the router in
+// model.routers and returns its top-1 route.
+Route router(Val x, const ParamBuilder& p, const std::string& name, const std::string& node);
 // BN named `name` under p on x's channels.
 Val bn(Val x, const ParamBuilder& p, const std::string& name);
 Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv_name,

@@ -26,12 +26,7 @@ Route build_global_router(Model& model) {
       x = relu(out + skip);
     }
   x = global_avg_pool(x, "router.avgpool");
-  int experts = model.config.experts;
-  Val logits =
-      linear(x, p.linear_weight("linear", experts, 64), p.bias("linear", experts), "router.linear");
-  Route route = top1(logits, "router.route");
-  model.routers.push_back({"router", logits, route.index});
-  return route;
+  return router(x, p, "linear", "router");
 }
 
 }  // namespace advmoe

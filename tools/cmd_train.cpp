@@ -28,6 +28,7 @@ struct TrainOptions {
   DeviceOptions device;
   int experts = 2;
   double balance_loss = 0;
+  double balance_bias = 0;
   int eval_pgd_steps = -1, final_pgd_steps = -1, final_restarts = 1;
   std::string method, preset, epsilon, attack_step_size;
   double router_lr = 0;
@@ -73,6 +74,9 @@ po::options_description train_options(TrainOptions& t) {
   add("experts", po::value(&t.experts)->default_value(2), "experts N per MoE layer (moe)");
   add("balance-loss", po::value(&t.balance_loss)->default_value(0.0),
       "moe: weight of the load-balancing loss N * sum_e f_e * mean p_e per router (0: off)");
+  add("balance-bias", po::value(&t.balance_bias)->default_value(0.0),
+      "moe: bias balancing - after every step each router's offset of an expert above its share "
+      "of the batch goes down by this much, below it up (0: off; docs/moe.md)");
   add("routing", po::value(&t.routing)->default_value("auto"),
       "moe routing: layer (a router per MoE conv) | global (one router network on the image) | "
       "auto (global for --preset reference-code, layer otherwise)");
@@ -159,6 +163,8 @@ void check(const TrainOptions& t) {
   require(in(t.ratio, 0.01, 1), c, "--ratio must be in [0.01, 1], got " + text(t.ratio));
   require(t.experts >= 1 && t.experts <= 64, c,
           "--experts must be in [1, 64], got " + text(t.experts));
+  require(in(t.balance_bias, 0, 10), c,
+          "--balance-bias must be in [0, 10], got " + text(t.balance_bias));
   require(in(t.balance_loss, 0, 1000), c,
           "--balance-loss must be in [0, 1000], got " + text(t.balance_loss));
   require(in(t.beta, 0, 1000), c, "--beta must be in [0, 1000], got " + text(t.beta));
@@ -360,6 +366,7 @@ int cmd_train(const std::vector<std::string>& args) {
   tc.schedule = parse_schedule(t.schedule);
   tc.seed = t.seed;
   tc.augmentation = augmentation;
+  tc.balance_rate = t.balance_bias;
   MethodConfig method;
   method.method = parse_method(t.method);
   method.epsilon = train_epsilon;

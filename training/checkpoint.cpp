@@ -112,6 +112,44 @@ std::vector<EpochMetrics> read_metrics(const H5File& f, int64_t epochs) {
   return out;
 }
 
+// /metrics_busiest [epochs, 2 L] f32: per epoch, each of the L MoE layers' busiest-expert share
+// of the clean test images, then of the attacked ones (NaN: not measured). MoE runs only.
+void write_busiest(H5File& f, const std::vector<EpochMetrics>& metrics) {
+  if (metrics.empty() || metrics.back().busiest_clean.empty()) return;
+  const int64_t layers = static_cast<int64_t>(metrics.back().busiest_clean.size());
+  Tensor t = Tensor::zeros(Shape{static_cast<int64_t>(metrics.size()), 2 * layers}, DType::F32);
+  float* out = t.data<float>();
+  for (const EpochMetrics& m : metrics)
+    for (const std::vector<double>* shares : {&m.busiest_clean, &m.busiest_adversarial})
+      for (int64_t i = 0; i < layers; ++i)
+        *out++ = i < static_cast<int64_t>(shares->size()) ? static_cast<float>((*shares)[i])
+                                                          : std::nanf("");
+  f.write("/metrics_busiest", t);
+}
+
+// Older checkpoints and non-MoE runs have no table: the shares stay empty.
+void read_busiest(const H5File& f, std::vector<EpochMetrics>& metrics) {
+  if (!f.exists("/metrics_busiest")) return;
+  Shape shape = f.shape_of("/metrics_busiest");
+  ADVMOE_CHECK(shape.rank() == 2 && shape[0] == static_cast<int64_t>(metrics.size()) &&
+                   shape[1] % 2 == 0 && shape[1] <= 2 * 4096 &&
+                   f.dtype_of("/metrics_busiest") == DType::F32,
+               "'" << f.path() << "' /metrics_busiest has shape " << shape << ", expected ["
+                   << metrics.size() << ", 2 * MoE layers] of f32");
+  Tensor t = f.read("/metrics_busiest", shape.numel());
+  const float* in = t.data<float>();
+  const int64_t layers = shape[1] / 2;
+  for (EpochMetrics& m : metrics)
+    for (std::vector<double>* shares : {&m.busiest_clean, &m.busiest_adversarial})
+      for (int64_t i = 0; i < layers; ++i) {
+        const float share = *in++;
+        ADVMOE_CHECK(
+            std::isnan(share) || (share >= 0 && share <= 1),
+            "'" << f.path() << "' /metrics_busiest holds " << share << ", not a share in [0, 1]");
+        shares->push_back(share);
+      }
+}
+
 Tensor host_copy(const Variables& v, const std::string& name) {
   const Tensor& t = v.get(name);
   Tensor host = Tensor::zeros(t.shape(), t.dtype());
@@ -197,6 +235,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     for (const ValueInfo* b : values_with_role(model, Role::Buffer))
       f.write("/buffers/" + b->name, host_copy(variables, b->name));
     write_metrics(f, state.metrics);
+    write_busiest(f, state.metrics);
     if (c.variant != "sparse") return;
     // The masks the scores select, for analysts (loading recomputes them from the scores).
     std::map<std::string, Tensor> scores;
@@ -269,6 +308,7 @@ CheckpointHeader read_checkpoint_header(const std::string& path) {
   h.state.config_ini = f.attr_string("/", "config");
   if (f.has_attr("/", "final")) h.state.final_json = f.attr_string("/", "final");
   h.state.metrics = read_metrics(f, h.state.epoch);
+  read_busiest(f, h.state.metrics);
   return h;
 }
 
@@ -340,6 +380,15 @@ Tensor read_checked(const H5File& f, const std::string& path, const std::string&
   return t;
 }
 
+// Checkpoints from before the routers' balancing offsets (training/route_balance.h) lack the
+// Buffers "<router>.balance": those models routed with offset zero, which the variables hold.
+bool written_before_balancing(const H5File& f, const std::string& group, const ValueInfo& v) {
+  const std::string suffix = ".balance";
+  const bool offset = v.role == Role::Buffer && v.name.size() > suffix.size() &&
+                      v.name.compare(v.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return offset && !f.exists(group + "/" + v.name);
+}
+
 }  // namespace
 
 void load_checkpoint_tensors(const std::string& path, const Model& model, Variables& variables,
@@ -358,6 +407,7 @@ void load_checkpoint_tensors(const std::string& path, const Model& model, Variab
     std::set<std::string> expected;
     for (const ValueInfo* v : values_with_role(model, role)) {
       expected.insert(v->name);
+      if (written_before_balancing(f, group, *v)) continue;
       variables.set(prefix + v->name, load(group + "/" + v->name, v->shape));
     }
     for (const std::string& name : f.list(group))
@@ -412,6 +462,7 @@ std::vector<std::string> load_initial_parameters(const std::string& path, const 
         derived.push_back(v->name);
         continue;
       }
+      if (written_before_balancing(f, group, *v)) continue;
       variables.set(v->name, read_checked(f, path, group + "/" + v->name, v->shape, checksums));
     }
     for (const std::string& name : f.list(group))

@@ -2,6 +2,7 @@
 #include "training/run_files.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,26 +12,44 @@
 
 namespace advmoe {
 
-void print_usage_summary(const std::string& inputs, const std::vector<LayerUsage>& usage) {
-  if (usage.empty()) return;
-  double lowest = 1, highest = 0;
-  int collapsed = 0;
+std::vector<double> busiest_shares(const std::vector<LayerUsage>& usage) {
+  std::vector<double> shares;
   for (const LayerUsage& u : usage) {
     int64_t total = std::accumulate(u.counts.begin(), u.counts.end(), int64_t{0});
-    double top =
-        total ? static_cast<double>(*std::max_element(u.counts.begin(), u.counts.end())) / total
-              : 0;
-    lowest = std::min(lowest, top);
-    highest = std::max(highest, top);
-    collapsed += top > 0.95;
+    shares.push_back(
+        total ? static_cast<double>(*std::max_element(u.counts.begin(), u.counts.end())) /
+                    static_cast<double>(total)
+              : std::nan(""));
   }
+  return shares;
+}
+
+int collapsed_layers(const std::vector<double>& shares) {
+  return static_cast<int>(
+      std::count_if(shares.begin(), shares.end(), [](double s) { return s > kCollapsedShare; }));
+}
+
+void print_usage_summary(const std::string& inputs, const std::vector<LayerUsage>& usage) {
+  if (usage.empty()) return;
+  std::vector<double> shares = busiest_shares(usage);
+  double lowest = 1, highest = 0;
+  for (double s : shares)
+    if (std::isfinite(s)) {
+      lowest = std::min(lowest, s);
+      highest = std::max(highest, s);
+    }
+  const int collapsed = collapsed_layers(shares);
   // A collapsed router sends nearly everything to one expert: the MoE is then a dense model of
   // width r, which makes comparisons with S-Dense meaningless.
   std::printf(
       "  expert usage (%s inputs): busiest expert takes %.0f%%-%.0f%% of a layer's "
-      "samples; %d of %zu layers collapsed (>95%% on one expert)%s\n",
-      inputs.c_str(), 100 * lowest, 100 * highest, collapsed, usage.size(),
-      collapsed ? " - consider --balance-loss" : "");
+      "samples; %d of %zu layers collapsed (>%.0f%% on one expert)\n",
+      inputs.c_str(), 100 * lowest, 100 * highest, collapsed, usage.size(), 100 * kCollapsedShare);
+  if (collapsed)
+    std::printf(
+        "  WARNING: %d of %zu MoE layers collapsed on %s inputs: they compute as one "
+        "expert (see --balance-bias, --balance-loss; docs/moe.md)\n",
+        collapsed, usage.size(), inputs.c_str());
 }
 
 void report_usage(const std::string& path, int epoch, const std::string& inputs,
@@ -63,14 +82,29 @@ void write_text_atomically(const std::string& path, const std::string& text) {
                "cannot rename '" << tmp << "' to '" << path << "'");
 }
 
-void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics) {
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& metrics,
+                       const std::vector<std::string>& layers) {
   std::ofstream out(path + ".tmp");
   out << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,robust_accuracy,seconds,"
-         "images_per_second\n";
-  for (const EpochMetrics& m : metrics)
+         "images_per_second";
+  for (const char* inputs : {"clean", "adversarial"})
+    for (const std::string& layer : layers) out << ",busiest_" << inputs << "_" << layer;
+  out << "\n";
+  // A row without shares (a checkpoint from before they were recorded) leaves them empty.
+  auto shares = [&](const std::vector<double>& values) {
+    for (size_t i = 0; i < layers.size(); ++i) {
+      out << ",";
+      if (i < values.size()) out << values[i];
+    }
+  };
+  for (const EpochMetrics& m : metrics) {
     out << m.epoch << "," << m.train_loss << "," << m.train_accuracy << "," << m.test_loss << ","
         << m.test_accuracy << "," << m.robust_accuracy << "," << m.seconds << ","
-        << m.images_per_second << "\n";
+        << m.images_per_second;
+    shares(m.busiest_clean);
+    shares(m.busiest_adversarial);
+    out << "\n";
+  }
   out.close();
   std::filesystem::rename(path + ".tmp", path);
 }

@@ -25,9 +25,11 @@ bool same_attack(const PgdConfig& a, const PgdConfig& b) {
 Trainer::Trainer(Model& model, Backend& backend, TrainConfig config, MethodConfig method)
     : model_(model), config_(config), variables_(backend) {
   Graph& g = *model.graph;
-  // Expert usage: each MoE layer's route becomes an output of the training and eval plans.
+  // Expert usage: each MoE layer's route becomes an output of the training and eval plans (the
+  // balancer reads them too).
   route_outputs_ = mark_route_outputs(model);
   usage_ = empty_usage(model);
+  clean_usage_ = usage_;
   adversarial_usage_ = usage_;
   initialize_parameters(model, variables_, config.seed);
   schedule_ = LrSchedule{config.schedule, config.lr, 1};
@@ -39,6 +41,7 @@ Trainer::Trainer(Model& model, Backend& backend, TrainConfig config, MethodConfi
   eval_plan_ = compile(g, variables_, eval);
   method.seed = config.seed;
   method_ = make_training_method(model, variables_, method);
+  balancer_ = RouteBalancer(model, config.balance_rate);  // after the method's forwards exist
   compilation.finish();
   for (int k = 0; k < method_->batches_per_iteration(); ++k)
     batches_.push_back({Tensor::zeros(model.images.shape(), DType::F32),
@@ -71,6 +74,7 @@ double Trainer::iterate_once(int epoch, int64_t step) {
   double value = method_->iterate(batches_, key, schedule_.at(global_step_),
                                   [&](double loss) { check_loss(loss, epoch, step); });
   check_loss(value, epoch, step);
+  balancer_.update(variables_, model_.images.shape()[0]);
   ++global_step_;
   return value;
 }
@@ -118,7 +122,7 @@ EpochMetrics Trainer::train_epoch(const Dataset& train, int epoch, Progress* pro
 }
 
 EvalResult Trainer::evaluate(const Dataset& data) {
-  return evaluate_classifier(*eval_plan_, variables_, data);
+  return evaluate_classifier(*eval_plan_, variables_, data, nullptr, &clean_usage_, route_outputs_);
 }
 
 EvalResult Trainer::evaluate_adversarial(const Dataset& data, const PgdConfig& config) {

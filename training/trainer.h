@@ -18,6 +18,7 @@
 #include "training/method.h"
 #include "training/pgd.h"
 #include "training/progress.h"
+#include "training/route_balance.h"
 
 namespace advmoe {
 
@@ -28,6 +29,8 @@ struct TrainConfig {
   uint64_t seed = 0;  // initialization, data order, augmentation and the attacks' starts
   bool shuffle = true;
   Augmentation augmentation;  // off by default; the CLI turns on crop 4 + flip for CIFAR-like data
+  // moe: the routers' bias-balancing step per iteration (training/route_balance.h; 0: off).
+  double balance_rate = 0;
 };
 
 struct EpochMetrics {
@@ -36,6 +39,9 @@ struct EpochMetrics {
   double test_loss = 0, test_accuracy = 0;
   double seconds = 0, images_per_second = 0;
   double robust_accuracy = std::nan("");  // the quick per-epoch PGD check; NaN when not run
+  // moe: each MoE layer's busiest-expert share of the test images after the epoch (run_files.h),
+  // clean and under the per-epoch attack (NaN when not run); empty for other models.
+  std::vector<double> busiest_clean, busiest_adversarial;
 };
 
 class Trainer {
@@ -50,11 +56,13 @@ class Trainer {
   // One iteration on the next batches of `train` (epoch 1's streams; for benchmarks).
   double iterate(const Dataset& train);
 
+  // Clean accuracy; MoE usage on these inputs goes to clean_usage().
   EvalResult evaluate(const Dataset& data);
   // Robust accuracy under PGD with `config`; MoE usage on the adversarial inputs goes to
   // adversarial_usage().
   EvalResult evaluate_adversarial(const Dataset& data, const PgdConfig& config);
   const std::vector<LayerUsage>& adversarial_usage() const { return adversarial_usage_; }
+  const std::vector<LayerUsage>& clean_usage() const { return clean_usage_; }
   // MoE: expert usage of the last train_epoch (clean training inputs); empty for other models.
   const std::vector<LayerUsage>& usage() const { return usage_; }
 
@@ -78,13 +86,14 @@ class Trainer {
   Variables variables_;
   std::unique_ptr<Plan> eval_plan_;
   std::unique_ptr<TrainingMethod> method_;
+  RouteBalancer balancer_;
   LrSchedule schedule_;
   int64_t global_step_ = 0;
   std::vector<std::unique_ptr<BatchLoader>> streams_;
   std::vector<HostBatch> batches_;
   int64_t bench_iterations_ = 0;
   std::vector<std::string> route_outputs_;  // one per entry of usage_
-  std::vector<LayerUsage> usage_, adversarial_usage_;
+  std::vector<LayerUsage> usage_, clean_usage_, adversarial_usage_;
   // Evaluation attacks, one per configuration asked for, built on first use.
   std::vector<std::pair<PgdConfig, std::unique_ptr<PgdAttack>>> attacks_;
 };

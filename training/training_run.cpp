@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,8 @@ RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
   const std::string usage_csv = run_.dir + "/usage.csv";
   double best = -std::numeric_limits<double>::infinity();
   for (const EpochMetrics& m : state_.metrics) best = std::max(best, score(m, run_.best_metric));
+  std::vector<std::string> moe_layers;
+  for (const LayerUsage& u : trainer_.usage()) moe_layers.push_back(u.layer);
   RunResult result;
   for (int epoch = static_cast<int>(state_.epoch) + 1; epoch <= config_.epochs; ++epoch) {
     Progress progress("train", steps);
@@ -92,10 +95,14 @@ RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
     EvalResult r = trainer_.evaluate(test);
     m.test_loss = r.loss;
     m.test_accuracy = r.accuracy;
-    if (run_.epoch_attack)
+    m.busiest_clean = busiest_shares(trainer_.clean_usage());
+    m.busiest_adversarial.assign(m.busiest_clean.size(), std::nan(""));
+    if (run_.epoch_attack) {
       m.robust_accuracy =
           trainer_.evaluate_adversarial(test.head(run_.epoch_attack_limit), *run_.epoch_attack)
               .accuracy;
+      m.busiest_adversarial = busiest_shares(trainer_.adversarial_usage());
+    }
     std::printf(
         "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.1fs, %.0f img/s\n",
         epoch, config_.epochs, m.train_loss, 100 * m.train_accuracy, r.loss, 100 * r.accuracy,
@@ -112,8 +119,9 @@ RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
       best = score(m, run_.best_metric);
       save("best.h5");
     }
-    write_metrics_csv(run_.dir + "/metrics.csv", state_.metrics);
+    write_metrics_csv(run_.dir + "/metrics.csv", state_.metrics, moe_layers);
     report_usage(usage_csv, epoch, "clean training", trainer_.usage());
+    report_usage(usage_csv, epoch, "clean test", trainer_.clean_usage());
     if (run_.epoch_attack)
       report_usage(usage_csv, epoch, "adversarial test", trainer_.adversarial_usage());
     std::fflush(stdout);
@@ -123,12 +131,27 @@ RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
   result.clean = trainer_.evaluate(test);
   std::printf("final test accuracy: %.2f%% on %lld images\n", 100 * result.clean.accuracy,
               static_cast<long long>(result.clean.examples));
+  print_usage_summary("clean test", trainer_.clean_usage());
+  // Each MoE layer's busiest-expert share on the whole test set, for the study scripts.
+  auto shares_json = [&](const std::vector<LayerUsage>& usage) {
+    std::ostringstream out;
+    out << "[";
+    std::vector<double> shares = busiest_shares(usage);
+    for (size_t i = 0; i < shares.size(); ++i)
+      out << (i ? ", " : "") << (std::isfinite(shares[i]) ? std::to_string(shares[i]) : "null");
+    return out.str() + "]";
+  };
+  std::ostringstream layers_json;
+  for (size_t i = 0; i < moe_layers.size(); ++i)
+    layers_json << (i ? ", " : "") << "\"" << moe_layers[i] << "\"";
   std::ostringstream json;
   json.precision(17);
   json << "{\"epoch\": " << state_.epoch << ", \"dataset\": \"" << test.name
        << "\", \"test_images\": " << result.clean.examples
        << ", \"clean_accuracy\": " << result.clean.accuracy
-       << ", \"clean_loss\": " << result.clean.loss;
+       << ", \"clean_loss\": " << result.clean.loss << ", \"moe_layers\": [" << layers_json.str()
+       << "], \"busiest_clean\": " << shares_json(trainer_.clean_usage())
+       << ", \"collapsed_threshold\": " << kCollapsedShare;
   if (run_.final_attack) {
     auto start = std::chrono::steady_clock::now();
     EvalResult robust = trainer_.evaluate_adversarial(test, *run_.final_attack);
@@ -139,10 +162,11 @@ RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
                 seconds);
     print_usage_summary("adversarial test", trainer_.adversarial_usage());
     json << ", \"robust_accuracy\": " << robust.accuracy << ", \"robust_loss\": " << robust.loss
-         << ", \"attack\": " << attack_json(*run_.final_attack);
+         << ", \"attack\": " << attack_json(*run_.final_attack)
+         << ", \"busiest_adversarial\": " << shares_json(trainer_.adversarial_usage());
     result.robust = robust;
   } else {
-    json << ", \"robust_accuracy\": null, \"attack\": null";
+    json << ", \"robust_accuracy\": null, \"attack\": null, \"busiest_adversarial\": null";
   }
   json << "}";
   // The final numbers, distinct from the per-epoch quick RA: in final.json and in last.h5.

@@ -1,4 +1,6 @@
 // PGD-AT and TRADES, and the graph pieces all adversarial methods share.
+#include <string>
+
 #include "models/registry.h"
 #include "ops/basic.h"
 #include "ops/losses.h"
@@ -14,6 +16,13 @@ AdversarialBranch add_adversarial_branch(Model& model) {
   Forward second = apply_model(model, b.adv_images);
   b.adv_logits = second.logits;
   b.adv_routers = second.routers;
+  // The balancer (training/route_balance.h) counts the adversarial forward's routes too: they are
+  // plan outputs, and the model lists their routers beside its own.
+  for (const Model::Router& r : second.routers) {
+    g.mark_output(r.index.id,
+                  "route/" + r.name + "/branch" + std::to_string(model.branch_routers.size()));
+    model.branch_routers.push_back(r);
+  }
   b.ce_clean = softmax_cross_entropy(model.logits, model.labels, "ce_clean");
   return b;
 }
