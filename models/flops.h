@@ -16,4 +16,16 @@ struct MacCount {
 
 MacCount count_macs(const Model& model);
 
+// Parameters of group "router" (trainable elements).
+int64_t router_parameters(const Model& model);
+
+// The S-Dense of `config`'s architecture whose per-sample pathway MACs come closest to
+// `target_macs` (ratio searched in [1/256, 1]; channel counts round, so MACs step): a budget-fair
+// baseline for an MoE whose pathway is not exactly S-Dense at r (a full-width stem, say).
+struct MatchedSDense {
+  double ratio = 1;
+  int64_t macs = 0;
+};
+MatchedSDense matched_sdense(const ModelConfig& config, int64_t target_macs);
+
 }  // namespace advmoe

@@ -195,6 +195,7 @@ Route router(Val x, const ParamBuilder& p, const std::string& name, const std::s
   const int64_t experts = m.config.experts;
   // The offset rides on the bias: the same logits as a separate add, without a broadcast op.
   Val offset = p.zeros_buffer(name + ".balance", experts);
+  p.zeros_buffer(name + ".balance_train", experts);  // the balancer's training-mode offsets
   Val bias = add(p.bias(name, experts), offset, node + ".offset_bias");
   Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), bias, node);
   Route route = top1(logits, node + ".route");

@@ -60,8 +60,9 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
              int stride, int padding);
 // A router's logits: linear(x) to `experts` outputs (weight and bias named `name`, group
 // "router") plus the Buffer "<name>.balance", the loss-free balancing offset that
-// training/route_balance.h adjusts between steps (zeros: no effect). Records the router in
-// model.routers and returns its top-1 route.
+// training/route_balance.h adjusts between steps (zeros: no effect), with "<name>.balance_train"
+// beside it (the offsets it routes with in training mode). Records the router in model.routers
+// and returns its top-1 route.
 Route router(Val x, const ParamBuilder& p, const std::string& name, const std::string& node);
 // BN named `name` under p on x's channels.
 Val bn(Val x, const ParamBuilder& p, const std::string& name);

@@ -381,11 +381,15 @@ Tensor read_checked(const H5File& f, const std::string& path, const std::string&
 }
 
 // Checkpoints from before the routers' balancing offsets (training/route_balance.h) lack the
-// Buffers "<router>.balance": those models routed with offset zero, which the variables hold.
+// Buffers "<router>.balance" and ".balance_train": those models routed with offset zero, which the
+// variables hold.
 bool written_before_balancing(const H5File& f, const std::string& group, const ValueInfo& v) {
-  const std::string suffix = ".balance";
-  const bool offset = v.role == Role::Buffer && v.name.size() > suffix.size() &&
-                      v.name.compare(v.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  auto ends_with = [&](const std::string& suffix) {
+    return v.name.size() > suffix.size() &&
+           v.name.compare(v.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  const bool offset =
+      v.role == Role::Buffer && (ends_with(".balance") || ends_with(".balance_train"));
   return offset && !f.exists(group + "/" + v.name);
 }
 

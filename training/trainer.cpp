@@ -71,17 +71,19 @@ double Trainer::iterate_once(int epoch, int64_t step) {
   for (size_t k = 0; k < streams_.size(); ++k)
     streams_[k]->next(batches_[k].images, batches_[k].labels);
   uint64_t key = (static_cast<uint64_t>(epoch) << 32) + static_cast<uint64_t>(step);
+  balancer_.begin_step(variables_);
   double value = method_->iterate(batches_, key, schedule_.at(global_step_),
                                   [&](double loss) { check_loss(loss, epoch, step); });
   check_loss(value, epoch, step);
-  balancer_.update(variables_, model_.images.shape()[0]);
   ++global_step_;
   return value;
 }
 
 double Trainer::iterate(const Dataset& train) {
   if (bench_iterations_ == 0) open_streams(train, 1);
-  return iterate_once(1, bench_iterations_++);
+  double value = iterate_once(1, bench_iterations_++);
+  balancer_.end_step(variables_, *eval_plan_, model_.images.shape()[0]);
+  return value;
 }
 
 EpochMetrics Trainer::train_epoch(const Dataset& train, int epoch, Progress* progress) {
@@ -108,6 +110,8 @@ EpochMetrics Trainer::train_epoch(const Dataset& train, int epoch, Progress* pro
     if (!on_host) backend.copy(host_logits, logits);
     if (!usage_.empty()) count_routes(variables_, route_outputs_, batch, host_route, usage_);
     score_logits(host_logits, batches_[0].labels, batch, &correct, &logit_loss);
+    // After the scoring: the balancer's eval-mode passes overwrite the logits and routes.
+    balancer_.end_step(variables_, *eval_plan_, batch);
     loss_sum += value;
     if (progress)
       progress->update(step + 1, epoch, config_.epochs, loss_sum / (step + 1),
