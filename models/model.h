@@ -57,6 +57,11 @@ struct ModelConfig {
   // Per-layer routers read the layer input through a stop_gradient in training (see moe_conv);
   // false lets an attack's surrogate gradient reach the image through the routers.
   bool detach_router_input = true;
+  // moe, per-layer routers: what a router reads. pooled: the layer input's global average pool,
+  // into linear + bias (the paper) | standardized: that pool standardized per channel (BN without
+  // affine: batch statistics in training, running ones in evaluation), into linear without bias
+  // (the balancing offset is its only bias). docs/moe.md measures why.
+  std::string router_input = "pooled";
 };
 
 // Architecture names build_model accepts.

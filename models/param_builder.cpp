@@ -89,12 +89,16 @@ BatchNormParams ParamBuilder::batch_norm(const std::string& name, int64_t channe
   return p;
 }
 
-Val ParamBuilder::zeros_buffer(const std::string& name, int64_t size) const {
+Val ParamBuilder::constant_buffer(const std::string& name, int64_t size, InitKind init) const {
   Graph& g = *model_->graph;
   std::string n = full(name);
   if (g.has(n)) return existing(g, n, Shape{size}, Role::Buffer);
-  model_->inits[n] = {InitKind::Zeros, 0};
+  model_->inits[n] = {init, 0};
   return {&g, g.buffer(n, Shape{size})};
+}
+
+Val ParamBuilder::zeros_buffer(const std::string& name, int64_t size) const {
+  return constant_buffer(name, size, InitKind::Zeros);
 }
 
 namespace {
@@ -181,23 +185,45 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
     // router, and flowing on into the backbone it swamps the true gradient (SmallCNN MoE on
     // Fashion-MNIST stayed at 10% accuracy without this). The router-only attack of the dissection
     // turns it off (detach_router_input) to reach the image through the routers.
+    ParamBuilder r = p.scoped(name).in_group("router");
     Val pooled = global_avg_pool(x, module + ".router.pool");
     if (m.config.detach_router_input) pooled = stop_gradient(pooled, module + ".router.detach");
-    route = router(pooled, p.scoped(name).in_group("router"), "router", module + ".router");
+    const bool standardized = m.config.router_input == "standardized";
+    if (standardized) pooled = standardize(pooled, r, "router.norm", module + ".router.norm");
+    route = router(pooled, r, "router", module + ".router", /*bias=*/!standardized);
   }
   m.routes.emplace_back(module, route.index);
   Val y = expert_conv(x, w, route.index, experts, stride, padding, false, module);
   return route.gate.valid() ? channel_gate(y, route.gate, module + ".gate") : y;
 }
 
-Route router(Val x, const ParamBuilder& p, const std::string& name, const std::string& node) {
+Val standardize(Val x, const ParamBuilder& p, const std::string& name, const std::string& node) {
+  Graph& g = *p.model().graph;
+  const int64_t n = x.shape()[0], c = x.shape()[1];
+  Val mean = p.constant_buffer(name + ".running_mean", c, InitKind::Zeros);
+  Val var = p.constant_buffer(name + ".running_var", c, InitKind::Ones);
+  // BN on [N, 1, 1, C] with gamma 1 and beta 0: the per-channel standardization alone.
+  Val y = batch_norm(reshape(x, Shape{n, 1, 1, c}, node + ".as_image"),
+                     fill(g, Shape{c}, 1.0, node + ".one"), fill(g, Shape{c}, 0.0, node + ".zero"),
+                     mean, var, BatchNormAttrs{}, node);
+  return reshape(y, Shape{n, c}, node + ".flat");
+}
+
+Route router(Val x, const ParamBuilder& p, const std::string& name, const std::string& node,
+             bool bias) {
   Model& m = p.model();
   const int64_t experts = m.config.experts;
   // The offset rides on the bias: the same logits as a separate add, without a broadcast op.
   Val offset = p.zeros_buffer(name + ".balance", experts);
   p.zeros_buffer(name + ".balance_train", experts);  // the balancer's training-mode offsets
-  Val bias = add(p.bias(name, experts), offset, node + ".offset_bias");
-  Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), bias, node);
+  if (!bias) {
+    Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), offset, node);
+    Route route = top1(logits, node + ".route");
+    m.routers.push_back({node, logits, route.index, offset});
+    return route;
+  }
+  Val bias_sum = add(p.bias(name, experts), offset, node + ".offset_bias");
+  Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), bias_sum, node);
   Route route = top1(logits, node + ".route");
   m.routers.push_back({node, logits, route.index, offset});
   return route;

@@ -32,6 +32,8 @@ class ParamBuilder {
   BatchNormParams batch_norm(const std::string& name, int64_t channels) const;
   // A Buffer of `size` zeros: model state that training updates outside autodiff.
   Val zeros_buffer(const std::string& name, int64_t size) const;
+  // A Buffer of `size` elements initialized by `init` (Zeros or Ones).
+  Val constant_buffer(const std::string& name, int64_t size, InitKind init) const;
   // The model's width multiplier applied to a nominal channel count (S-Dense: r < 1).
   int64_t width(int64_t channels) const;
 
@@ -63,7 +65,12 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
 // training/route_balance.h adjusts between steps (zeros: no effect), with "<name>.balance_train"
 // beside it (the offsets it routes with in training mode). Records the router in model.routers
 // and returns its top-1 route.
-Route router(Val x, const ParamBuilder& p, const std::string& name, const std::string& node);
+// Without `bias` the offset is the logits' only bias.
+Route router(Val x, const ParamBuilder& p, const std::string& name, const std::string& node,
+             bool bias = true);
+// x [N, C] standardized per channel like BN without affine (Buffers "<name>.running_mean" and
+// "<name>.running_var" under p): batch statistics in training mode, running ones in evaluation.
+Val standardize(Val x, const ParamBuilder& p, const std::string& name, const std::string& node);
 // BN named `name` under p on x's channels.
 Val bn(Val x, const ParamBuilder& p, const std::string& name);
 Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv_name,

@@ -48,6 +48,9 @@ ModelConfig resolve(ModelConfig c) {
                  "moe: experts must be in [1, 64], got " << c.experts);
     ADVMOE_CHECK(c.routing == "layer" || c.routing == "global" || c.routing == "fixed",
                  "unknown routing '" << c.routing << "' (available: layer, global, fixed)");
+    ADVMOE_CHECK(
+        c.router_input == "pooled" || c.router_input == "standardized",
+        "unknown router input '" << c.router_input << "' (available: pooled, standardized)");
     ADVMOE_CHECK(c.route_source == "router" || c.route_source == "input" ||
                      c.route_source == "router-images",
                  "unknown route source '" << c.route_source

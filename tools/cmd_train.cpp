@@ -22,7 +22,7 @@ namespace {
 
 struct TrainOptions {
   std::string dataset, data_dir, arch, variant, out, resume, schedule, augment, normalize;
-  std::string best_metric, routing, router_grad;
+  std::string best_metric, routing, router_grad, router_input;
   std::string phase, init_from, train_groups, mask;
   double keep = 0;
   DeviceOptions device;
@@ -77,6 +77,9 @@ po::options_description train_options(TrainOptions& t) {
   add("balance-bias", po::value(&t.balance_bias)->default_value(0.0),
       "moe: bias balancing - after every step each router's offset of an expert above its share "
       "of the batch goes down by this much, below it up (0: off; docs/moe.md)");
+  add("router-input", po::value(&t.router_input)->default_value("pooled"),
+      "moe, per-layer routers: pooled (the layer input's average pool, linear with bias) | "
+      "standardized (that pool standardized per channel, linear without bias; docs/moe.md)");
   add("routing", po::value(&t.routing)->default_value("auto"),
       "moe routing: layer (a router per MoE conv) | global (one router network on the image) | "
       "auto (global for --preset reference-code, layer otherwise)");
@@ -333,6 +336,7 @@ int cmd_train(const std::vector<std::string>& args) {
   mc.normalize = t.normalize;
   mc.experts = t.experts;
   mc.routing = t.routing;
+  mc.router_input = t.router_input;
   std::vector<std::string> groups;
   if (t.train_groups != "all") groups = {t.train_groups};
   if (t.variant == "sparse") {

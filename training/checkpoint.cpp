@@ -209,6 +209,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     f.set_attr("/", "normalize", c.normalize);
     f.set_attr("/", "experts", c.variant == "moe" ? static_cast<double>(c.experts) : 0.0);
     f.set_attr("/", "routing", c.variant == "moe" ? c.routing : std::string("none"));
+    if (c.variant == "moe") f.set_attr("/", "router_input", c.router_input);
     f.set_attr("/", "classes", static_cast<double>(c.classes));
     if (c.variant == "sparse") {
       f.set_attr("/", "keep", c.keep);
@@ -287,6 +288,9 @@ CheckpointHeader read_checkpoint_header(const std::string& path) {
   if (h.model.variant == "moe") {
     h.model.experts = static_cast<int>(f.attr_number("/", "experts", 1, 64, true));
     h.model.routing = attr_choice(f, "routing", {"layer", "global"});
+    // Checkpoints from before router_input existed routed on the plain pool.
+    if (f.has_attr("/", "router_input"))
+      h.model.router_input = attr_choice(f, "router_input", {"pooled", "standardized"});
   }
   if (h.model.variant == "sparse") {
     h.model.keep = f.attr_number("/", "keep", 0, 1, false);
@@ -325,6 +329,7 @@ void check_same_model(const std::string& path, const ModelConfig& h, const Model
   if (h.variant == "moe" && c.variant == "moe") {
     field("experts", h.experts, c.experts);
     field("routing", h.routing, c.routing);
+    field("router_input", h.router_input, c.router_input);
   }
   if (h.variant == "sparse" && c.variant == "sparse") {
     field("keep", h.keep, c.keep);
