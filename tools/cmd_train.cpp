@@ -74,12 +74,14 @@ po::options_description train_options(TrainOptions& t) {
   add("experts", po::value(&t.experts)->default_value(2), "experts N per MoE layer (moe)");
   add("balance-loss", po::value(&t.balance_loss)->default_value(0.0),
       "moe: weight of the load-balancing loss N * sum_e f_e * mean p_e per router (0: off)");
-  add("balance-bias", po::value(&t.balance_bias)->default_value(0.0),
+  add("balance-bias", po::value(&t.balance_bias)->default_value(-1),
       "moe: bias balancing - after every step each router's offset of an expert above its share "
-      "of the batch goes down by this much, below it up (0: off; docs/moe.md)");
-  add("router-input", po::value(&t.router_input)->default_value("pooled"),
-      "moe, per-layer routers: pooled (the layer input's average pool, linear with bias) | "
-      "standardized (that pool standardized per channel, linear without bias; docs/moe.md)");
+      "of the batch goes down by this much, below it up, in training and in evaluation mode (0: "
+      "off; -1: 0.1 with per-layer routers, 0 with the global one; docs/moe.md)");
+  add("router-input", po::value(&t.router_input)->default_value("standardized"),
+      "moe, per-layer routers: standardized (the layer input's average pool standardized per "
+      "channel, linear without bias; the default, docs/moe.md) | pooled (the plain pool, linear "
+      "with bias: the paper's router)");
   add("routing", po::value(&t.routing)->default_value("auto"),
       "moe routing: layer (a router per MoE conv) | global (one router network on the image) | "
       "auto (global for --preset reference-code, layer otherwise)");
@@ -166,8 +168,8 @@ void check(const TrainOptions& t) {
   require(in(t.ratio, 0.01, 1), c, "--ratio must be in [0.01, 1], got " + text(t.ratio));
   require(t.experts >= 1 && t.experts <= 64, c,
           "--experts must be in [1, 64], got " + text(t.experts));
-  require(in(t.balance_bias, 0, 10), c,
-          "--balance-bias must be in [0, 10], got " + text(t.balance_bias));
+  require(in(t.balance_bias, 0, 10) || t.balance_bias == -1, c,
+          "--balance-bias must be in [0, 10] (or -1: the default), got " + text(t.balance_bias));
   require(in(t.balance_loss, 0, 1000), c,
           "--balance-loss must be in [0, 1000], got " + text(t.balance_loss));
   require(in(t.beta, 0, 1000), c, "--beta must be in [0, 1000], got " + text(t.beta));
@@ -268,6 +270,8 @@ int cmd_train(const std::vector<std::string>& args) {
   check(t);
   bool adversarial = t.method != "standard";
   if (t.routing == "auto") t.routing = t.preset == "reference-code" ? "global" : "layer";
+  // Healthy routing by default (docs/moe.md, "Expert collapse"): per-layer routers balance.
+  if (t.balance_bias < 0) t.balance_bias = t.routing == "layer" ? 0.1 : 0.0;
   if (t.eval_pgd_steps < 0) t.eval_pgd_steps = adversarial ? 10 : 0;
   if (t.final_pgd_steps < 0) t.final_pgd_steps = adversarial ? 50 : 0;
   double train_epsilon = parse_fraction_in("--epsilon", t.epsilon, 0, 1);
@@ -337,6 +341,12 @@ int cmd_train(const std::vector<std::string>& args) {
   mc.experts = t.experts;
   mc.routing = t.routing;
   mc.router_input = t.router_input;
+  // A resumed run keeps its checkpoint's router input, and so does one started from an MoE
+  // checkpoint unless told otherwise (runs from before --router-input routed on the plain pool).
+  const std::string source = !t.resume.empty() ? out + "/last.h5" : t.init_from;
+  if (t.variant == "moe" && !source.empty() &&
+      (!t.resume.empty() || vm["router-input"].defaulted()))
+    mc.router_input = read_checkpoint_header(source).model.router_input;
   std::vector<std::string> groups;
   if (t.train_groups != "all") groups = {t.train_groups};
   if (t.variant == "sparse") {

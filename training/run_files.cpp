@@ -32,23 +32,34 @@ int collapsed_layers(const std::vector<double>& shares) {
 void print_usage_summary(const std::string& inputs, const std::vector<LayerUsage>& usage) {
   if (usage.empty()) return;
   std::vector<double> shares = busiest_shares(usage);
-  double lowest = 1, highest = 0;
-  for (double s : shares)
-    if (std::isfinite(s)) {
-      lowest = std::min(lowest, s);
-      highest = std::max(highest, s);
-    }
   const int collapsed = collapsed_layers(shares);
+  // Each layer's share when they fit on a line (SmallCNN's 3, VGG's 12), else the range.
+  std::string detail;
+  if (shares.size() <= 12) {
+    for (size_t i = 0; i < shares.size(); ++i)
+      detail +=
+          (i ? " " : "") +
+          (std::isfinite(shares[i]) ? std::to_string(std::lround(100 * shares[i])) + "%" : "-");
+    detail = "busiest expert per layer " + detail;
+  } else {
+    double lowest = 1, highest = 0;
+    for (double s : shares)
+      if (std::isfinite(s)) {
+        lowest = std::min(lowest, s);
+        highest = std::max(highest, s);
+      }
+    detail = "busiest expert takes " + std::to_string(std::lround(100 * lowest)) + "%-" +
+             std::to_string(std::lround(100 * highest)) + "% of a layer's samples";
+  }
   // A collapsed router sends nearly everything to one expert: the MoE is then a dense model of
   // width r, which makes comparisons with S-Dense meaningless.
   std::printf(
-      "  expert usage (%s inputs): busiest expert takes %.0f%%-%.0f%% of a layer's "
-      "samples; %d of %zu layers collapsed (>%.0f%% on one expert)\n",
-      inputs.c_str(), 100 * lowest, 100 * highest, collapsed, usage.size(), 100 * kCollapsedShare);
+      "  expert usage (%s inputs): %s; %d of %zu layers collapsed (>%.0f%% on one expert)\n",
+      inputs.c_str(), detail.c_str(), collapsed, usage.size(), 100 * kCollapsedShare);
   if (collapsed)
     std::printf(
         "  WARNING: %d of %zu MoE layers collapsed on %s inputs: they compute as one "
-        "expert (see --balance-bias, --balance-loss; docs/moe.md)\n",
+        "expert (see --router-input, --balance-bias; docs/moe.md)\n",
         collapsed, usage.size(), inputs.c_str());
 }
 
