@@ -11,6 +11,7 @@
 # usage: scripts/experiments/fashion-mnist-reproduction.sh OUT_DIR [SEED...]   (default 0 1 2 3 4)
 #
 # Settings (environment): EPOCHS (10), EXPERTS ("2 4"), AA (aa | aa-fast | none; default aa),
+# METHODS (default "at-dense at-sdense at-moe advmoe at-sparse"; a subset runs only those),
 # THREADS (0: all cores), PROTOCOL=quick for a smaller, clearly labelled preliminary run (the
 # first 20,000 training images, 3 epochs, the first 2,000 test images; AA on the first 500).
 # AT(Sparse) (HYDRA) = the seed's AT(Dense) run, one epoch of pruning (scores only, keep r of the
@@ -103,19 +104,30 @@ flops dense --variant dense
 flops sdense-r0.5 --variant sdense --ratio 0.5
 for n in ${EXPERTS:-2 4}; do flops moe-r0.5-n$n --variant moe --ratio 0.5 --experts "$n"; done
 
+methods=" ${METHODS:-at-dense at-sdense at-moe advmoe at-sparse} "
+wanted() { [[ "$methods" == *" $1 "* ]]; }
+
 for seed in $seeds; do
   s=(--seed "$seed")
-  train "at-dense-seed$seed" --method trades --variant dense "${s[@]}"
-  autoattack "at-dense-seed$seed"
-  train "at-sdense-r0.5-seed$seed" --method trades --variant sdense --ratio 0.5 "${s[@]}"
-  autoattack "at-sdense-r0.5-seed$seed"
+  if wanted at-dense; then
+    train "at-dense-seed$seed" --method trades --variant dense "${s[@]}"
+    autoattack "at-dense-seed$seed"
+  fi
+  if wanted at-sdense; then
+    train "at-sdense-r0.5-seed$seed" --method trades --variant sdense --ratio 0.5 "${s[@]}"
+    autoattack "at-sdense-r0.5-seed$seed"
+  fi
   for n in ${EXPERTS:-2 4}; do
-    train "at-moe-r0.5-n$n-seed$seed" --method trades --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
-    autoattack "at-moe-r0.5-n$n-seed$seed"
-    train "advmoe-r0.5-n$n-seed$seed" --method advmoe --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
-    autoattack "advmoe-r0.5-n$n-seed$seed"
+    if wanted at-moe; then
+      train "at-moe-r0.5-n$n-seed$seed" --method trades --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
+      autoattack "at-moe-r0.5-n$n-seed$seed"
+    fi
+    if wanted advmoe; then
+      train "advmoe-r0.5-n$n-seed$seed" --method advmoe --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
+      autoattack "advmoe-r0.5-n$n-seed$seed"
+    fi
   done
-  if [ -f "$out/at-dense-seed$seed/trained" ]; then
+  if wanted at-sparse && [ -f "$out/at-dense-seed$seed/trained" ]; then
     train "at-sparse-prune-r0.5-seed$seed" --method trades --variant sparse --phase prune \
       --ratio 0.5 --epochs 1 --final-pgd-steps 0 --init-from "$out/at-dense-seed$seed/last.h5" "${s[@]}"
     train "at-sparse-r0.5-seed$seed" --method trades --variant sparse --phase finetune --ratio 0.5 \
