@@ -25,6 +25,8 @@ int cmd_flops(const std::vector<std::string>& args) {
   add("ratio", po::value(&mc.ratio)->default_value(1.0), "width ratio r (sdense, moe)");
   add("experts", po::value(&mc.experts)->default_value(2), "experts N (moe)");
   add("routing", po::value(&mc.routing)->default_value("layer"), "layer | global (moe)");
+  add("router-input", po::value(&mc.router_input)->default_value("standardized"),
+      "moe, per-layer routers: standardized (train's default: no router bias) | pooled");
   add("image-size", po::value(&size)->default_value(32), "input height = width");
   add("channels", po::value(&channels)->default_value(3), "input channels");
   add("classes", po::value(&mc.classes)->default_value(10), "classes");
