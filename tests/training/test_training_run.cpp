@@ -5,6 +5,8 @@
 // presets (two optimizers, two data streams, the attacks' random starts).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,6 +27,8 @@ struct Case {
   Method method;
   AdvMoePreset preset;
   const char* routing;
+  const char* router_input = "pooled";
+  double balance_rate = 0;  // the default routing of advmoe train: standardized, 0.1
 };
 
 ModelConfig case_model(const Case& c) {
@@ -34,6 +38,7 @@ ModelConfig case_model(const Case& c) {
   m.variant = "moe";
   m.ratio = 0.5;
   m.routing = c.routing;
+  m.router_input = c.router_input;
   return m;
 }
 
@@ -51,6 +56,7 @@ std::map<std::string, Tensor> run_case(const Case& c, const std::string& dir, bo
   TrainConfig tc;
   tc.seed = 6;
   tc.epochs = 2;
+  tc.balance_rate = c.balance_rate;
   MethodConfig mc;
   mc.method = c.method;
   mc.preset = c.preset;
@@ -96,7 +102,9 @@ BOOST_AUTO_TEST_CASE(an_interrupted_and_resumed_run_ends_bit_identical) {
       {"standard", Method::Standard, AdvMoePreset::Paper, "layer"},
       {"trades", Method::Trades, AdvMoePreset::Paper, "layer"},
       {"advmoe paper", Method::AdvMoe, AdvMoePreset::Paper, "layer"},
-      {"advmoe reference-code", Method::AdvMoe, AdvMoePreset::ReferenceCode, "global"}};
+      {"advmoe reference-code", Method::AdvMoe, AdvMoePreset::ReferenceCode, "global"},
+      {"advmoe healthy routing", Method::AdvMoe, AdvMoePreset::Paper, "layer", "standardized",
+       0.1}};
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
       TempDir dir;
@@ -124,6 +132,16 @@ BOOST_AUTO_TEST_CASE(an_interrupted_and_resumed_run_ends_bit_identical) {
         BOOST_TEST(a.state.metrics[e].train_loss == b.state.metrics[e].train_loss);
         BOOST_TEST(a.state.metrics[e].test_accuracy == b.state.metrics[e].test_accuracy);
         BOOST_TEST(a.state.metrics[e].robust_accuracy == b.state.metrics[e].robust_accuracy);
+        BOOST_TEST(a.state.metrics[e].busiest_clean == b.state.metrics[e].busiest_clean);
+      }
+      if (c.balance_rate > 0) {
+        // The balancer ran: its offsets moved, and were restored exactly (compared above).
+        float moved = 0;
+        for (const auto& [name, tensor] : straight)
+          if (name.find(".balance") != std::string::npos)
+            for (int64_t i = 0; i < tensor.numel(); ++i)
+              moved = std::max(moved, std::abs(tensor.data<float>()[i]));
+        BOOST_TEST(moved > 0.0f);
       }
     }
   }
