@@ -103,9 +103,10 @@ def paired(table, a, b, metric):
 def main():
     out = sys.argv[1]
     table = runs(out)
-    protocol = open(os.path.join(out, "protocol.txt")).read().strip() \
-        if os.path.exists(os.path.join(out, "protocol.txt")) else "?"
-    print(f"Protocol: {protocol}. Mean ± sample standard deviation over the seeds listed; "
+    path = os.path.join(out, "protocol.txt")
+    lines = open(path).read().split("\n") if os.path.exists(path) else []
+    print("Invocations:\n\n" + "\n".join(f"- {line}" for line in lines if line.strip()) + "\n")
+    print("Mean ± sample standard deviation over the seeds listed; "
           "accuracies in %. RA-PGD: PGD-50 (step 0.01, 1 uniform start); RA-AA: the AutoAttack "
           f"cascade; collapsed: busiest expert > {100 * COLLAPSED:.0f}% of the test images, "
           "clean or adversarial (layers summed over seeds).\n")

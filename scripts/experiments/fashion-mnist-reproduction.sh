@@ -41,8 +41,10 @@ common=(--dataset fashion-mnist --arch smallcnn --lr 0.05 --epsilon 0.1 --attack
         --eval-step-size 0.01 --eval-pgd-steps 0 --final-pgd-steps 50 --threads "$threads"
         "${budget[@]}")
 mkdir -p "$out"
-printf 'protocol=%s epochs=%s aa=%s seeds=%s experts=%s\n' "${PROTOCOL:-full}" "$epochs" "$aa" \
-  "$seeds" "${EXPERTS:-2 4}" > "$out/protocol.txt"
+# One line per invocation: a directory filled by several invocations says what each one ran.
+printf '%s: protocol=%s epochs=%s aa=%s seeds=%s experts=%s methods=%s\n' "$(date -u +%FT%TZ)" \
+  "${PROTOCOL:-full}" "$epochs" "$aa" "$seeds" "${EXPERTS:-2 4}" \
+  "${METHODS:-at-dense at-sdense at-moe advmoe at-sparse}" >> "$out/protocol.txt"
 
 # lock NAME: 0 when this process now owns OUT_DIR/NAME.lock (free, or its owner is dead).
 lock() {
