@@ -107,8 +107,9 @@ def main():
     lines = open(path).read().split("\n") if os.path.exists(path) else []
     print("Invocations:\n\n" + "\n".join(f"- {line}" for line in lines if line.strip()) + "\n")
     print("Mean ± sample standard deviation over the seeds listed; "
-          "accuracies in %. RA-PGD: PGD-50 (step 0.01, 1 uniform start); RA-AA: the AutoAttack "
-          f"cascade; collapsed: busiest expert > {100 * COLLAPSED:.0f}% of the test images, "
+          "accuracies in %. RA-PGD: PGD-50 (step 0.01, 1 uniform start); RA-AA: AutoAttack as the "
+          "invocation's aa setting says (aa: the standard cascade; aa-fast: APGD-CE then APGD-T), "
+          f"on its test images; collapsed: busiest expert > {100 * COLLAPSED:.0f}% of the test images, "
           "clean or adversarial (layers summed over seeds).\n")
     print("| method | params | pathway MACs | router MACs | seeds | SA | RA-PGD-50 | RA-AA "
           "| collapsed layers |")
