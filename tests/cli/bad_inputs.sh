@@ -182,5 +182,29 @@ expect 2 "--train-limit: 256 in the checkpoint, 512 now" \
   "$advmoe" train --resume "$dir/run" --epochs 2 --train-limit 512
 expect 2 "--seed: 0 in the checkpoint, 3 now" "$advmoe" train --resume "$dir/run" --epochs 2 --seed 3
 
+# F: an MoE checkpoint's routing fields: a busiest-expert share outside [0, 1], an unknown router
+# input, a shares table of the wrong shape.
+"$advmoe" train --variant moe --ratio 0.5 --train-limit 256 --test-limit 128 --batch-size 64 \
+  --out "$dir/moe" >"$dir/moe.log" 2>&1 || { cat "$dir/moe.log"; exit 1; }
+/usr/bin/python3 - "$dir/moe/last.h5" "$dir/bad" <<'EOF'
+import shutil, sys
+import h5py
+import numpy as np
+good, bad = sys.argv[1], sys.argv[2]
+for name, edit in [
+    ("share_above_one", lambda f: f["metrics_busiest"].__setitem__((0, 1), 1.5)),
+    ("router_input_unknown", lambda f: f.attrs.__setitem__("router_input", np.bytes_("whitened"))),
+    ("shares_wrong_shape", lambda f: (f.__delitem__("metrics_busiest"),
+                                      f.create_dataset("metrics_busiest",
+                                                       data=np.zeros((1, 5), np.float32)))),
+]:
+    shutil.copy(good, f"{bad}/{name}.h5")
+    with h5py.File(f"{bad}/{name}.h5", "r+") as f:
+        edit(f)
+EOF
+eval_of share_above_one "/metrics_busiest holds 1.5, not a share in \[0, 1\]"
+eval_of router_input_unknown "attribute 'router_input' is 'whitened'; expected one of pooled, standardized"
+eval_of shares_wrong_shape "/metrics_busiest has shape \[1, 5\], expected \[1, 2 \* MoE layers\]"
+
 echo "bad_inputs.sh: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]
