@@ -216,14 +216,8 @@ Route router(Val x, const ParamBuilder& p, const std::string& name, const std::s
   // The offset rides on the bias: the same logits as a separate add, without a broadcast op.
   Val offset = p.zeros_buffer(name + ".balance", experts);
   p.zeros_buffer(name + ".balance_train", experts);  // the balancer's training-mode offsets
-  if (!bias) {
-    Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), offset, node);
-    Route route = top1(logits, node + ".route");
-    m.routers.push_back({node, logits, route.index, offset});
-    return route;
-  }
-  Val bias_sum = add(p.bias(name, experts), offset, node + ".offset_bias");
-  Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), bias_sum, node);
+  Val logits_bias = bias ? add(p.bias(name, experts), offset, node + ".offset_bias") : offset;
+  Val logits = linear(x, p.linear_weight(name, experts, x.shape()[1]), logits_bias, node);
   Route route = top1(logits, node + ".route");
   m.routers.push_back({node, logits, route.index, offset});
   return route;

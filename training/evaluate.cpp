@@ -49,13 +49,17 @@ std::vector<LayerUsage> empty_usage(const Model& model) {
   return usage;
 }
 
+void count_route(Variables& variables, const std::string& route, int64_t rows,
+                 const Tensor& staging, std::vector<int64_t>& counts) {
+  variables.backend().copy(staging, variables.get(route));
+  const int32_t* index = staging.data<int32_t>();
+  for (int64_t k = 0; k < rows; ++k) ++counts[static_cast<size_t>(index[k])];
+}
+
 void count_routes(Variables& variables, const std::vector<std::string>& route_outputs, int64_t rows,
                   const Tensor& staging, std::vector<LayerUsage>& usage) {
-  for (size_t i = 0; i < usage.size(); ++i) {
-    variables.backend().copy(staging, variables.get(route_outputs[i]));
-    const int32_t* route = staging.data<int32_t>();
-    for (int64_t k = 0; k < rows; ++k) ++usage[i].counts[static_cast<size_t>(route[k])];
-  }
+  for (size_t i = 0; i < usage.size(); ++i)
+    count_route(variables, route_outputs[i], rows, staging, usage[i].counts);
 }
 
 EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data,

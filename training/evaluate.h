@@ -25,6 +25,10 @@ struct LayerUsage {
 
 // Adds the experts chosen for the first `rows` samples by each route output (names in
 // `route_outputs`, one per entry of `usage`), copying each through the host tensor `staging`.
+// Adds one route output's expert counts over its first `rows` samples to `counts` (staged on the
+// host through `staging`, i32 [batch]).
+void count_route(Variables& variables, const std::string& route, int64_t rows,
+                 const Tensor& staging, std::vector<int64_t>& counts);
 void count_routes(Variables& variables, const std::vector<std::string>& route_outputs, int64_t rows,
                   const Tensor& staging, std::vector<LayerUsage>& usage);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "runtime/error.h"
+#include "training/evaluate.h"
 
 namespace advmoe {
 
@@ -20,10 +21,13 @@ RouteBalancer::RouteBalancer(const Model& model, double rate)
   for (const Model::Router& r : model.routers) {
     if (!r.offset.valid()) continue;
     const std::string& eval = g.value(r.offset.id).name;
-    offsets_.push_back({eval, eval + "_train", route_name(r), {route_name(r)}, Tensor()});
+    offsets_.push_back({eval,
+                        eval + "_train",
+                        route_name(r),
+                        {route_name(r)},
+                        Tensor::zeros(Shape{experts_}, DType::F32)});
     ADVMOE_CHECK(g.has(offsets_.back().train),
                  "router " << r.name << " lacks the Buffer " << offsets_.back().train);
-    offsets_.back().saved_eval = Tensor::zeros(Shape{experts_}, DType::F32);
   }
   // The adversarial branch's routers share the offsets of the clean forward's.
   for (const Model::Router& r : model.branch_routers) {
@@ -45,13 +49,6 @@ void RouteBalancer::begin_step(Variables& variables) {
   }
 }
 
-void RouteBalancer::count(Variables& variables, const std::string& route, int64_t rows,
-                          std::vector<int64_t>& counts) {
-  variables.backend().copy(host_route_, variables.get(route));
-  const int32_t* index = host_route_.data<int32_t>();
-  for (int64_t n = 0; n < rows; ++n) ++counts[static_cast<size_t>(index[n])];
-}
-
 void RouteBalancer::move(Variables& variables, const std::string& buffer,
                          const std::vector<int64_t>& counts, int64_t total) {
   Backend& backend = variables.backend();
@@ -71,7 +68,8 @@ void RouteBalancer::end_step(Variables& variables, Plan& eval_plan, int64_t rows
   // Training mode: the iteration's own routes, with the training offsets still in "<r>.balance".
   for (Offset& o : offsets_) {
     std::vector<int64_t> counts(static_cast<size_t>(experts_));
-    for (const std::string& route : o.routes) count(variables, route, rows, counts);
+    for (const std::string& route : o.routes)
+      count_route(variables, route, rows, host_route_, counts);
     move(variables, o.eval, counts, rows * static_cast<int64_t>(o.routes.size()));
     backend.copy(variables.get(o.train), variables.get(o.eval));
     backend.copy(variables.get(o.eval), o.saved_eval);
@@ -84,7 +82,7 @@ void RouteBalancer::end_step(Variables& variables, Plan& eval_plan, int64_t rows
     if (pass == 1) backend.copy(variables.get("images"), variables.get("adv_images"));
     eval_plan.run();
     for (size_t i = 0; i < offsets_.size(); ++i)
-      count(variables, offsets_[i].eval_route, rows, counts[i]);
+      count_route(variables, offsets_[i].eval_route, rows, host_route_, counts[i]);
   }
   for (size_t i = 0; i < offsets_.size(); ++i)
     move(variables, offsets_[i].eval, counts[i], rows * (adversarial ? 2 : 1));

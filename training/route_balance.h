@@ -48,8 +48,6 @@ class RouteBalancer {
     std::vector<std::string> routes;  // the routes of every training forward using it
     Tensor saved_eval;                // host copy while the training offsets are in place
   };
-  void count(Variables& variables, const std::string& route, int64_t rows,
-             std::vector<int64_t>& counts);
   void move(Variables& variables, const std::string& buffer, const std::vector<int64_t>& counts,
             int64_t total);
 
