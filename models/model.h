@@ -48,11 +48,13 @@ struct ModelConfig {
   // remove classes).
   double keep = 1.0;
   std::string mask = "structured";  // sparse: structured | unstructured
-  // moe, for the router/pathway dissection (docs/dissection.md): where each MoE layer's route
-  // comes from. router: its router on the layer input | input: an i32 Input "route/<module>"
-  // (routes held at given values: pathway-only attacks) | router-images: the routers run a full
-  // forward on "images" while the experts compute on a second Input "expert_images" with those
-  // routes (router-only attacks perturb "images").
+  // moe, for the router/pathway dissection and the component metrics (docs/dissection.md,
+  // docs/dual.md): where each MoE layer's route comes from. router: its router on the layer input
+  // | input: an i32 Input "route/<module>" (routes held at given values) | router-images: the
+  // routers run a full forward on "images" while the experts compute on a second Input
+  // "clean_images" with those routes (attacks on "images" move the routers only: RA-R) |
+  // expert-images: the routers' forward reads "clean_images", the experts compute on "images"
+  // (attacks move the experts only, the route stays the clean one: RA-E).
   std::string route_source = "router";
   // Per-layer routers read the layer input through a stop_gradient in training (see moe_conv);
   // false lets an attack's surrogate gradient reach the image through the routers.
@@ -91,6 +93,12 @@ struct Model {
   // route_source router-images: each MoE module's route from the routers' forward, which the
   // experts' forward uses (internal to the builders).
   std::map<std::string, Route> route_override;
+  // route_source router-images / expert-images: the Input "clean_images" that every evaluation
+  // fills with the batch's clean images (the part of the model the attack does not move).
+  Val clean_images;
+  // Set while a pathway forward is built (models/registry.h apply_pathway): every MoE layer takes
+  // this route and no router is built (internal to the builders).
+  Val forced_route;
 
   // sparse: every masked layer (module name, its weight, scores, mask and filter mask), in
   // build order; structured: the conv outputs whose BN is masked by the conv's filter mask, so a
@@ -101,6 +109,18 @@ struct Model {
   };
   std::vector<MaskedLayer> masked;
   std::map<ValueId, Val> channel_masks;
+
+  // Prefixed to every parameter, buffer and module name the builders create (the dual model's
+  // "std." and "rob." halves, models/dual_model.h); empty for single models.
+  std::string scope;
+  // The dual model F = (1 - alpha) F_std + alpha F_rob (models/dual_model.h): both halves'
+  // configurations and logits. Absent for single models.
+  struct Dual {
+    ModelConfig standard, robust;
+    double alpha = 0.7;
+    Val standard_logits, robust_logits;
+  };
+  std::shared_ptr<Dual> dual;
 
   int64_t num_parameters() const;  // trainable elements (Params only)
 };

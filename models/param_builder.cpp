@@ -22,7 +22,7 @@ int64_t Model::num_parameters() const {
 }
 
 ParamBuilder ParamBuilder::scoped(const std::string& scope) const {
-  return ParamBuilder(*model_, full(scope), group_);
+  return ParamBuilder(*model_, prefix_.empty() ? scope : prefix_ + "." + scope, group_);
 }
 
 ParamBuilder ParamBuilder::in_group(const std::string& group) const {
@@ -30,7 +30,8 @@ ParamBuilder ParamBuilder::in_group(const std::string& group) const {
 }
 
 std::string ParamBuilder::full(const std::string& name) const {
-  return prefix_.empty() ? name : prefix_ + "." + name;
+  // The model's scope (the dual model's halves) goes in front of every name.
+  return model_->scope + (prefix_.empty() ? name : prefix_ + "." + name);
 }
 
 namespace {
@@ -173,7 +174,10 @@ Val moe_conv(Val x, const ParamBuilder& p, const std::string& name, int64_t out,
   Val w = p.conv_weight(name, experts * out, kernel, x.shape()[3], out);
   std::string module = module_of(w);
   auto given = m.route_override.find(module);
-  if (given != m.route_override.end()) {
+  if (m.forced_route.valid()) {
+    route = {};
+    route.index = m.forced_route;
+  } else if (given != m.route_override.end()) {
     route = given->second;
   } else if (m.config.route_source == "input") {
     Graph& g = *m.graph;

@@ -26,8 +26,9 @@ std::string list_architectures() {
   return out;
 }
 
-// Fills the derived fields (width from variant and ratio, the ResNet stem) and checks values.
-ModelConfig resolve(ModelConfig c) {
+}  // namespace
+
+ModelConfig resolve_model_config(ModelConfig c) {
   ADVMOE_CHECK(c.ratio > 0 && c.ratio <= 1, "model ratio r must be in (0, 1], got " << c.ratio);
   if (c.variant == "sdense" || c.variant == "moe")
     c.width = c.ratio;
@@ -52,15 +53,18 @@ ModelConfig resolve(ModelConfig c) {
         c.router_input == "pooled" || c.router_input == "standardized",
         "unknown router input '" << c.router_input << "' (available: pooled, standardized)");
     ADVMOE_CHECK(c.route_source == "router" || c.route_source == "input" ||
-                     c.route_source == "router-images",
-                 "unknown route source '" << c.route_source
-                                          << "' (available: router, input, router-images)");
+                     c.route_source == "router-images" || c.route_source == "expert-images",
+                 "unknown route source '"
+                     << c.route_source
+                     << "' (available: router, input, router-images, expert-images)");
   }
   if (c.stem == "auto") c.stem = c.image.rank() == 3 && c.image[0] >= 128 ? "imagenet" : "cifar";
   ADVMOE_CHECK(c.stem == "cifar" || c.stem == "imagenet",
                "unknown stem '" << c.stem << "' (available: cifar, imagenet, auto)");
   return c;
 }
+
+namespace {
 
 // (x - mean) / std per channel, with the usual dataset statistics.
 Val normalized(Val images, const std::string& stats) {
@@ -92,7 +96,7 @@ Val normalized(Val images, const std::string& stats) {
 }  // namespace
 
 Model build_model(const ModelConfig& requested) {
-  ModelConfig config = resolve(requested);
+  ModelConfig config = resolve_model_config(requested);
   Model model;
   model.config = config;
   model.graph = std::make_unique<Graph>(config.dtype);
@@ -104,10 +108,15 @@ Model build_model(const ModelConfig& requested) {
   // Fixed routing: the caller feeds every sample's expert (benchmarks, tests); no router, no gate.
   if (config.variant == "moe" && config.routing == "fixed")
     model.global_route.index = {&g, g.input("route", Shape{config.batch}, DType::I32)};
-  if (config.variant == "moe" && config.route_source == "router-images") {
-    // The routers' forward on "images" (its logits unused), then the experts' on "expert_images"
-    // with the routes it chose.
-    build_network(model, model.images);
+  const bool split = config.variant == "moe" && (config.route_source == "router-images" ||
+                                                 config.route_source == "expert-images");
+  if (split) {
+    // Two forwards: the routers' (its logits unused) chooses every MoE layer's route, the
+    // experts' computes with those routes. The attack moves "images"; "clean_images" holds the
+    // batch's clean images for the other forward.
+    model.clean_images = {&g, g.input("clean_images", model.images.shape())};
+    const bool attack_routers = config.route_source == "router-images";
+    build_network(model, attack_routers ? model.images : model.clean_images);
     for (size_t i = 0; i < model.routes.size(); ++i) {
       const std::string& module = model.routes[i].first;
       Route r{model.routes[i].second, {}};
@@ -117,8 +126,7 @@ Model build_model(const ModelConfig& requested) {
     }
     model.routes.clear();
     model.input = Val{};
-    Val expert_images{&g, g.input("expert_images", model.images.shape())};
-    model.logits = build_network(model, expert_images);
+    model.logits = build_network(model, attack_routers ? model.clean_images : model.images);
   } else {
     model.logits = build_network(model, model.images);
   }
@@ -132,7 +140,7 @@ Val build_network(Model& model, Val images) {
   const ModelConfig& config = model.config;
   model.input = normalized(images, config.normalize);
   if (config.variant == "moe" && config.routing == "global" && config.route_source == "router" &&
-      model.route_override.empty())
+      model.route_override.empty() && !model.forced_route.valid())
     model.global_route = build_global_router(model);
   const std::string& a = config.arch;
   if (a == "smallcnn") return build_smallcnn(model);
@@ -142,6 +150,18 @@ Val build_network(Model& model, Val images) {
   if (a == "densenet-bc-40") return build_densenet_bc(model, 40, 12);
   if (a == "densenet-bc-100") return build_densenet_bc(model, 100, 12);
   ADVMOE_FAIL("unknown architecture '" << a << "' (available: " << list_architectures() << ")");
+}
+
+Forward apply_pathway(Model& model, Val images, Val route) {
+  ADVMOE_CHECK(model.config.variant == "moe",
+               "a pathway forward needs an MoE model, got variant " << model.config.variant);
+  ADVMOE_CHECK(route.shape() == Shape{model.images.shape()[0]} && route.info().dtype == DType::I32,
+               "apply_pathway: the route must be i32 [" << model.images.shape()[0] << "], got "
+                                                        << route.shape());
+  model.forced_route = route;
+  Forward forward = apply_model(model, images);
+  model.forced_route = Val{};
+  return forward;
 }
 
 Forward apply_model(Model& model, Val images) {

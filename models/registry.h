@@ -8,6 +8,9 @@
 
 namespace advmoe {
 
+// Fills the derived fields (width from variant and ratio, the ResNet stem) and checks values.
+ModelConfig resolve_model_config(ModelConfig config);
+
 // Builds images -> logits for config.arch ("smallcnn"); throws naming unknown architectures.
 Model build_model(const ModelConfig& config);
 
@@ -22,6 +25,11 @@ struct Forward {
 // and BN buffer of `model` (TRADES evaluates the same weights on clean and adversarial images).
 // The model's own fields stay those of its first forward; only its graph grows.
 Forward apply_model(Model& model, Val images);
+// Pathway `route` of an MoE: the same network on `images` with every MoE layer computing the
+// expert `route` names per sample (i32 [B]), no router and no gate. With global routing this is
+// exactly the model with its router's choice replaced; with per-layer routing, pathway e is the
+// network that uses expert e at every MoE layer (docs/dual.md: "an expert").
+Forward apply_pathway(Model& model, Val images, Val route);
 // Internal: the architecture body on `images` (used by build_model and apply_model).
 Val build_network(Model& model, Val images);
 

@@ -1,15 +1,18 @@
 // advmoe eval: clean accuracy (SA) of a checkpoint on a dataset's test split and, unless
 // --attack none, robust accuracy (RA) under PGD / FGSM or the AutoAttack evaluation (the aa cascade
-// or one of its attacks), with MoE expert usage.
+// or one of its attacks), with MoE expert usage. --component experts / router attacks one part of
+// an MoE (RA-E, RA-R); --dual evaluates the dual model of two checkpoints (docs/dual.md).
 #include <chrono>
 #include <cstdio>
 
 #include "datasets/registry.h"
+#include "models/dual_model.h"
 #include "models/registry.h"
 #include "tools/attack_options.h"
 #include "tools/device_options.h"
 #include "training/attacks/cascade_report.h"
 #include "training/checkpoint.h"
+#include "training/dual_checkpoint.h"
 #include "training/evaluate.h"
 #include "training/run_files.h"
 
@@ -34,9 +37,22 @@ int cmd_eval(const std::vector<std::string>& args) {
   std::string json_path, adversarial_path, state_path;
   int apgd_iterations = 100, fab_iterations = 100, square_queries = 5000, target_classes = 9;
   int64_t max_batches = -1;
+  std::string component = "model";
+  std::vector<std::string> dual_paths;
+  std::string alpha_text = "0.7";
   po::options_description o("eval options");
   auto add = o.add_options();
-  add("checkpoint", po::value(&checkpoint)->required(), "checkpoint file (.h5)");
+  add("checkpoint", po::value(&checkpoint)->default_value(""), "checkpoint file (.h5)");
+  add("component", po::value(&component)->default_value("model"),
+      "MoE: what the attack moves. model: the whole MoE (RA) | experts: the routers see the clean "
+      "image, so every route stays the clean one, and the experts see x_adv (RA-E) | router: the "
+      "routers see x_adv, the experts the clean image with the routes chosen on x_adv (RA-R; the "
+      "gradient reaches x_adv through the routers' straight-through surrogate)");
+  add("dual", po::value(&dual_paths)->multitoken(),
+      "STD.h5 ROB.h5: evaluate the dual model (1 - alpha) F_std(x) + alpha F_rob(x) of two "
+      "checkpoints (logits combined; attacks differentiate the combination)");
+  add("alpha", po::value(&alpha_text)->default_value("0.7"),
+      "--dual: the robust model's share alpha in [0, 1]");
   add("dataset", po::value(&dataset)->default_value(""), "dataset (default: the checkpoint's)");
   add("data-dir", po::value(&data_dir)->default_value(""), "dataset folder");
   add("batch-size", po::value(&batch)->default_value(256), "batch size");
@@ -71,12 +87,24 @@ int cmd_eval(const std::vector<std::string>& args) {
   require(batch >= 1 && batch <= 65536, "eval",
           "--batch-size must be in [1, 65536], got " + std::to_string(batch));
   require(test_limit >= 0, "eval", "--test-limit must be >= 0, got " + std::to_string(test_limit));
+  require(checkpoint.empty() != dual_paths.empty(), "eval",
+          "give either --checkpoint FILE or --dual STD.h5 ROB.h5");
+  require(
+      dual_paths.empty() || dual_paths.size() == 2, "eval",
+      "--dual takes two checkpoints (standard, robust), got " + std::to_string(dual_paths.size()));
+  require(component == "model" || component == "experts" || component == "router", "eval",
+          "--component must be model, experts or router, got '" + component + "'");
+  require(component == "model" || dual_paths.empty(), "eval",
+          "--component experts / router attacks one part of a single MoE, not a dual model");
+  const double alpha = parse_fraction_in("alpha", alpha_text, 0, 1);
   require(seed <= (uint64_t{1} << 53), "eval",
           "--seed must be in [0, 2^53], got " + std::to_string(seed));
   const bool autoattack = is_cascade_attack(attack.attack);
   AttackOptions checked = attack;
   if (autoattack) checked.attack = "pgd";        // --eps, --norm, --router-grad: the same checks
   PgdConfig pgd = pgd_config_of(checked, seed);  // validated even when --attack none
+  // The router-only model's gradient reaches the image through the routers alone.
+  if (component == "router") pgd.router_gradient = RouterGradient::StraightThrough;
   CascadeConfig cascade;
   if (autoattack) {
     try {
@@ -97,6 +125,7 @@ int cmd_eval(const std::vector<std::string>& args) {
     cascade.epsilon = pgd.epsilon;
     cascade.seed = seed;
     cascade.router_ste_too = pgd.router_gradient == RouterGradient::StraightThrough;
+    cascade.router_ste_only = component == "router";
     cascade.apgd_iterations = apgd_iterations;
     cascade.fab_iterations = fab_iterations;
     cascade.square_queries = square_queries;
@@ -112,7 +141,15 @@ int cmd_eval(const std::vector<std::string>& args) {
   }
   set_threads(threads);
 
-  CheckpointHeader header = read_checkpoint_header(checkpoint);
+  const std::string described = dual_paths.empty()
+                                    ? checkpoint
+                                    : "dual model (1 - " + alpha_text + ") * " + dual_paths[0] +
+                                          " + " + alpha_text + " * " + dual_paths[1];
+  CheckpointHeader header = read_checkpoint_header(dual_paths.empty() ? checkpoint : dual_paths[0]);
+  if (component != "model")
+    require(header.model.variant == "moe", "eval",
+            "--component " + component + " attacks one part of an MoE; '" + checkpoint +
+                "' holds a " + header.model.variant + " model (no routers, no experts)");
   if (autoattack) {
     // DLR divides by the gap between the 1st and 3rd logits (targeted: 3rd and 4th).
     bool targeted = false, dlr = false;
@@ -134,17 +171,27 @@ int cmd_eval(const std::vector<std::string>& args) {
                           << header.model.image << " and " << header.model.classes);
   ModelConfig mc = header.model;
   mc.batch = batch;
-  Model model;
-  try {
-    model = build_model(mc);
-  } catch (const Error& e) {
-    // Every attribute passed its own check, but together they describe no buildable model.
-    ADVMOE_FAIL("'" << checkpoint << "': its attributes (arch, variant, ratio, experts, routing, "
-                    << "normalize, input_shape) describe no buildable model: " << e.what());
+  if (component != "model") {
+    mc.route_source = component == "experts" ? "expert-images" : "router-images";
+    mc.detach_router_input = component != "router";
   }
+  Model model;
   auto backend = make_backend(device);
   Variables variables(*backend);
-  load_checkpoint_tensors(checkpoint, model, variables, /*with_optimizer=*/false);
+  if (!dual_paths.empty()) {
+    model = build_dual_from_checkpoints(dual_paths[0], dual_paths[1], alpha, batch);
+    load_half(dual_paths[0], model, kStandardScope, variables);
+    load_half(dual_paths[1], model, kRobustScope, variables);
+  } else {
+    try {
+      model = build_model(mc);
+    } catch (const Error& e) {
+      // Every attribute passed its own check, but together they describe no buildable model.
+      ADVMOE_FAIL("'" << checkpoint << "': its attributes (arch, variant, ratio, experts, routing, "
+                      << "normalize, input_shape) describe no buildable model: " << e.what());
+    }
+    load_checkpoint_tensors(checkpoint, model, variables, /*with_optimizer=*/false);
+  }
   std::vector<std::string> routes = mark_route_outputs(model);
   std::vector<LayerUsage> usage = empty_usage(model);
   CompileOptions options{Mode::Eval, {model.logits.id}};
@@ -155,7 +202,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   std::printf(
       "%s (%s %s, epoch %lld) on %s: clean accuracy (SA) %.2f%%, loss %.4f, %lld images, "
       "%.0f img/s\n",
-      checkpoint.c_str(), mc.arch.c_str(), mc.variant.c_str(),
+      described.c_str(), mc.arch.c_str(), mc.variant.c_str(),
       static_cast<long long>(header.state.epoch), test.name.c_str(), 100 * r.accuracy, r.loss,
       static_cast<long long>(r.examples), r.examples / seconds_since(start));
   print_usage_summary("clean test", usage);
@@ -183,7 +230,11 @@ int cmd_eval(const std::vector<std::string>& args) {
     const double seconds = seconds_since(start);
     std::printf("%.1fs, %.1f img/s over the whole test set\n", seconds, test.size() / seconds);
     if (!json_path.empty())
-      write_text_atomically(json_path, cascade_json(result, cascade, checkpoint));
+      write_text_atomically(
+          json_path,
+          cascade_json(
+              result, cascade,
+              component == "model" ? described : described + " (--component " + component + ")"));
     if (!adversarial_path.empty() && result.finished)
       save_adversarial(adversarial_path, result, test, cascade);
     return 0;
@@ -192,9 +243,12 @@ int cmd_eval(const std::vector<std::string>& args) {
   PgdAttack pgd_attack(model, variables, pgd);
   start = std::chrono::steady_clock::now();
   EvalResult robust = evaluate_classifier(*plan, variables, test, &pgd_attack, &usage, routes);
-  std::printf("%s: robust accuracy (RA) %.2f%%, loss %.4f, %lld images, %.1f img/s\n",
-              describe(pgd).c_str(), 100 * robust.accuracy, robust.loss,
-              static_cast<long long>(robust.examples), robust.examples / seconds_since(start));
+  const char* metric = component == "experts"  ? "RA-E (experts attacked, clean routes)"
+                       : component == "router" ? "RA-R (routers attacked, clean experts)"
+                                               : "robust accuracy (RA)";
+  std::printf("%s: %s %.2f%%, loss %.4f, %lld images, %.1f img/s\n", describe(pgd).c_str(), metric,
+              100 * robust.accuracy, robust.loss, static_cast<long long>(robust.examples),
+              robust.examples / seconds_since(start));
   print_usage_summary("adversarial test", usage);
   return 0;
 }

@@ -109,14 +109,16 @@ po::options_description train_options(TrainOptions& t) {
       "<variant>-seed<seed>)");
   add("resume", po::value(&t.resume), "continue the run in this directory from its last.h5");
   add("method", po::value(&t.method)->default_value("standard"),
-      "standard | pgd-at | trades | advmoe (bi-level router/backbone steps; needs --variant moe)");
+      "standard | pgd-at | trades | advmoe (bi-level router/backbone steps; needs --variant moe) | "
+      "rt-er (PGD-AT plus a KL term robustifying each sample's second-choice expert; needs "
+      "--variant moe, docs/dual.md)");
   add("epsilon", po::value(&t.epsilon)->default_value("8/255"),
       "training attack's L-inf radius (a/b allowed)");
   add("attack-steps", po::value(&t.attack_steps)->default_value(2),
       "training attack's PGD steps K");
   add("attack-step-size", po::value(&t.attack_step_size)->default_value("0"),
       "training attack's step (0: 2.5 * epsilon / K)");
-  add("beta", po::value(&t.beta)->default_value(6.0), "TRADES weight of the KL term");
+  add("beta", po::value(&t.beta)->default_value(6.0), "TRADES / RT-ER weight of the KL term");
   add("preset", po::value(&t.preset)->default_value("paper"),
       "advmoe: paper (Algorithm 1: routers on one batch, backbone on another) | reference-code "
       "(the public code: global router, both steps on one batch, router CE to y mod N + KL)");
@@ -189,9 +191,11 @@ void check(const TrainOptions& t) {
           "--seed must be in [0, 2^53], got " + std::to_string(t.seed) +
               (t.seed > (uint64_t{1} << 63) ? " (a negative number?)" : ""));
   if (t.method != "standard" && t.method != "pgd-at" && t.method != "trades" &&
-      t.method != "advmoe")
-    throw UsageError{"advmoe train: --method must be standard, pgd-at, trades or advmoe, got '" +
-                     t.method + "'"};
+      t.method != "advmoe" && t.method != "rt-er")
+    throw UsageError{
+        "advmoe train: --method must be standard, pgd-at, trades, advmoe or rt-er, "
+        "got '" +
+        t.method + "'"};
   if (t.preset != "paper" && t.preset != "reference-code")
     throw UsageError{"advmoe train: --preset must be paper or reference-code, got '" + t.preset +
                      "'"};

@@ -62,6 +62,11 @@ void count_routes(Variables& variables, const std::vector<std::string>& route_ou
     count_route(variables, route_outputs[i], rows, staging, usage[i].counts);
 }
 
+void set_clean_companion(Variables& variables, const Tensor& host_clean) {
+  if (variables.has("clean_images"))
+    variables.backend().copy(variables.get("clean_images"), host_clean);
+}
+
 EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& data,
                                PgdAttack* attack, std::vector<LayerUsage>* usage,
                                const std::vector<std::string>& route_outputs) {
@@ -89,6 +94,7 @@ EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& 
   int64_t correct = 0;
   double loss_sum = 0;
   while (int64_t rows = loader.next(clean, host_labels)) {
+    set_clean_companion(variables, clean);
     if (attack) {
       attack->run(clean, host_labels, adversarial, batch_index++);
       backend.copy(images, adversarial);

@@ -42,6 +42,10 @@ std::vector<LayerUsage> empty_usage(const Model& model);
 
 class PgdAttack;
 
+// Models whose route source splits routers and experts (models/model.h) read the batch's clean
+// images from the Input "clean_images" too: copies `host_clean` there when the variables hold it.
+void set_clean_companion(Variables& variables, const Tensor& host_clean);
+
 // With `attack`, every batch is first replaced by its adversarial version (robust accuracy).
 // With `usage`, the route outputs named in `route_outputs` (one per entry of *usage) are counted.
 EvalResult evaluate_classifier(Plan& eval_plan, Variables& variables, const Dataset& data,

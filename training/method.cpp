@@ -10,8 +10,9 @@ Method parse_method(const std::string& text) {
   if (text == "pgd-at") return Method::PgdAt;
   if (text == "trades") return Method::Trades;
   if (text == "advmoe") return Method::AdvMoe;
+  if (text == "rt-er") return Method::RtEr;
   throw Error("unknown training method '" + text +
-              "' (available: standard, pgd-at, trades, advmoe)");
+              "' (available: standard, pgd-at, trades, advmoe, rt-er)");
 }
 
 AdvMoePreset parse_advmoe_preset(const std::string& text) {
@@ -30,6 +31,8 @@ const char* method_name(Method method) {
       return "trades";
     case Method::AdvMoe:
       return "advmoe";
+    case Method::RtEr:
+      return "rt-er";
   }
   return "?";
 }
@@ -40,6 +43,7 @@ std::unique_ptr<TrainingMethod> make_training_method(Model& model, Variables& va
   ADVMOE_CHECK(c.epsilon >= 0 && c.steps >= 1 && c.beta >= 0 && c.router_lr_scale > 0,
                "adversarial training needs epsilon >= 0, at least one attack step, beta >= 0 "
                "and a router learning rate > 0");
+  if (c.method == Method::RtEr) return std::make_unique<RtErTraining>(model, variables, c);
   if (c.method != Method::AdvMoe) return std::make_unique<AdversarialTraining>(model, variables, c);
   ADVMOE_CHECK(c.train_groups.empty(),
                "advmoe trains the router and backbone groups in turn; choosing the trained groups "

@@ -9,6 +9,9 @@
 //   advmoe paper (AdvMoE, Algorithm 1): two batches per iteration; on B_phi a fresh attack and a
 //             router step on the TRADES loss with the backbone fixed, then on B_psi a fresh attack
 //             and a backbone step with the routers fixed. One epoch = one pass of B_psi;
+//   rt-er     (Zhang et al., ICML 2025) minimize CE(f(x'), y) + beta * (1/B) sum_e KL(p_e(x) ||
+//             p_e(x'_e)), x' = PGD-K on CE, x'_e = PGD-K on CE against pathway e for the samples
+//             whose second routing choice is e (training/methods/rt_er.cpp);
 //   advmoe reference-code (the paper's public code): a global router and ONE batch per
 //             iteration: a backbone step on TRADES whose attack also maximizes the routers' KL,
 //             then a fresh attack and a router step on alpha * CE(r(x), y mod N) + beta * KL.
@@ -28,10 +31,10 @@
 
 namespace advmoe {
 
-enum class Method { Standard, PgdAt, Trades, AdvMoe };
+enum class Method { Standard, PgdAt, Trades, AdvMoe, RtEr };
 enum class AdvMoePreset { Paper, ReferenceCode };
 
-// "standard" | "pgd-at" | "trades" | "advmoe"; "paper" | "reference-code": throw naming the
+// "standard" | "pgd-at" | "trades" | "advmoe" | "rt-er"; "paper" | "reference-code": throw naming the
 // accepted values.
 Method parse_method(const std::string& text);
 AdvMoePreset parse_advmoe_preset(const std::string& text);

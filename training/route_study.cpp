@@ -119,7 +119,7 @@ double partial_attack_accuracy(const ModelConfig& config, Variables& weights, co
     if (part == "pathway") v.set("route/" + module, routes.back());
   }
   if (part == "router") {
-    v.set("expert_images", Tensor::zeros(m.images.shape(), DType::F32));
+    v.set("clean_images", Tensor::zeros(m.images.shape(), DType::F32));
     pgd.router_gradient = RouterGradient::StraightThrough;
   }
   PgdAttack attack(m, v, pgd);
@@ -141,7 +141,7 @@ double partial_attack_accuracy(const ModelConfig& config, Variables& weights, co
         v.backend().copy(v.get("route/" + m.routes[l].first), routes[l]);
       }
     } else {
-      v.backend().copy(v.get("expert_images"), images);
+      v.backend().copy(v.get("clean_images"), images);
     }
     attack.run(images, labels, adversarial, batch_index++);
     v.backend().copy(v.get("images"), adversarial);

@@ -128,14 +128,38 @@ BOOST_AUTO_TEST_CASE(route_sources_reproduce_the_model_on_its_own_routes_and_ima
     if (name.rfind("route/", 0) == 0)
       for (int64_t s = 0; s < 8; ++s) t.data<int32_t>()[s] = 1 - t.data<int32_t>()[s];
   BOOST_TEST(max_relative_error(forward(fed, weights, extra).first, logits, 1e-3) > 1e-3);
-  // Routers on "images", experts on "expert_images": the same image in both gives the same logits
+  // Routers on "images", experts on "clean_images": the same image in both gives the same logits
   // and routes; another image for the routers keeps the experts' input but changes routes.
   ModelConfig split = small_moe();
   split.route_source = "router-images";
   split.detach_router_input = false;
-  auto same = forward(split, weights, {{"images", images}, {"expert_images", images}});
+  auto same = forward(split, weights, {{"images", images}, {"clean_images", images}});
   BOOST_TEST(max_relative_error(same.first, logits, 1e-3) < 1e-5);
   for (size_t i = 0; i < routes.size(); ++i) BOOST_TEST(same_bytes(same.second[i], routes[i]));
+  // Routers on "clean_images", experts on "images" (RA-E): with the same image the model itself;
+  // with another image in "images" the routes never change (they are the clean image's) while
+  // the logits do.
+  ModelConfig experts = small_moe();
+  experts.route_source = "expert-images";
+  auto clean = forward(experts, weights, {{"images", images}, {"clean_images", images}});
+  BOOST_TEST(max_relative_error(clean.first, logits, 1e-3) < 1e-5);
+  Tensor other = random_tensor({8, 28, 28, 1}, DType::F32, 7, 0, 1);
+  auto moved = forward(experts, weights, {{"images", other}, {"clean_images", images}});
+  for (size_t i = 0; i < routes.size(); ++i) BOOST_TEST(same_bytes(moved.second[i], routes[i]));
+  BOOST_TEST(max_relative_error(moved.first, logits, 1e-3) > 1e-3);
+  // ... and they equal the model with the routes fed as inputs on that other image.
+  std::map<std::string, Tensor> fed_other{{"images", other}};
+  for (size_t i = 0; i < m.routes.size(); ++i)
+    fed_other["route/" + m.routes[i].first] = routes[i].clone();
+  BOOST_TEST(max_relative_error(forward(fed, weights, fed_other).first, moved.first, 1e-3) < 1e-5);
+  // The router-only split with clean experts: its experts' input is x whatever "images" holds,
+  // so with the clean routes (same image) the logits are the clean model's.
+  auto router_moved = forward(split, weights, {{"images", other}, {"clean_images", images}});
+  std::map<std::string, Tensor> fed_clean{{"images", images}};
+  for (size_t i = 0; i < m.routes.size(); ++i)
+    fed_clean["route/" + m.routes[i].first] = router_moved.second[i].clone();
+  BOOST_TEST(max_relative_error(forward(fed, weights, fed_clean).first, router_moved.first, 1e-3) <
+             1e-5);
 }
 
 namespace {

@@ -86,6 +86,11 @@ void AttackModel::set_images(const Tensor& host_images) {
   backend().copy(variables_.get("images"), host_images);
 }
 
+void AttackModel::set_clean_images(const Tensor& host_images) {
+  set_images(host_images);
+  set_clean_companion(variables_, host_images);
+}
+
 void AttackModel::set_labels(const Tensor& host_labels) {
   backend().copy(variables_.get("labels"), host_labels);
 }

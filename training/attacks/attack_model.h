@@ -44,6 +44,9 @@ class AttackModel {
   // Host copies: images [B, ...] and labels [B] into the model's inputs; targets into
   // "attack.targets".
   void set_images(const Tensor& host_images);
+  // A new batch's clean images: into "images" and, for models that split routers and experts,
+  // into "clean_images" (which later set_images calls leave alone).
+  void set_clean_images(const Tensor& host_images);
   void set_labels(const Tensor& host_labels);
   void set_targets(const std::vector<int32_t>& targets);
   // Per row, the classes ranked by the logits of `host_images` (one forward pass), highest first:

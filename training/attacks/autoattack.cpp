@@ -108,6 +108,7 @@ EvaluationCascade::EvaluationCascade(Model& model, Variables& variables, Cascade
   std::vector<RouterGradient> surrogates{RouterGradient::None};
   if (config_.router_ste_too && attack_model_->is_moe())
     surrogates.push_back(RouterGradient::StraightThrough);
+  if (config_.router_ste_only) surrogates = {RouterGradient::StraightThrough};
   for (EvalAttackKind kind : config_.attacks) {
     if (!gradient_based(kind)) {
       stages_.push_back(make_eval_attack(*attack_model_, kind, config_, RouterGradient::None));
@@ -144,7 +145,7 @@ CascadeResult EvaluationCascade::run(const Dataset& test, const CascadeRunOption
     BatchLoader loader(test, order, b, false, Augmentation{}, 0, 0);
     int64_t offset = 0;
     while (int64_t rows = loader.next(images, labels)) {
-      am.set_images(images);
+      am.set_clean_images(images);
       const float* z = am.forward().data<float>();
       for (int64_t s = 0; s < rows; ++s)
         clean_correct[static_cast<size_t>(offset + s)] =
@@ -166,7 +167,7 @@ CascadeResult EvaluationCascade::run(const Dataset& test, const CascadeRunOption
     for (size_t i = 0; i < first.size(); ++i) first[i] = static_cast<int64_t>(i);
     BatchLoader loader(test, first, b, false, Augmentation{}, 0, 0);
     const int64_t rows = loader.next(images, labels);
-    am.set_images(images);
+    am.set_clean_images(images);
     am.set_labels(labels);
     Tensor reference = am.forward().clone();
     double drift = 0;
@@ -275,6 +276,7 @@ CascadeResult EvaluationCascade::run(const Dataset& test, const CascadeRunOption
       AttackBatch batch{images, labels, rows,
                         (static_cast<uint64_t>(stage) << 24) + static_cast<uint64_t>(batch_index)};
       AttackOutcome outcome;
+      am.set_clean_images(images);  // the companion input of split models stays clean
       stages_[static_cast<size_t>(stage)]->run(batch, outcome);
       // Every claim is checked: the point is in the ball and in [0, 1], and the model (one
       // forward pass, which also gives the routes) misclassifies it.

@@ -29,6 +29,9 @@ struct CascadeConfig {
   // MoE models: each gradient attack also runs with the router's straight-through surrogate (on
   // the points still robust), so the worst case covers both gradients.
   bool router_ste_too = false;
+  // Gradient attacks with the straight-through surrogate only (the router-only model of
+  // `eval --component router`, whose gradient reaches the image through the routers alone).
+  bool router_ste_only = false;
   int apgd_iterations = 100, fab_iterations = 100, square_queries = 5000;
   int target_classes = 9, restarts = 1;
 };

@@ -103,4 +103,31 @@ class AdvMoeReferenceTraining : public TrainingMethod {
   Tensor router_labels_;
 };
 
+// RT-ER's ranking: per sample, the expert with the second-highest mean (over the routers) softmax
+// probability of the routers' logits (rows [rows, experts], one pointer per router); ties go to
+// the lower index. With one router (global routing) this is its second choice.
+std::vector<int32_t> second_choices(const std::vector<const float*>& router_logits, int64_t rows,
+                                    int64_t experts);
+
+// RT-ER: one Level on every parameter after two attacks on the batch, one against the whole MoE,
+// one against each sample's second-choice pathway.
+class RtErTraining : public TrainingMethod {
+ public:
+  RtErTraining(Model& model, Variables& variables, const MethodConfig& config);
+  double iterate(const std::vector<HostBatch>& batches, uint64_t key, double lr,
+                 const std::function<void(double)>& check) override;
+  Plan& scored_plan() override { return level_->plan(); }
+  // The routers' eval-mode ranking of the batch in "images" into "rt_er.second_choice".
+  void set_second_choices();
+
+ private:
+  Model& model_;
+  Variables& variables_;
+  std::unique_ptr<PgdAttack> attack_, pathway_attack_;
+  std::unique_ptr<Plan> rank_plan_;
+  std::vector<std::string> router_logits_;
+  std::optional<Level> level_;
+  Tensor host_route_;
+};
+
 }  // namespace advmoe

@@ -1,0 +1,43 @@
+// Loading the halves of a dual model.
+#include "training/dual_checkpoint.h"
+
+#include "models/dual_model.h"
+#include "models/registry.h"
+#include "training/checkpoint.h"
+
+namespace advmoe {
+
+void load_half(const std::string& path, const Model& dual, const std::string& scope,
+               Variables& variables) {
+  ADVMOE_CHECK(dual.dual, "load_half needs a dual model");
+  const ModelConfig& config = scope == kStandardScope ? dual.dual->standard : dual.dual->robust;
+  Model single = build_model(config);
+  Variables loaded(variables.backend());
+  load_checkpoint_tensors(path, single, loaded, /*with_optimizer=*/false);
+  for (ValueId id = 0; id < single.graph->num_values(); ++id) {
+    const ValueInfo& info = single.graph->value(id);
+    if (info.role == Role::Param || info.role == Role::Buffer)
+      variables.set(scope + info.name, loaded.get(info.name));
+  }
+}
+
+Model build_dual_from_checkpoints(const std::string& standard_path, const std::string& robust_path,
+                                  double alpha, int64_t batch) {
+  check_alpha(alpha);
+  CheckpointHeader s = read_checkpoint_header(standard_path);
+  CheckpointHeader r = read_checkpoint_header(robust_path);
+  const std::string both = "'" + standard_path + "' (standard) and '" + robust_path + "' (robust)";
+  ADVMOE_CHECK(s.state.dataset == r.state.dataset,
+               both << " were trained on different datasets: " << s.state.dataset << " and "
+                    << r.state.dataset);
+  ADVMOE_CHECK(
+      s.model.classes == r.model.classes,
+      both << " have different class counts: " << s.model.classes << " and " << r.model.classes);
+  ADVMOE_CHECK(s.model.image == r.model.image,
+               both << " read different images: " << s.model.image << " and " << r.model.image);
+  s.model.batch = batch;
+  r.model.batch = batch;
+  return build_dual_model(s.model, r.model, alpha);
+}
+
+}  // namespace advmoe
