@@ -146,6 +146,9 @@ int cmd_eval(const std::vector<std::string>& args) {
                                     : "dual model (1 - " + alpha_text + ") * " + dual_paths[0] +
                                           " + " + alpha_text + " * " + dual_paths[1];
   CheckpointHeader header = read_checkpoint_header(dual_paths.empty() ? checkpoint : dual_paths[0]);
+  require(component == "model" || header.dual_alpha < 0, "eval",
+          "--component experts / router attacks one part of a single MoE; '" + checkpoint +
+              "' holds a dual model");
   if (component != "model")
     require(header.model.variant == "moe", "eval",
             "--component " + component + " attacks one part of an MoE; '" + checkpoint +
@@ -178,10 +181,11 @@ int cmd_eval(const std::vector<std::string>& args) {
   Model model;
   auto backend = make_backend(device);
   Variables variables(*backend);
-  if (!dual_paths.empty()) {
-    model = build_dual_from_checkpoints(dual_paths[0], dual_paths[1], alpha, batch);
-    load_half(dual_paths[0], model, kStandardScope, variables);
-    load_half(dual_paths[1], model, kRobustScope, variables);
+  if (!dual_paths.empty() || header.dual_alpha >= 0) {
+    // Two single checkpoints, or one JTDMoE checkpoint (its own alpha unless --alpha is given).
+    const bool own_alpha = dual_paths.empty() && vm["alpha"].defaulted();
+    model = load_dual_model(dual_paths.empty() ? std::vector<std::string>{checkpoint} : dual_paths,
+                            own_alpha ? -1 : alpha, batch, variables);
   } else {
     try {
       model = build_model(mc);

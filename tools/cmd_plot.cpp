@@ -41,13 +41,14 @@ int cmd_plot(const std::vector<std::string>& args) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "usage: advmoe plot INPUT... --out DIR [--kind auto|curves|usage|dissection|iou|scale|"
-          "experts]\n"
+          "experts|alpha]\n"
           "Figures (PNG and SVG, and the data each drew as .data.json) of:\n"
           "  run directories (metrics.csv, usage.csv): training curves and expert usage,\n"
           "  advmoe dissect --json files: the four-category bars,\n"
           "  advmoe iou --json files: IoU histograms,\n"
           "  sweep summary.tsv files: RA/SA vs model scale r or vs experts N (--kind scale or\n"
-          "  experts), means over seeds with standard-deviation error bars.\n");
+          "  experts), means over seeds with standard-deviation error bars,\n"
+          "  advmoe sweep-alpha --json files: the dual model's SA and RA vs alpha.\n");
       return 0;
     }
   std::string script = plot_script();

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "datasets/registry.h"
+#include "models/dual_model.h"
 #include "models/registry.h"
 #include "models/sparse_model.h"
 #include "tools/attack_options.h"
@@ -34,6 +35,7 @@ struct TrainOptions {
   double router_lr = 0;
   int attack_steps = 2;
   double beta = 6.0;
+  std::string alpha = "0.7";
   int64_t eval_limit = 1000;
   std::string eval_epsilon, eval_step_size;
   int epochs = 1, batch = 128, threads = 0;
@@ -111,14 +113,19 @@ po::options_description train_options(TrainOptions& t) {
   add("method", po::value(&t.method)->default_value("standard"),
       "standard | pgd-at | trades | advmoe (bi-level router/backbone steps; needs --variant moe) | "
       "rt-er (PGD-AT plus a KL term robustifying each sample's second-choice expert; needs "
-      "--variant moe, docs/dual.md)");
+      "--variant moe, docs/dual.md) | jtdmoe (a standard and a robust MoE trained jointly as "
+      "the dual model; needs --variant moe)");
   add("epsilon", po::value(&t.epsilon)->default_value("8/255"),
       "training attack's L-inf radius (a/b allowed)");
   add("attack-steps", po::value(&t.attack_steps)->default_value(2),
       "training attack's PGD steps K");
   add("attack-step-size", po::value(&t.attack_step_size)->default_value("0"),
       "training attack's step (0: 2.5 * epsilon / K)");
-  add("beta", po::value(&t.beta)->default_value(6.0), "TRADES / RT-ER weight of the KL term");
+  add("beta", po::value(&t.beta)->default_value(6.0),
+      "TRADES / RT-ER / JTDMoE weight of the KL term");
+  add("alpha", po::value(&t.alpha)->default_value("0.7"),
+      "jtdmoe: the dual model's robust share alpha in [0, 1] (F = (1 - alpha) F_std + alpha "
+      "F_rob)");
   add("preset", po::value(&t.preset)->default_value("paper"),
       "advmoe: paper (Algorithm 1: routers on one batch, backbone on another) | reference-code "
       "(the public code: global router, both steps on one batch, router CE to y mod N + KL)");
@@ -191,9 +198,9 @@ void check(const TrainOptions& t) {
           "--seed must be in [0, 2^53], got " + std::to_string(t.seed) +
               (t.seed > (uint64_t{1} << 63) ? " (a negative number?)" : ""));
   if (t.method != "standard" && t.method != "pgd-at" && t.method != "trades" &&
-      t.method != "advmoe" && t.method != "rt-er")
+      t.method != "advmoe" && t.method != "rt-er" && t.method != "jtdmoe")
     throw UsageError{
-        "advmoe train: --method must be standard, pgd-at, trades, advmoe or rt-er, "
+        "advmoe train: --method must be standard, pgd-at, trades, advmoe, rt-er or jtdmoe, "
         "got '" +
         t.method + "'"};
   if (t.preset != "paper" && t.preset != "reference-code")
@@ -376,7 +383,9 @@ int cmd_train(const std::vector<std::string>& args) {
                      << "attribute is " << resumed.state.step
                      << " (did the training split or the batch size change?)");
   }
-  Model model = build_model(mc);
+  Model model = t.method == "jtdmoe"
+                    ? build_dual_model(mc, mc, parse_fraction_in("alpha", t.alpha, 0, 1))
+                    : build_model(mc);
   auto backend = make_backend(t.device);
   TrainConfig tc;
   tc.epochs = t.epochs;

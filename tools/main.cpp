@@ -20,7 +20,8 @@ void print_usage() {
                "  export   write a structured Sparse-CNN as its compact dense model\n"
                "  dissect  router/pathway robustness of an MoE under attack (four categories)\n"
                "  iou      pathway IoU: clean vs adversarial, and with a Sparse-CNN's mask\n"
-               "  plot     figures (PNG, SVG) of runs and analysis results\n\n"
+               "  plot     figures (PNG, SVG) of runs and analysis results\n"
+               "  sweep-alpha  the dual model's SA / RA over its alpha\n\n"
                "advmoe <command> --help shows the options of a command.\n";
 }
 
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     if (command == "dissect") return advmoe::cmd_dissect(args);
     if (command == "iou") return advmoe::cmd_iou(args);
     if (command == "plot") return advmoe::cmd_plot(args);
+    if (command == "sweep-alpha") return advmoe::cmd_sweep_alpha(args);
     std::cerr << "advmoe: unknown command '" << command << "'\n";
     print_usage();
     return 2;

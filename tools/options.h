@@ -43,5 +43,6 @@ int cmd_export(const std::vector<std::string>& args);
 int cmd_dissect(const std::vector<std::string>& args);
 int cmd_iou(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
+int cmd_sweep_alpha(const std::vector<std::string>& args);
 
 }  // namespace advmoe

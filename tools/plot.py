@@ -9,6 +9,8 @@ Inputs (detected by content; --kind forces one):
   advmoe iou --json file                     -> iou.png (histograms, clean vs adversarial)
   sweep summary.tsv                          -> scale.png (RA/SA vs r) or experts.png (vs N):
                                                 mean over seeds, standard-deviation error bars
+  advmoe sweep-alpha --json file             -> alpha.png (the dual model's SA and RA vs alpha,
+                                                one pair of lines per file)
 Each figure NAME is written as DIR/NAME.png, DIR/NAME.svg and DIR/NAME.data.json: the numbers
 drawn, so tests and readers can check the picture against its input.
 Exit status 2 on bad input (a missing file, an unknown kind, an unreadable table).
@@ -268,6 +270,29 @@ def plot_sweep(paths, out, kind):
     save(fig, out, kind, data)
 
 
+def plot_alpha(files, out):
+    data = {}
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (path, doc) in enumerate(files):
+        label = label_of(path, doc)
+        points = doc["points"]
+        if not points:
+            raise InputError(f"{path}: the sweep has no points")
+        alpha = [p["alpha"] for p in points]
+        sa = [100 * p["clean_accuracy"] for p in points]
+        ra = [100 * p["robust_accuracy"] for p in points]
+        data[label] = {"alpha": alpha, "clean_accuracy_percent": sa, "robust_accuracy_percent": ra,
+                       "attack": doc.get("attack", "")}
+        color = f"C{i % 10}"
+        ax.plot(alpha, sa, "-o", color=color, ms=3, label=f"{label} SA")
+        ax.plot(alpha, ra, "--s", color=color, ms=3, label=f"{label} RA")
+    ax.set_xlabel("alpha (the robust model's share of the logits)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("dual model (1 - alpha) F_std + alpha F_rob")
+    ax.legend(fontsize=7)
+    save(fig, out, "alpha", data)
+
+
 def load_json(path):
     try:
         return json.load(open(path))
@@ -280,9 +305,10 @@ def main():
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--kind", default="auto",
-                   choices=["auto", "curves", "usage", "dissection", "iou", "scale", "experts"])
+                   choices=["auto", "curves", "usage", "dissection", "iou", "scale", "experts",
+                            "alpha"])
     a = p.parse_args()
-    runs, dissections, ious, sweeps = [], [], [], []
+    runs, dissections, ious, sweeps, alphas = [], [], [], [], []
     for path in a.inputs:
         if os.path.isdir(path):
             if not os.path.exists(os.path.join(path, "metrics.csv")):
@@ -296,8 +322,11 @@ def main():
                 dissections.append((path, doc))
             elif "clean_vs_adversarial" in doc:
                 ious.append((path, doc))
+            elif doc.get("alpha_sweep"):
+                alphas.append((path, doc))
             else:
-                raise InputError(f"{path}: neither an advmoe dissect nor an advmoe iou result")
+                raise InputError(
+                    f"{path}: not an advmoe dissect, iou or sweep-alpha result")
         else:
             raise InputError(f"{path}: no such file or directory")
     k = a.kind
@@ -309,6 +338,8 @@ def main():
         plot_dissection(dissections, a.out)
     if ious and k in ("auto", "iou"):
         plot_iou(ious, a.out)
+    if alphas and k in ("auto", "alpha"):
+        plot_alpha(alphas, a.out)
     if sweeps:
         for kind in (["scale", "experts"] if k == "auto" else [k]):
             if kind in ("scale", "experts"):

@@ -81,6 +81,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Variable
     f.set_attr("/", "routing", c.variant == "moe" ? c.routing : std::string("none"));
     if (c.variant == "moe") f.set_attr("/", "router_input", c.router_input);
     f.set_attr("/", "classes", static_cast<double>(c.classes));
+    if (model.dual) f.set_attr("/", "dual_alpha", model.dual->alpha);
     if (c.variant == "sparse") {
       f.set_attr("/", "keep", c.keep);
       f.set_attr("/", "mask", c.mask);
@@ -168,6 +169,7 @@ CheckpointHeader read_checkpoint_header(const std::string& path) {
     h.model.mask = attr_choice(f, "mask", {"structured", "unstructured"});
   }
   h.model.classes = static_cast<int>(f.attr_number("/", "classes", 2, 100000, true));
+  if (f.has_attr("/", "dual_alpha")) h.dual_alpha = f.attr_number("/", "dual_alpha", 0, 1, false);
   std::vector<int64_t> chw = f.attr_ints("/", "input_shape");
   ADVMOE_CHECK(chw.size() == 3 && (chw[0] == 1 || chw[0] == 3) && chw[1] >= 1 && chw[1] <= 4096 &&
                    chw[2] >= 1 && chw[2] <= 4096,

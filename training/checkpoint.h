@@ -41,6 +41,9 @@ struct RunState {
 
 struct CheckpointHeader {
   ModelConfig model;  // arch, variant, ratio, classes, input shape (batch is not stored)
+  // A dual model's checkpoint (JTDMoE, docs/dual.md): its alpha; both halves have `model`'s
+  // configuration and their tensors are named "std.*" and "rob.*". -1: a single model.
+  double dual_alpha = -1;
   RunState state;
   int format_version = kCheckpointFormatVersion;
 };

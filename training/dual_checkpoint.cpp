@@ -40,4 +40,27 @@ Model build_dual_from_checkpoints(const std::string& standard_path, const std::s
   return build_dual_model(s.model, r.model, alpha);
 }
 
+Model load_dual_model(const std::vector<std::string>& paths, double alpha, int64_t batch,
+                      Variables& variables) {
+  ADVMOE_CHECK(paths.size() == 1 || paths.size() == 2,
+               "a dual model comes from one dual checkpoint or two single ones, got "
+                   << paths.size() << " files");
+  if (paths.size() == 2) {
+    ADVMOE_CHECK(alpha >= 0, "the dual model of two checkpoints needs an alpha");
+    Model model = build_dual_from_checkpoints(paths[0], paths[1], alpha, batch);
+    load_half(paths[0], model, kStandardScope, variables);
+    load_half(paths[1], model, kRobustScope, variables);
+    return model;
+  }
+  CheckpointHeader h = read_checkpoint_header(paths[0]);
+  ADVMOE_CHECK(h.dual_alpha >= 0,
+               "'" << paths[0]
+                   << "' holds a single model, not a dual one (no attribute "
+                      "dual_alpha); give the standard and the robust checkpoint");
+  h.model.batch = batch;
+  Model model = build_dual_model(h.model, h.model, alpha >= 0 ? alpha : h.dual_alpha);
+  load_checkpoint_tensors(paths[0], model, variables, /*with_optimizer=*/false);
+  return model;
+}
+
 }  // namespace advmoe

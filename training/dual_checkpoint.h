@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "compile/variables.h"
 #include "models/model.h"
@@ -20,5 +21,11 @@ void load_half(const std::string& path, const Model& dual, const std::string& sc
 // evaluation batch.
 Model build_dual_from_checkpoints(const std::string& standard_path, const std::string& robust_path,
                                   double alpha, int64_t batch);
+
+// The dual model of `paths` with its weights in `variables`: two single-model checkpoints
+// (standard, robust) or one dual checkpoint (JTDMoE) holding both halves. `alpha` < 0: a dual
+// checkpoint's own alpha (two single checkpoints then need one). Built at `batch`.
+Model load_dual_model(const std::vector<std::string>& paths, double alpha, int64_t batch,
+                      Variables& variables);
 
 }  // namespace advmoe

@@ -12,6 +12,9 @@
 //   rt-er     (Zhang et al., ICML 2025) minimize CE(f(x'), y) + beta * (1/B) sum_e KL(p_e(x) ||
 //             p_e(x'_e)), x' = PGD-K on CE, x'_e = PGD-K on CE against pathway e for the samples
 //             whose second routing choice is e (training/methods/rt_er.cpp);
+//   jtdmoe    (the same paper) on the dual model: the robust half on CE(F_rob(x'), y) + beta *
+//             (1/B) sum over all experts of the pathway KL, then the standard half on the dual
+//             output's clean CE, each with the other frozen (training/methods/jtdmoe.cpp);
 //   advmoe reference-code (the paper's public code): a global router and ONE batch per
 //             iteration: a backbone step on TRADES whose attack also maximizes the routers' KL,
 //             then a fresh attack and a router step on alpha * CE(r(x), y mod N) + beta * KL.
@@ -31,11 +34,11 @@
 
 namespace advmoe {
 
-enum class Method { Standard, PgdAt, Trades, AdvMoe, RtEr };
+enum class Method { Standard, PgdAt, Trades, AdvMoe, RtEr, Jtdmoe };
 enum class AdvMoePreset { Paper, ReferenceCode };
 
-// "standard" | "pgd-at" | "trades" | "advmoe" | "rt-er"; "paper" | "reference-code": throw naming the
-// accepted values.
+// "standard" | "pgd-at" | "trades" | "advmoe" | "rt-er" | "jtdmoe"; "paper" | "reference-code":
+// throw naming the accepted values.
 Method parse_method(const std::string& text);
 AdvMoePreset parse_advmoe_preset(const std::string& text);
 const char* method_name(Method method);

@@ -11,7 +11,9 @@
 # usage: scripts/experiments/fashion-mnist-reproduction.sh OUT_DIR [SEED...]   (default 0 1 2 3 4)
 #
 # Settings (environment): EPOCHS (10), EXPERTS ("2 4"), AA (aa | aa-fast | none; default aa),
-# METHODS (default "at-dense at-sdense at-moe advmoe at-sparse"; a subset runs only those),
+# METHODS (default "at-dense at-sdense at-moe advmoe at-sparse"; a subset runs only those; also
+# rt-er and std-moe, a standard-trained MoE, for the dual-model study of scripts/experiments/
+# fashion-mnist-dual.sh),
 # THREADS (0: all cores), PROTOCOL=quick for a smaller, clearly labelled preliminary run (the
 # first 20,000 training images, 3 epochs, the first 2,000 test images; AA on the first 500).
 # AT(Sparse) (HYDRA) = the seed's AT(Dense) run, one epoch of pruning (scores only, keep r of the
@@ -127,6 +129,14 @@ for seed in $seeds; do
     if wanted advmoe; then
       train "advmoe-r0.5-n$n-seed$seed" --method advmoe --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
       autoattack "advmoe-r0.5-n$n-seed$seed"
+    fi
+    # Issue 16 (docs/dual.md): RT-ER, and a standard-trained MoE, the dual model's standard half.
+    if wanted rt-er; then
+      train "rt-er-r0.5-n$n-seed$seed" --method rt-er --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
+      autoattack "rt-er-r0.5-n$n-seed$seed"
+    fi
+    if wanted std-moe; then
+      train "std-moe-r0.5-n$n-seed$seed" --method standard --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
     fi
   done
   if wanted at-sparse && [ -f "$out/at-dense-seed$seed/trained" ]; then

@@ -130,4 +130,25 @@ class RtErTraining : public TrainingMethod {
   Tensor host_route_;
 };
 
+// JTDMoE: on a dual model, a robust-half Level after 1 + N attacks (the robust MoE and each of its
+// pathways), then a standard-half Level on the dual output with the robust logits fed in.
+class JtdmoeTraining : public TrainingMethod {
+ public:
+  JtdmoeTraining(Model& model, Variables& variables, const MethodConfig& config);
+  double iterate(const std::vector<HostBatch>& batches, uint64_t key, double lr,
+                 const std::function<void(double)>& check) override;
+  Plan& scored_plan() override { return standard_->plan(); }
+  // Steps (a) and (b) on the batch already in "images"/"labels" (tests).
+  double robust_step(uint64_t key, double lr);
+  double standard_step(double lr);
+
+ private:
+  Variables& variables_;
+  std::unique_ptr<PgdAttack> attack_;
+  std::vector<std::unique_ptr<PgdAttack>> pathway_attacks_;
+  std::vector<std::string> pathway_inputs_;
+  std::optional<Level> robust_, standard_;
+  std::unique_ptr<Plan> frozen_robust_;
+};
+
 }  // namespace advmoe

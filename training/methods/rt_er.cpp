@@ -71,7 +71,7 @@ RtErTraining::RtErTraining(Model& model, Variables& variables, const MethodConfi
   // The routers' logits on the clean batch, in eval mode like the attacks. Copies are marked as
   // outputs, not the logits themselves: Plans compiled earlier (the Trainer's eval Plan) hold
   // them as intermediates.
-  CompileOptions ranking{Mode::Eval, {}};
+  CompileOptions ranking{Mode::Eval, {}, {}};
   for (size_t i = 0; i < model.routers.size(); ++i) {
     const std::string name = "rt_er.router_logits/" + std::to_string(i);
     Val copy = stop_gradient(model.routers[i].logits, name);
