@@ -12,7 +12,7 @@
 #
 # Settings (environment): EPOCHS (10), EXPERTS ("2 4"), AA (aa | aa-fast | none; default aa),
 # METHODS (default "at-dense at-sdense at-moe advmoe at-sparse"; a subset runs only those; also
-# rt-er and std-moe, a standard-trained MoE, for the dual-model study of scripts/experiments/
+# rt-er, jtdmoe and std-moe, a standard-trained MoE, for the dual-model study of scripts/experiments/
 # fashion-mnist-dual.sh),
 # THREADS (0: all cores), PROTOCOL=quick for a smaller, clearly labelled preliminary run (the
 # first 20,000 training images, 3 epochs, the first 2,000 test images; AA on the first 500).
@@ -137,6 +137,9 @@ for seed in $seeds; do
     fi
     if wanted std-moe; then
       train "std-moe-r0.5-n$n-seed$seed" --method standard --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
+    fi
+    if wanted jtdmoe; then
+      train "jtdmoe-r0.5-n$n-seed$seed" --method jtdmoe --alpha 0.7 --variant moe --ratio 0.5 --experts "$n" "${s[@]}"
     fi
   done
   if wanted at-sparse && [ -f "$out/at-dense-seed$seed/trained" ]; then

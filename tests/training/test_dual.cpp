@@ -8,6 +8,7 @@
 #include "../helpers.h"
 #include "backends/backends.h"
 #include "compile/autodiff.h"
+#include "datasets/registry.h"
 #include "models/dual_model.h"
 #include "models/registry.h"
 #include "ops/losses.h"
@@ -262,6 +263,100 @@ BOOST_AUTO_TEST_CASE(dual_input_gradient_matches_finite_differences) {
     const double numeric = (at(h) - at(-h)) / (2 * h);
     BOOST_TEST(std::abs(numeric - analytic) <= 1e-6 * std::max(1.0, std::abs(analytic)));
   }
+}
+
+namespace {
+
+// Every Param and Buffer whose name starts with `scope`.
+std::map<std::string, Tensor> half_state(const Model& m, Variables& v, const std::string& scope) {
+  std::map<std::string, Tensor> out;
+  for (ValueId id = 0; id < m.graph->num_values(); ++id) {
+    const ValueInfo& info = m.graph->value(id);
+    if ((info.role == Role::Param || info.role == Role::Buffer) && info.name.rfind(scope, 0) == 0)
+      out[info.name] = v.get(info.name).clone();
+  }
+  return out;
+}
+
+// Whether any tensor of `before` changed; the count of those that did.
+int changed_tensors(const std::map<std::string, Tensor>& before, Variables& v) {
+  int n = 0;
+  for (const auto& [name, t] : before) n += !same_bytes(t, v.get(name));
+  return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(jtdmoe_steps_change_only_their_own_half) {
+  ModelConfig c = tiny_moe(2);
+  Model d = build_dual_model(c, c, 0.7);
+  auto backend = make_backend("onednn");
+  MethodConfig method;
+  method.method = Method::Jtdmoe;
+  method.epsilon = 0.1;
+  Trainer trainer(d, *backend, TrainConfig{}, method);
+  Variables& v = trainer.variables();
+  auto& jtd = dynamic_cast<JtdmoeTraining&>(trainer.method());
+  Tensor x = random_tensor({8, 28, 28, 1}, DType::F32, 8, 0, 1);
+  Tensor labels = Tensor::zeros({8}, DType::I32);
+  for (int i = 0; i < 8; ++i) labels.data<int32_t>()[i] = (7 * i) % 10;
+  v.set("images", x);
+  v.set("labels", labels);
+  auto standard = half_state(d, v, kStandardScope), robust = half_state(d, v, kRobustScope);
+  BOOST_TEST_REQUIRE(standard.size() == robust.size());
+  BOOST_TEST(std::isfinite(jtd.robust_step(1, 0.05)));
+  BOOST_TEST(changed_tensors(standard, v) == 0);  // (a): the standard half bit for bit
+  BOOST_TEST(changed_tensors(robust, v) > 0);
+  standard = half_state(d, v, kStandardScope);
+  robust = half_state(d, v, kRobustScope);
+  BOOST_TEST(std::isfinite(jtd.standard_step(0.05)));
+  BOOST_TEST(changed_tensors(robust, v) == 0);  // (b): the robust half, BN statistics too
+  BOOST_TEST(changed_tensors(standard, v) > 0);
+  // Step (b)'s loss is the clean CE of the dual output it reports in "logits", whose robust part
+  // is the eval-mode robust logits.
+  Tensor dual = v.get("logits").clone();
+  Tensor fed = v.get("jtdmoe.robust_clean_logits").clone();
+  ModelConfig eval_config = c;
+  Tensor robust_eval = logits_of(eval_config, v, Mode::Eval, {{"images", x}}, kRobustScope);
+  BOOST_TEST(max_relative_error(fed, robust_eval, 1e-3) < 1e-5);
+  double ce = 0;
+  for (int n = 0; n < 8; ++n) ce -= log_softmax_row(dual, n)[static_cast<size_t>((7 * n) % 10)];
+  BOOST_TEST(v.get("jtdmoe.standard_loss").item(0) == ce / 8, boost::test_tools::tolerance(1e-4));
+  // Standard training methods refuse a dual model.
+  Model other = build_dual_model(c, c, 0.7);
+  BOOST_TEST(error_of([&] {
+               Trainer t(other, *backend, TrainConfig{}, MethodConfig{});
+             }).find("trained by jtdmoe") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(jtdmoe_balances_the_routers_of_both_halves) {
+  ModelConfig c = tiny_moe(2);
+  c.batch = 32;
+  c.router_input = "standardized";
+  Model d = build_dual_model(c, c, 0.7);
+  auto backend = make_backend("onednn");
+  MethodConfig method;
+  method.method = Method::Jtdmoe;
+  method.epsilon = 0.1;
+  TrainConfig tc;
+  tc.balance_rate = 0.1;
+  Trainer trainer(d, *backend, tc, method);
+  // Five steps (each moves an offset by +-0.1 or, on an exact tie, not at all; an even count of
+  // alternating moves can end at zero): both halves' routers have moved.
+  Dataset train = load_dataset("fashion-mnist", "", "train", 320);
+  for (int i = 0; i < 5; ++i) trainer.iterate(train);
+  BOOST_TEST_REQUIRE(d.routers.size() == 6u);
+  std::map<std::string, int> moved;
+  for (const Model::Router& r : d.routers) {
+    const std::string name = d.graph->value(r.offset.id).name;
+    const Tensor& offsets = trainer.variables().get(name + "_train");
+    const bool nonzero = offsets.item(0) != 0 || offsets.item(1) != 0;
+    moved[name.substr(0, 4)] += nonzero;
+    // Two experts: the moves are opposite, so the offsets sum to zero.
+    BOOST_TEST(offsets.item(0) + offsets.item(1) == 0.0, boost::test_tools::tolerance(1e-6));
+  }
+  BOOST_TEST(moved[kStandardScope] > 0);
+  BOOST_TEST(moved[kRobustScope] > 0);
 }
 
 BOOST_AUTO_TEST_CASE(dual_model_refuses_bad_alpha_and_mismatched_halves) {

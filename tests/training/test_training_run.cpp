@@ -14,6 +14,7 @@
 #include "../helpers.h"
 #include "backends/backends.h"
 #include "datasets/registry.h"
+#include "models/dual_model.h"
 #include "models/registry.h"
 #include "training/training_run.h"
 
@@ -69,7 +70,9 @@ std::map<std::string, Tensor> run_case(const Case& c, const std::string& dir, bo
   rc.epoch_attack_limit = 32;
   rc.final_attack = PgdConfig{0.1, 0.025, 3, PgdStart::Uniform, 6};
   auto start = [&](std::optional<CheckpointHeader> resume, int stop) {
-    auto model = std::make_unique<Model>(build_model(case_model(c)));
+    auto model = std::make_unique<Model>(
+        c.method == Method::Jtdmoe ? build_dual_model(case_model(c), case_model(c), 0.7)
+                                   : build_model(case_model(c)));
     auto backend = make_backend("onednn");
     RunConfig r = rc;
     r.resume = std::move(resume);
@@ -104,7 +107,10 @@ BOOST_AUTO_TEST_CASE(an_interrupted_and_resumed_run_ends_bit_identical) {
       {"advmoe reference-code", Method::AdvMoe, AdvMoePreset::ReferenceCode, "global"},
       // The paper's AdvMoE with advmoe train's default routers (standardized input, balancing).
       {"advmoe paper, healthy routing", Method::AdvMoe, AdvMoePreset::Paper, "layer",
-       "standardized", 0.1}};
+       "standardized", 0.1},
+      // Both halves of the dual model and its two levels in one checkpoint.
+      {"jtdmoe, healthy routing", Method::Jtdmoe, AdvMoePreset::Paper, "layer", "standardized",
+       0.1}};
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
       TempDir dir;
@@ -119,7 +125,9 @@ BOOST_AUTO_TEST_CASE(an_interrupted_and_resumed_run_ends_bit_identical) {
       }
       BOOST_TEST(params > 0);
       BOOST_TEST(buffers > 0);
-      BOOST_TEST(momenta == static_cast<int>(build_model(case_model(c)).graph->params().size()));
+      const int halves = c.method == Method::Jtdmoe ? 2 : 1;
+      BOOST_TEST(momenta ==
+                 halves * static_cast<int>(build_model(case_model(c)).graph->params().size()));
       // The same reports: metrics.csv rows (but the wall-clock columns) and final.json.
       BOOST_TEST(read_file(dir.file("straight/final.json")) ==
                  read_file(dir.file("resumed/final.json")));
@@ -134,7 +142,9 @@ BOOST_AUTO_TEST_CASE(an_interrupted_and_resumed_run_ends_bit_identical) {
         BOOST_TEST(a.state.metrics[e].robust_accuracy == b.state.metrics[e].robust_accuracy);
         BOOST_TEST(a.state.metrics[e].busiest_clean == b.state.metrics[e].busiest_clean);
       }
-      if (c.balance_rate > 0) {
+      // (JTDMoE's offsets, balanced from the first step, alternate +-0.1 and end at zero after
+      // this run's even step count; tests/training/test_dual.cpp checks that they move.)
+      if (c.balance_rate > 0 && c.method != Method::Jtdmoe) {
         // The balancer ran: its offsets moved, and were restored exactly (compared above).
         float moved = 0;
         for (const auto& [name, tensor] : straight)
