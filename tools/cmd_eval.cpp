@@ -4,6 +4,7 @@
 // an MoE (RA-E, RA-R); --dual evaluates the dual model of two checkpoints (docs/dual.md).
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 
 #include "datasets/registry.h"
 #include "models/dual_model.h"
@@ -61,8 +62,8 @@ int cmd_eval(const std::vector<std::string>& args) {
   add("seed", po::value(&seed)->default_value(0), "seed of the attack's random starts");
   add_attack_options(o, attack);
   add("json", po::value(&json_path)->default_value(""),
-      "AutoAttack attacks: write the results as JSON (per attack and per class counts, RA, "
-      "seconds, MoE route changes)");
+      "write the results as JSON (PGD / FGSM: SA, RA of the component attacked, the attack; "
+      "AutoAttack: per attack and per class counts, RA, seconds, MoE route changes)");
   add("save-adversarial", po::value(&adversarial_path)->default_value(""),
       "AutoAttack attacks: write the worst-case images and per-sample outcome to this HDF5 file "
       "(docs/evaluation.md)");
@@ -96,7 +97,7 @@ int cmd_eval(const std::vector<std::string>& args) {
           "--component must be model, experts or router, got '" + component + "'");
   require(component == "model" || dual_paths.empty(), "eval",
           "--component experts / router attacks one part of a single MoE, not a dual model");
-  const double alpha = parse_fraction_in("alpha", alpha_text, 0, 1);
+  const double alpha = parse_fraction_in("--alpha", alpha_text, 0, 1);
   require(seed <= (uint64_t{1} << 53), "eval",
           "--seed must be in [0, 2^53], got " + std::to_string(seed));
   const bool autoattack = is_cascade_attack(attack.attack);
@@ -135,9 +136,9 @@ int cmd_eval(const std::vector<std::string>& args) {
         target_classes != 9 || attack.restarts != 1)
       cascade.version += ", non-standard budget (not comparable with standard AutoAttack)";
   } else {
-    require(json_path.empty() && adversarial_path.empty() && state_path.empty(), "eval",
-            "--json, --save-adversarial and --state belong to the AutoAttack attacks (aa, "
-            "aa-fast, apgd-ce, apgd-dlr, apgd-t, fab-t, square)");
+    require(adversarial_path.empty() && state_path.empty(), "eval",
+            "--save-adversarial and --state belong to the AutoAttack attacks (aa, aa-fast, "
+            "apgd-ce, apgd-dlr, apgd-t, fab-t, square)");
   }
   set_threads(threads);
 
@@ -254,6 +255,18 @@ int cmd_eval(const std::vector<std::string>& args) {
               100 * robust.accuracy, robust.loss, static_cast<long long>(robust.examples),
               robust.examples / seconds_since(start));
   print_usage_summary("adversarial test", usage);
+  if (!json_path.empty()) {
+    std::ostringstream j;
+    j.precision(17);
+    j << "{\"checkpoint\": \"" << described << "\", \"component\": \"" << component
+      << "\", \"dataset\": \"" << test.name << "\", \"test_images\": " << test.size()
+      << ", \"clean_accuracy\": " << r.accuracy << ", \"robust_accuracy\": " << robust.accuracy
+      << ", \"attack\": \"" << describe(pgd) << "\", \"busiest_adversarial\": [";
+    const std::vector<double> shares = busiest_shares(usage);
+    for (size_t i = 0; i < shares.size(); ++i) j << (i ? ", " : "") << shares[i];
+    j << "]}\n";
+    write_text_atomically(json_path, j.str());
+  }
   return 0;
 }
 

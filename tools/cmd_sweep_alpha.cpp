@@ -26,7 +26,7 @@ std::vector<double> parse_alphas(const std::string& text) {
   std::vector<double> out;
   std::stringstream in(text);
   std::string item;
-  while (std::getline(in, item, ',')) out.push_back(parse_fraction_in("alphas", item, 0, 1));
+  while (std::getline(in, item, ',')) out.push_back(parse_fraction_in("--alphas", item, 0, 1));
   require(!out.empty(), "sweep-alpha", "--alphas lists no value");
   return out;
 }

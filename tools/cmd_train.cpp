@@ -286,6 +286,7 @@ int cmd_train(const std::vector<std::string>& args) {
   if (t.eval_pgd_steps < 0) t.eval_pgd_steps = adversarial ? 10 : 0;
   if (t.final_pgd_steps < 0) t.final_pgd_steps = adversarial ? 50 : 0;
   double train_epsilon = parse_fraction_in("--epsilon", t.epsilon, 0, 1);
+  const double dual_alpha = parse_fraction_in("--alpha", t.alpha, 0, 1);
   RouterGradient router_gradient;
   try {
     router_gradient = parse_router_gradient(t.router_grad);
@@ -383,9 +384,7 @@ int cmd_train(const std::vector<std::string>& args) {
                      << "attribute is " << resumed.state.step
                      << " (did the training split or the batch size change?)");
   }
-  Model model = t.method == "jtdmoe"
-                    ? build_dual_model(mc, mc, parse_fraction_in("alpha", t.alpha, 0, 1))
-                    : build_model(mc);
+  Model model = t.method == "jtdmoe" ? build_dual_model(mc, mc, dual_alpha) : build_model(mc);
   auto backend = make_backend(t.device);
   TrainConfig tc;
   tc.epochs = t.epochs;

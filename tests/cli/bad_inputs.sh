@@ -169,8 +169,8 @@ expect 2 "--attack aa uses the targeted DLR loss, which needs at least 4 classes
   "$advmoe" eval --checkpoint "$dir/bad/classes_3.h5" --attack aa
 expect 2 "--attack apgd-dlr uses the DLR loss, which needs at least 3 classes; the checkpoint's model has 2" \
   "$advmoe" eval --checkpoint "$dir/bad/classes_2.h5" --attack apgd-dlr
-expect 2 "--json, --save-adversarial and --state belong to the AutoAttack attacks" \
-  "$advmoe" eval --checkpoint "$good" --attack pgd --json "$dir/x.json"
+expect 2 "--save-adversarial and --state belong to the AutoAttack attacks" \
+  "$advmoe" eval --checkpoint "$good" --attack pgd --state "$dir/x.h5"
 
 # D: a resume that would continue another run.
 cp -r "$dir/run" "$dir/edited"
@@ -205,6 +205,46 @@ EOF
 eval_of share_above_one "/metrics_busiest holds 1.5, not a share in \[0, 1\]"
 eval_of router_input_unknown "attribute 'router_input' is 'whitened'; expected one of pooled, standardized"
 eval_of shares_wrong_shape "/metrics_busiest has shape \[1, 5\], expected \[1, 2 \* MoE layers\]"
+
+# G: the dual-model study (docs/dual.md): components of a dense model, alphas outside [0, 1],
+# halves of different datasets or class counts, a damaged dual checkpoint, methods that need an
+# MoE.
+moe="$dir/moe/last.h5"
+/usr/bin/python3 - "$moe" "$dir/bad" <<'EOF'
+import shutil, sys
+import h5py
+import numpy as np
+good, bad = sys.argv[1], sys.argv[2]
+for name, edit in [
+    ("other_dataset", lambda f: f.attrs.__setitem__("dataset", np.bytes_("mnist"))),
+    ("dual_alpha_out_of_range", lambda f: f.attrs.__setitem__("dual_alpha", 1.5)),
+]:
+    shutil.copy(good, f"{bad}/{name}.h5")
+    with h5py.File(f"{bad}/{name}.h5", "r+") as f:
+        edit(f)
+EOF
+expect 2 "--component experts attacks one part of an MoE; '.*' holds a dense model" \
+  "$advmoe" eval --checkpoint "$good" --component experts --test-limit 64
+expect 2 "--component must be model, experts or router, got 'gate'" \
+  "$advmoe" eval --checkpoint "$moe" --component gate
+expect 2 "--alpha must be a finite number in \[0, 1\], got '1.5'" \
+  "$advmoe" eval --dual "$moe" "$moe" --alpha 1.5
+expect 2 "were trained on different datasets: fashion-mnist and mnist" \
+  "$advmoe" eval --dual "$moe" "$dir/bad/other_dataset.h5" --test-limit 64
+expect 2 "have different class counts: 10 and 3" \
+  "$advmoe" eval --dual "$good" "$dir/bad/classes_3.h5" --test-limit 64
+expect 2 "--dual takes two checkpoints \(standard, robust\), got 3" \
+  "$advmoe" eval --dual "$moe" "$moe" "$moe"
+expect 2 "attribute 'dual_alpha'" "$advmoe" eval --checkpoint "$dir/bad/dual_alpha_out_of_range.h5"
+expect 2 "--alphas must be a finite number in \[0, 1\], got '2'" \
+  "$advmoe" sweep-alpha --dual "$moe" "$moe" --alphas 0,2
+expect 2 "holds a single model, not a dual one" "$advmoe" sweep-alpha --dual "$moe" --test-limit 64
+expect 2 "--alpha must be a finite number in \[0, 1\], got '-0.1'" \
+  "$advmoe" train --method jtdmoe --variant moe --alpha -0.1 --train-limit 64 --batch-size 32 --out "$dir/j"
+expect 2 "rt-er robustifies each sample's second-choice expert: it needs an MoE" \
+  "$advmoe" train --method rt-er --train-limit 64 --batch-size 32 --out "$dir/r1"
+expect 2 "needs an MoE with routers and at least 2 experts" \
+  "$advmoe" train --method rt-er --variant moe --experts 1 --train-limit 64 --batch-size 32 --out "$dir/r2"
 
 echo "bad_inputs.sh: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]

@@ -36,7 +36,8 @@ std::vector<double> log_softmax_row(const Tensor& z, int64_t n) {
   for (int64_t j = 0; j < k; ++j) top = std::max(top, z.item(n * k + j));
   for (int64_t j = 0; j < k; ++j) s += std::exp(z.item(n * k + j) - top);
   std::vector<double> out(static_cast<size_t>(k));
-  for (int64_t j = 0; j < k; ++j) out[static_cast<size_t>(j)] = z.item(n * k + j) - top - std::log(s);
+  for (int64_t j = 0; j < k; ++j)
+    out[static_cast<size_t>(j)] = z.item(n * k + j) - top - std::log(s);
   return out;
 }
 
@@ -218,7 +219,8 @@ BOOST_AUTO_TEST_CASE(dual_logits_are_the_alpha_combination_and_the_ends_are_the_
     if (alpha == 1) BOOST_TEST(same_bytes(z, zr));
     double worst = 0;
     for (int64_t i = 0; i < z.numel(); ++i)
-      worst = std::max(worst, std::abs(z.item(i) - ((1 - alpha) * zs.item(i) + alpha * zr.item(i))));
+      worst =
+          std::max(worst, std::abs(z.item(i) - ((1 - alpha) * zs.item(i) + alpha * zr.item(i))));
     BOOST_TEST(worst < 1e-5);
   }
 }

@@ -70,9 +70,9 @@ std::map<std::string, Tensor> run_case(const Case& c, const std::string& dir, bo
   rc.epoch_attack_limit = 32;
   rc.final_attack = PgdConfig{0.1, 0.025, 3, PgdStart::Uniform, 6};
   auto start = [&](std::optional<CheckpointHeader> resume, int stop) {
-    auto model = std::make_unique<Model>(
-        c.method == Method::Jtdmoe ? build_dual_model(case_model(c), case_model(c), 0.7)
-                                   : build_model(case_model(c)));
+    auto model = std::make_unique<Model>(c.method == Method::Jtdmoe
+                                             ? build_dual_model(case_model(c), case_model(c), 0.7)
+                                             : build_model(case_model(c)));
     auto backend = make_backend("onednn");
     RunConfig r = rc;
     r.resume = std::move(resume);
