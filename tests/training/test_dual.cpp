@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <functional>
 
 #include "../helpers.h"
 #include "backends/backends.h"
@@ -150,6 +151,36 @@ BOOST_AUTO_TEST_CASE(rt_er_loss_equals_a_hand_computation) {
   BOOST_TEST(kl > 0);
   BOOST_TEST(loss == ce / 8 + 6.0 * kl / 8, boost::test_tools::tolerance(1e-4));
   BOOST_TEST(v.get("rt_er.kl").item(0) == kl / 8, boost::test_tools::tolerance(1e-4));
+}
+
+BOOST_AUTO_TEST_CASE(one_batch_with_per_sample_routes_equals_the_per_expert_batches) {
+  // RT-ER attacks every sample against its own second-choice pathway in one eval-mode batch.
+  // That equals running, for each expert e, the batch of its samples through pathway e: in eval
+  // mode each row depends on its own input and route only.
+  ModelConfig c = tiny_moe(3);
+  c.route_source = "input";
+  Model m = build_model(c);
+  auto backend = make_backend("onednn");
+  Variables weights(*backend);
+  initialize_parameters(m, weights, 9);
+  Tensor x = random_tensor({8, 28, 28, 1}, DType::F32, 10, 0, 1);
+  const int32_t second[8] = {2, 0, 1, 2, 2, 1, 0, 0};
+  auto with_route = [&](const std::function<int32_t(int64_t)>& route_of) {
+    std::map<std::string, Tensor> in{{"images", x}};
+    Tensor route = Tensor::zeros({8}, DType::I32);
+    for (int64_t s = 0; s < 8; ++s) route.data<int32_t>()[s] = route_of(s);
+    for (const auto& [module, value] : m.routes) in["route/" + module] = route;
+    return logits_of(c, weights, Mode::Eval, in);
+  };
+  Tensor mixed = with_route([&](int64_t s) { return second[s]; });
+  for (int32_t e = 0; e < 3; ++e) {
+    Tensor batch_e = with_route([&](int64_t) { return e; });  // pathway e on every sample
+    for (int64_t s = 0; s < 8; ++s)
+      if (second[s] == e)
+        for (int64_t k = 0; k < 10; ++k)
+          BOOST_TEST(mixed.item(s * 10 + k) == batch_e.item(s * 10 + k),
+                     boost::test_tools::tolerance(1e-5));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(rt_er_attacks_stay_in_the_ball_and_differ) {
