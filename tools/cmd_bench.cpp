@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "datasets/batcher.h"
+#include "models/dual_model.h"
 #include "models/registry.h"
 #include "ops/op_registry.h"
 #include "runtime/rng.h"
@@ -88,7 +89,8 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   mc.experts = b.experts;
   bool fixed = b.routing == "balanced" || b.routing == "collapsed";
   mc.routing = fixed ? "fixed" : b.routing;
-  Model model = build_model(mc);
+  // JTDMoE trains a dual model: two MoEs of this configuration.
+  Model model = b.method == "jtdmoe" ? build_dual_model(mc, mc, 0.7) : build_model(mc);
   auto backend = make_backend(b.device);
   MethodConfig method;
   method.method = parse_method(b.method);
@@ -230,8 +232,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   add("warmup", po::value(&b.warmup)->default_value(2), "untimed iterations first");
   add("threads", po::value(&b.threads)->default_value(0), "CPU threads (0: all cores)");
   add("method", po::value(&b.method)->default_value("standard"),
-      "what the train column times: standard (one SGD step) | pgd-at | trades | advmoe (one "
-      "whole iteration: attacks and steps, with the training defaults K = 2, beta = 6)");
+      "what the train column times: standard (one SGD step) | pgd-at | trades | advmoe | rt-er | "
+      "jtdmoe (one whole iteration: attacks and steps, with the training defaults K = 2, beta = "
+      "6; jtdmoe on a dual model of two such MoEs)");
   add("pgd-steps", po::value(&b.pgd_steps)->default_value(0),
       "also time PGD-K evaluation (attack + forward) of a batch, in images/s (0: off)");
   add("apgd-iters", po::value(&b.apgd_iters)->default_value(0),
