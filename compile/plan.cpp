@@ -128,7 +128,16 @@ void Plan::rebind() {
   KernelRegistry& registry = KernelRegistry::instance();
   auto bound = [&](ValueId v) {
     const ValueInfo& info = g.value(v);
-    if (info.persistent()) return persistent_[static_cast<size_t>(v)];
+    if (info.persistent()) {
+      const Tensor& t = persistent_[static_cast<size_t>(v)];
+      // A value marked as an output or loss after this Plan was compiled has no variable here.
+      ADVMOE_CHECK(t.defined(), "compile: value '"
+                                    << info.name
+                                    << "' was marked as an output or loss after a Plan that "
+                                       "computes it was compiled; mark outputs before compiling "
+                                       "the Plans that compute them (or mark a copy)");
+      return t;
+    }
     return Tensor(arena.storage(), offsets_[static_cast<size_t>(v)], info.shape, info.dtype);
   };
   for (int index : nodes_) {
