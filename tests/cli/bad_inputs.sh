@@ -38,8 +38,10 @@ mkdir "$dir/bad"
 eval_of() { expect 2 "$2" "$advmoe" eval --checkpoint "$dir/bad/$1.h5" --test-limit 64; }
 
 # C: a file that crashes libhdf5 1.10.8 itself (heap overflow in H5Aexists_by_name) is read
-# first in a child process: an error, not a crash.
-expect 2 "crashed the HDF5 library while being read \((signal|exit code) [0-9]+\): a corrupted checkpoint" \
+# first in a child process: an error, not a crash. Whether the overflow kills the child depends
+# on the heap's layout (a fresh debootstrap root reads past it and fails on /metrics instead), so
+# either clean error is right; what must not happen is advmoe itself crashing.
+expect 2 "crashed the HDF5 library while being read \((signal|exit code) [0-9]+\): a corrupted checkpoint|cannot read '.*libhdf5-heap-overflow-in-H5Aexists_by_name'" \
   "$advmoe" inspect "$here/../fuzz/regressions/fuzz_checkpoint/libhdf5-heap-overflow-in-H5Aexists_by_name"
 
 # C: arrays where scalars belong, cycles, depth.
