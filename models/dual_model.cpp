@@ -76,14 +76,14 @@ Forward apply_half(Model& dual, const std::string& scope, Val images, Val route)
   ADVMOE_CHECK(scope == kStandardScope || scope == kRobustScope,
                "a dual model's halves are '" << kStandardScope << "' and '" << kRobustScope
                                              << "', not '" << scope << "'");
+  // apply_model restores the model's input and routes; the half's config and scope are set and
+  // restored here.
   const ModelConfig kept = dual.config;
-  const Val input = dual.input;
   dual.config = scope == kStandardScope ? dual.dual->standard : dual.dual->robust;
   dual.scope = scope;
   Forward f = route.valid() ? apply_pathway(dual, images, route) : apply_model(dual, images);
   dual.scope.clear();
   dual.config = kept;
-  dual.input = input;
   return f;
 }
 

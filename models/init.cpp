@@ -43,4 +43,14 @@ void initialize_parameters(const Model& model, Variables& variables, uint64_t se
   }
 }
 
+void copy_parameters_and_buffers(const Model& model, const Variables& from, Variables& to,
+                                 const std::string& to_prefix) {
+  const Graph& g = *model.graph;
+  for (ValueId v = 0; v < g.num_values(); ++v) {
+    const ValueInfo& info = g.value(v);
+    if (info.role == Role::Param || info.role == Role::Buffer)
+      to.set(to_prefix + info.name, from.get(info.name));
+  }
+}
+
 }  // namespace advmoe

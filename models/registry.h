@@ -38,4 +38,9 @@ Val build_network(Model& model, Val images);
 // not change the initial values of the others.
 void initialize_parameters(const Model& model, Variables& variables, uint64_t seed);
 
+// Every Param and Buffer of `model`, by name, from `from` into `to` under `to_prefix` (a model
+// rebuilt with another route source; one half of a dual model), copied.
+void copy_parameters_and_buffers(const Model& model, const Variables& from, Variables& to,
+                                 const std::string& to_prefix = "");
+
 }  // namespace advmoe

@@ -10,13 +10,12 @@ library only, so analysts can rerun it.
 
 usage: tools/dual_table.py OUT_DIR
 """
-import math
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reproduction_table import fmt, load, mean_sd, t975  # noqa: E402
+from reproduction_table import fmt, load, mean_sd, t_interval  # noqa: E402
 
 METHODS = [("at-moe", "AT(MoE) (TRADES)"), ("advmoe", "AdvMoE"), ("rt-er", "RT-ER")]
 PAIRS = [("separate", "standard MoE + RT-ER MoE, trained separately"),
@@ -33,12 +32,6 @@ def components(out):
         if doc:
             table.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = doc
     return table
-
-
-def interval(diffs):
-    m, sd = mean_sd(diffs)
-    half = t975(len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
-    return m, half
 
 
 def main():
@@ -67,7 +60,7 @@ def main():
                               for c in ("model", "experts", "router")]
         diffs = [e - r for e, r in zip(col("experts", "robust_accuracy"),
                                        col("router", "robust_accuracy"))]
-        m, half = interval(diffs)
+        m, half = t_interval(diffs)
         per_seed = ", ".join(f"{100 * d:+.2f}" for d in diffs)
         ci = f"{100 * m:+.2f} [{100 * (m - half):+.2f}, {100 * (m + half):+.2f}] ({per_seed})"
         print(f"| {label} | {len(seeds)} | " + " | ".join(cells) + f" | {ci} |")

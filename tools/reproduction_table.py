@@ -86,6 +86,13 @@ LABELS = [
 ]
 
 
+def t_interval(diffs):
+    """Mean of `diffs` and the half-width of its 95% t confidence interval (NaN for one value)."""
+    m, sd = mean_sd(diffs)
+    half = t975(len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+    return m, half
+
+
 def paired(table, a, b, metric):
     """Per-seed a - b on `metric` over the seeds both have: (mean, half-width, n, diffs)."""
     if a not in table or b not in table:
@@ -95,8 +102,7 @@ def paired(table, a, b, metric):
              and table[b][s][metric] is not None]
     if not diffs:
         return None
-    m, sd = mean_sd(diffs)
-    half = t975(len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+    m, half = t_interval(diffs)
     return m, half, len(diffs), diffs
 
 

@@ -7,6 +7,10 @@
 
 namespace advmoe {
 
+namespace {
+
+// Loads the parameters and buffers of `path`, a single model's checkpoint, into the half `scope`
+// ("std." or "rob.") of `dual`. Throws naming the file unless it holds exactly that half's model.
 void load_half(const std::string& path, const Model& dual, const std::string& scope,
                Variables& variables) {
   ADVMOE_CHECK(dual.dual, "load_half needs a dual model");
@@ -14,13 +18,11 @@ void load_half(const std::string& path, const Model& dual, const std::string& sc
   Model single = build_model(config);
   Variables loaded(variables.backend());
   load_checkpoint_tensors(path, single, loaded, /*with_optimizer=*/false);
-  for (ValueId id = 0; id < single.graph->num_values(); ++id) {
-    const ValueInfo& info = single.graph->value(id);
-    if (info.role == Role::Param || info.role == Role::Buffer)
-      variables.set(scope + info.name, loaded.get(info.name));
-  }
+  copy_parameters_and_buffers(single, loaded, variables, scope);
 }
 
+// The dual model of two single-model checkpoints: their headers must agree on dataset, input
+// shape and class count (else an error naming both files and the field).
 Model build_dual_from_checkpoints(const std::string& standard_path, const std::string& robust_path,
                                   double alpha, int64_t batch) {
   check_alpha(alpha);
@@ -39,6 +41,8 @@ Model build_dual_from_checkpoints(const std::string& standard_path, const std::s
   r.model.batch = batch;
   return build_dual_model(s.model, r.model, alpha);
 }
+
+}  // namespace
 
 Model load_dual_model(const std::vector<std::string>& paths, double alpha, int64_t batch,
                       Variables& variables) {

@@ -1,6 +1,6 @@
-// Checkpoints and the dual model (docs/dual.md): a half loaded from a single model's checkpoint
-// (the dual model of two separately trained MoEs), and the dual attribute of JTDMoE checkpoints,
-// which hold both halves ("std.*", "rob.*") in one file.
+// Checkpoints and the dual model (docs/dual.md): the dual model of two single-model checkpoints
+// (one half each, two separately trained MoEs) or of one JTDMoE checkpoint, which holds both
+// halves ("std.*", "rob.*") and the attribute dual_alpha.
 #pragma once
 
 #include <string>
@@ -10,17 +10,6 @@
 #include "models/model.h"
 
 namespace advmoe {
-
-// Loads the parameters and buffers of `path`, a single model's checkpoint, into the half `scope`
-// ("std." or "rob.") of `dual`. Throws naming the file unless it holds exactly that half's model.
-void load_half(const std::string& path, const Model& dual, const std::string& scope,
-               Variables& variables);
-
-// The dual model of two single-model checkpoints: their headers must agree on dataset, input
-// shape and class count (else an error naming both files and the field); `batch` is the
-// evaluation batch.
-Model build_dual_from_checkpoints(const std::string& standard_path, const std::string& robust_path,
-                                  double alpha, int64_t batch);
 
 // The dual model of `paths` with its weights in `variables`: two single-model checkpoints
 // (standard, robust) or one dual checkpoint (JTDMoE) holding both halves. `alpha` < 0: a dual

@@ -7,6 +7,7 @@
 #include "models/registry.h"
 #include "training/attacks/attack_model.h"
 #include "training/attacks/eval_attack.h"
+#include "training/evaluate.h"
 #include "training/pgd_report.h"
 
 namespace advmoe {
@@ -107,11 +108,7 @@ double partial_attack_accuracy(const ModelConfig& config, Variables& weights, co
   c.detach_router_input = part != "router";
   Model m = build_model(c);
   Variables v(weights.backend());
-  for (ValueId id = 0; id < m.graph->num_values(); ++id) {
-    const ValueInfo& info = m.graph->value(id);
-    if (info.role == Role::Param || info.role == Role::Buffer)
-      v.set(info.name, weights.get(info.name));
-  }
+  copy_parameters_and_buffers(m, weights, v);
   const int64_t b = m.images.shape()[0], k = c.classes;
   std::vector<Tensor> routes;  // host, per MoE layer
   for (const auto& [module, value] : m.routes) {
@@ -141,7 +138,7 @@ double partial_attack_accuracy(const ModelConfig& config, Variables& weights, co
         v.backend().copy(v.get("route/" + m.routes[l].first), routes[l]);
       }
     } else {
-      v.backend().copy(v.get("clean_images"), images);
+      set_clean_companion(v, images);
     }
     attack.run(images, labels, adversarial, batch_index++);
     v.backend().copy(v.get("images"), adversarial);

@@ -130,12 +130,12 @@ BOOST_AUTO_TEST_CASE(an_output_marked_after_a_plan_was_compiled_is_a_clear_error
   auto backend = make_backend("onednn");
   Variables vars(*backend);
   initialize_parameters(model, vars, 11);
-  auto eval = compile(g, vars, {Mode::Eval, {model.logits.id}});
+  auto eval = compile(g, vars, {Mode::Eval, {model.logits.id}, {}});
   ValueId first = kNoValue;
   for (const Node& n : g.nodes())
     if (first == kNoValue && g.value(n.outputs[0]).role == Role::Intermediate) first = n.outputs[0];
   g.mark_output(first, "late_output");
-  const std::string e = error_of([&] { compile(g, vars, {Mode::Train, {}}); });
+  const std::string e = error_of([&] { compile(g, vars, {Mode::Train, {}, {}}); });
   BOOST_TEST(
       e.find("'late_output' was marked as an output or loss after a Plan") != std::string::npos, e);
 }

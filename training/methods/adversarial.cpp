@@ -9,6 +9,14 @@
 
 namespace advmoe {
 
+void add_branch_routers(Model& model, const std::vector<Model::Router>& routers) {
+  for (const Model::Router& r : routers) {
+    model.graph->mark_output(
+        r.index.id, "route/" + r.name + "/branch" + std::to_string(model.branch_routers.size()));
+    model.branch_routers.push_back(r);
+  }
+}
+
 AdversarialBranch add_adversarial_branch(Model& model) {
   Graph& g = *model.graph;
   AdversarialBranch b;
@@ -16,13 +24,7 @@ AdversarialBranch add_adversarial_branch(Model& model) {
   Forward second = apply_model(model, b.adv_images);
   b.adv_logits = second.logits;
   b.adv_routers = second.routers;
-  // The balancer (training/route_balance.h) counts the adversarial forward's routes too: they are
-  // plan outputs, and the model lists their routers beside its own.
-  for (const Model::Router& r : second.routers) {
-    g.mark_output(r.index.id,
-                  "route/" + r.name + "/branch" + std::to_string(model.branch_routers.size()));
-    model.branch_routers.push_back(r);
-  }
+  add_branch_routers(model, second.routers);
   b.ce_clean = softmax_cross_entropy(model.logits, model.labels, "ce_clean");
   return b;
 }

@@ -44,11 +44,7 @@ JtdmoeTraining::JtdmoeTraining(Model& model, Variables& variables, const MethodC
   // (a) The robust half on its own adversarial examples, and each of its pathways.
   Val adv_images{&g, g.input("adv_images", model.images.shape())};
   Forward adversarial = apply_half(model, kRobustScope, adv_images);
-  for (const Model::Router& r : adversarial.routers) {
-    g.mark_output(r.index.id,
-                  "route/" + r.name + "/branch" + std::to_string(model.branch_routers.size()));
-    model.branch_routers.push_back(r);
-  }
+  add_branch_routers(model, adversarial.routers);
   Val ce_adversarial =
       softmax_cross_entropy(adversarial.logits, model.labels, "jtdmoe.ce_robust_adversarial");
   g.mark_loss(ce_adversarial.id, "jtdmoe.ce_robust_adversarial");

@@ -37,6 +37,10 @@ struct AdversarialBranch {
   std::vector<Model::Router> adv_routers;  // the second forward's routers
 };
 AdversarialBranch add_adversarial_branch(Model& model);
+// The routers of another forward of the model on attacked images: their routes become plan
+// outputs ("route/<router>/branch<k>") and the model lists them in branch_routers, so the
+// balancer (training/route_balance.h) counts them with the clean forward's.
+void add_branch_routers(Model& model, const std::vector<Model::Router>& routers);
 // `loss` plus the balance loss of the routers of both forwards (when config.balance_loss > 0).
 Val with_balance_loss(Val loss, const Model& model, const AdversarialBranch& branch,
                       const MethodConfig& config);
@@ -128,6 +132,7 @@ class RtErTraining : public TrainingMethod {
   std::vector<std::string> router_logits_;
   std::optional<Level> level_;
   Tensor host_route_;
+  std::vector<Tensor> host_logits_;  // host staging of the router logits (non-CPU backends)
 };
 
 // JTDMoE: on a dual model, a robust-half Level after 1 + N attacks (the robust MoE and each of its

@@ -87,21 +87,26 @@ RtErTraining::RtErTraining(Model& model, Variables& variables, const MethodConfi
   level_.emplace(g, variables, "all", loss.id, trained_params(g, config), scored_values(model),
                  config.sgd);
   host_route_ = Tensor::zeros(Shape{b}, DType::I32);
+  if (variables.backend().device().kind != DeviceKind::CPU)
+    for (const Model::Router& r : model.routers)
+      host_logits_.push_back(Tensor::zeros(r.logits.shape(), DType::F32));
 }
 
 void RtErTraining::set_second_choices() {
   rank_plan_->run();
   Backend& backend = variables_.backend();
-  std::vector<Tensor> staged;
+  // On the CPU backends the variables are host memory; elsewhere through staging made once.
   std::vector<const float*> logits;
-  for (const std::string& name : router_logits_) {
-    const Tensor& z = variables_.get(name);
-    staged.push_back(
-        backend.device().kind == DeviceKind::CPU ? z : Tensor::zeros(z.shape(), DType::F32));
-    if (backend.device().kind != DeviceKind::CPU) backend.copy(staged.back(), z);
+  for (size_t i = 0; i < router_logits_.size(); ++i) {
+    const Tensor& z = variables_.get(router_logits_[i]);
+    if (host_logits_.empty()) {
+      logits.push_back(z.data<float>());
+    } else {
+      backend.copy(host_logits_[i], z);
+      logits.push_back(host_logits_[i].data<float>());
+    }
   }
   backend.synchronize();
-  for (const Tensor& t : staged) logits.push_back(t.data<float>());
   const int64_t b = host_route_.shape()[0];
   std::vector<int32_t> second = second_choices(logits, b, model_.config.experts);
   std::copy(second.begin(), second.end(), host_route_.data<int32_t>());
