@@ -17,6 +17,8 @@ struct BackendOptions {
   bool tf32 = false;           // TF32 tensor-core math in convolutions and GEMMs (off: FP32 FMA)
   bool deterministic = false;  // only cuDNN algorithms that give bit-identical results run to run
   ConvSearch conv_search = ConvSearch::Heuristic;
+  // cuda: which GPU (modulo the GPUs present); data-parallel ranks pass their local rank.
+  int device_index = 0;
 };
 
 // Throws naming the reason for an unknown name, a build without CUDA, or a machine without a GPU.

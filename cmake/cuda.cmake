@@ -37,9 +37,26 @@ function(advmoe_add_cuda_backend target)
                                      backends/cuda/pooling.cu backends/cuda/batch_norm.cu
                                      backends/cuda/cudnn_conv.cu backends/cuda/conv2d.cu
                                      backends/cuda/expert_conv.cu backends/cuda/attack.cu
-                                     backends/cuda/sparse.cu)
+                                     backends/cuda/sparse.cu backends/cuda/collective.cu)
     target_compile_definitions(${target} PUBLIC ADVMOE_WITH_CUDA)
     target_include_directories(${target} PRIVATE ${CUDNN_INCLUDE_DIR})
     target_link_libraries(${target} PUBLIC CUDA::cudart_static CUDA::cublas ${CUDNN_LIBRARY})
+  endif()
+endfunction()
+
+# NCCL (shipped with the CUDA toolkit of the machine image) for the data-parallel gradient
+# all-reduce on GPUs; the MPI communicator bootstraps it (distributed/mpi_communicator.cpp).
+function(advmoe_add_nccl target)
+  if(ADVMOE_WITH_CUDA)
+    find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+    find_library(NCCL_LIBRARY NAMES nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+    if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+      message(STATUS "advmoe: NCCL ON (${NCCL_LIBRARY})")
+      target_compile_definitions(${target} PRIVATE ADVMOE_WITH_NCCL)
+      target_include_directories(${target} PRIVATE ${NCCL_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS})
+      target_link_libraries(${target} PUBLIC CUDA::cudart_static ${NCCL_LIBRARY})
+    else()
+      message(WARNING "advmoe: CUDA is on but NCCL was not found: multi-GPU training is off")
+    endif()
   endif()
 endfunction()

@@ -84,15 +84,20 @@ int64_t gather_batch(const Dataset& data, const std::vector<int64_t>& order, int
 }
 
 BatchLoader::BatchLoader(const Dataset& data, std::vector<int64_t> order, int64_t batch,
-                         bool drop_last, Augmentation augmentation, uint64_t seed, int64_t epoch)
+                         bool drop_last, Augmentation augmentation, uint64_t seed, int64_t epoch,
+                         Shard shard)
     : data_(data),
       order_(std::move(order)),
       batch_(batch),
-      num_batches_(drop_last ? static_cast<int64_t>(order_.size()) / batch
-                             : (static_cast<int64_t>(order_.size()) + batch - 1) / batch),
+      num_batches_(drop_last ? static_cast<int64_t>(order_.size()) / (batch * shard.ranks)
+                             : (static_cast<int64_t>(order_.size()) + batch * shard.ranks - 1) /
+                                   (batch * shard.ranks)),
+      shard_(shard),
       augmentation_(augmentation),
       seed_(seed),
       epoch_(epoch) {
+  ADVMOE_CHECK(shard.ranks >= 1 && shard.rank >= 0 && shard.rank < shard.ranks,
+               "BatchLoader: shard " << shard.rank << " of " << shard.ranks << " is not a rank");
   for (Slot& s : slots_) {
     s.images = Tensor::zeros(Shape{batch, data.shape[1], data.shape[2], data.shape[3]}, DType::F32);
     s.labels = Tensor::zeros(Shape{batch}, DType::I32);
@@ -118,7 +123,8 @@ void BatchLoader::produce() {
         changed_.wait(lock, [&] { return stop_ || !slot.full; });
         if (stop_) return;
       }
-      slot.rows = gather_batch(data_, order_, i * batch_, augmentation_, seed_, epoch_, slot.images,
+      const int64_t first = (i * shard_.ranks + shard_.rank) * batch_;
+      slot.rows = gather_batch(data_, order_, first, augmentation_, seed_, epoch_, slot.images,
                                slot.labels);
       {
         std::lock_guard<std::mutex> lock(mutex_);

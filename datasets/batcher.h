@@ -35,11 +35,19 @@ int64_t gather_batch(const Dataset& data, const std::vector<int64_t>& order, int
                      const Augmentation& augmentation, uint64_t seed, int64_t epoch,
                      const Tensor& images, const Tensor& labels);
 
+// Data-parallel: rank `rank` of `ranks` takes rows [rank * b, (rank + 1) * b) of every global
+// batch of ranks * b examples of the order (b: the loader's batch), so the global batches, the
+// augmentation draws (keyed by position in the epoch) and the epoch's length are those of one
+// process with batch ranks * b.
+struct Shard {
+  int64_t rank = 0, ranks = 1;
+};
+
 // Produces the batches of one pass over `order` on a background thread, two batches ahead.
 class BatchLoader {
  public:
   BatchLoader(const Dataset& data, std::vector<int64_t> order, int64_t batch, bool drop_last,
-              Augmentation augmentation, uint64_t seed, int64_t epoch);
+              Augmentation augmentation, uint64_t seed, int64_t epoch, Shard shard = {});
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -60,6 +68,7 @@ class BatchLoader {
   const Dataset& data_;
   std::vector<int64_t> order_;
   int64_t batch_, num_batches_;
+  Shard shard_;
   Augmentation augmentation_;
   uint64_t seed_;
   int64_t epoch_;

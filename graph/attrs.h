@@ -27,6 +27,10 @@ struct PoolAttrs {
 struct BatchNormAttrs {
   double eps = 1e-5;
   double momentum = 0.1;  // PyTorch convention: running = (1 - m) * running + m * batch
+  // Train mode: the batch statistics (and their gradient's two sums) are summed over the ranks
+  // of the process group (--sync-bn, docs/distributed.md), so P ranks of B/P samples normalize
+  // as one batch of B. No effect in eval mode or in a single process.
+  bool synchronized = false;
 };
 
 struct ScaleAttrs {
@@ -79,6 +83,10 @@ struct PgdStartAttrs {
   double epsilon = 0;
   bool l2 = false;
   uint64_t seed = 0;
+  // Data-parallel: this batch is rows [first_row, first_row + N) of a global batch of
+  // total_rows (0: N), and draws as those rows of the global batch would, so P ranks start
+  // where one process would (docs/distributed.md).
+  int64_t first_row = 0, total_rows = 0;
 };
 
 // sample_loss: a per-sample attack loss on logits [N, K] (labels y, targets t):

@@ -59,6 +59,7 @@ enum class Op {
   FabStep,
   TopkMask,
   SgdUpdate,
+  AllReduceMean,
   kCount
 };
 

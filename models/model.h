@@ -64,6 +64,9 @@ struct ModelConfig {
   // affine: batch statistics in training, running ones in evaluation), into linear without bias
   // (the balancing offset is its only bias). docs/moe.md measures why.
   std::string router_input = "pooled";
+  // Data-parallel training (docs/distributed.md): train-mode batch norm sums its statistics over
+  // the ranks (--sync-bn), so P ranks normalize like one process with the global batch.
+  bool sync_bn = false;
 };
 
 // Architecture names build_model accepts.

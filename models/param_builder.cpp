@@ -75,6 +75,7 @@ Val ParamBuilder::bias(const std::string& name, int64_t size) const {
 BatchNormParams ParamBuilder::batch_norm(const std::string& name, int64_t channels) const {
   Graph& g = *model_->graph;
   BatchNormParams p;
+  p.attrs.synchronized = model_->config.sync_bn;
   p.weight = make_param(name + ".weight", Shape{channels}, {InitKind::Ones, 0});
   p.bias = make_param(name + ".bias", Shape{channels}, {InitKind::Zeros, 0});
   std::string mean = full(name + ".running_mean"), var = full(name + ".running_var");
@@ -111,7 +112,7 @@ std::string module_of(Val param) {
 }  // namespace
 
 Val batch_norm(Val x, const BatchNormParams& p) {
-  return batch_norm(x, p.weight, p.bias, p.running_mean, p.running_var, BatchNormAttrs{},
+  return batch_norm(x, p.weight, p.bias, p.running_mean, p.running_var, p.attrs,
                     module_of(p.weight));
 }
 
@@ -207,9 +208,11 @@ Val standardize(Val x, const ParamBuilder& p, const std::string& name, const std
   Val mean = p.constant_buffer(name + ".running_mean", c, InitKind::Zeros);
   Val var = p.constant_buffer(name + ".running_var", c, InitKind::Ones);
   // BN on [N, 1, 1, C] with gamma 1 and beta 0: the per-channel standardization alone.
+  BatchNormAttrs attrs;
+  attrs.synchronized = p.model().config.sync_bn;
   Val y = batch_norm(reshape(x, Shape{n, 1, 1, c}, node + ".as_image"),
                      fill(g, Shape{c}, 1.0, node + ".one"), fill(g, Shape{c}, 0.0, node + ".zero"),
-                     mean, var, BatchNormAttrs{}, node);
+                     mean, var, attrs, node);
   return reshape(y, Shape{n, c}, node + ".flat");
 }
 
@@ -236,8 +239,7 @@ Val bn(Val x, const ParamBuilder& p, const std::string& name) {
   const std::string module = module_of(params.weight);
   Val gamma = mul(params.weight, it->second, module + ".masked_weight");
   Val beta = mul(params.bias, it->second, module + ".masked_bias");
-  return batch_norm(x, gamma, beta, params.running_mean, params.running_var, BatchNormAttrs{},
-                    module);
+  return batch_norm(x, gamma, beta, params.running_mean, params.running_var, params.attrs, module);
 }
 
 Val conv_bn_relu(Val x, const ParamBuilder& p, const std::string& conv_name,

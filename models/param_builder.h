@@ -10,6 +10,7 @@ namespace advmoe {
 
 struct BatchNormParams {
   Val weight, bias, running_mean, running_var;  // PyTorch names gamma/beta weight/bias
+  BatchNormAttrs attrs;                         // synchronized with ModelConfig::sync_bn
 };
 
 class ParamBuilder {

@@ -24,5 +24,6 @@ void register_concat_ops(OpTable& table);      // concat_channels, channel_slice
 void register_attack_ops(OpTable& table);      // pgd_step, pgd_start
 void register_optimizer_ops(OpTable& table);   // sgd_update
 void register_sparse_ops(OpTable& table);      // topk_mask
+void register_collective_ops(OpTable& table);  // allreduce_mean
 
 }  // namespace advmoe

@@ -22,6 +22,7 @@ std::array<OpDef, static_cast<size_t>(Op::kCount)> build_table() {
   register_attack_ops(table);
   register_optimizer_ops(table);
   register_sparse_ops(table);
+  register_collective_ops(table);
   for (size_t i = 0; i < table.size(); ++i)
     ADVMOE_CHECK(table[i].infer, "internal: op #" << i << " has no definition");
   return table;

@@ -16,6 +16,7 @@ packages=(
   python3-h5py           # tests that read and craft checkpoints from Python
   python3-numpy          # the same tests (h5py depends on it; named because they import it)
   python3-matplotlib     # advmoe plot: the figures (PNG and SVG)
+  libopenmpi-dev openmpi-bin  # data-parallel training: MPI (mpirun) across processes and hosts
   # The sanitizer build and the fuzz targets (scripts/sanitize-check.sh, run by CI): clang with
   # its OpenMP runtime and compiler-rt (ASan, UBSan, libFuzzer).
   clang libomp-14-dev libclang-rt-14-dev

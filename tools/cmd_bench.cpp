@@ -10,6 +10,8 @@
 #include <sys/resource.h>
 
 #include "datasets/batcher.h"
+#include "distributed/mpi_communicator.h"
+#include "runtime/communicator.h"
 #include "models/dual_model.h"
 #include "models/registry.h"
 #include "ops/op_registry.h"
@@ -73,10 +75,23 @@ struct BenchOptions {
   bool profile = false, data = false;
 };
 
+// Bytes of gradient one iteration all-reduces: every allreduce_mean node's inputs (each level's
+// nodes run once per iteration).
+int64_t allreduce_bytes(const Graph& g) {
+  int64_t bytes = 0;
+  for (int i = 0; i < g.num_nodes(); ++i)
+    if (g.node(i).op == Op::AllReduceMean)
+      for (ValueId v : g.node(i).inputs)
+        bytes += g.value(v).shape.numel() * static_cast<int64_t>(dtype_size(g.value(v).dtype));
+  return bytes;
+}
+
 void bench_model(const std::string& arch, const BenchOptions& b) {
   ModelConfig mc;
   mc.arch = arch;
-  mc.batch = b.batch;
+  // Data-parallel (under mpirun): --batch-size is the global batch, each rank holds its share.
+  const int ranks = world().size();
+  mc.batch = b.batch / ranks;
   // Default input: 28x28x1 for the small CNN, CIFAR's 32x32x3 otherwise.
   int size = b.size > 0 ? b.size : (arch == "smallcnn" ? 28 : 32);
   int channels = b.channels > 0 ? b.channels : (arch == "smallcnn" ? 1 : 3);
@@ -104,8 +119,8 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   backend->copy(vars.get("images"), images);
   backend->copy(vars.get("labels"), labels);
   if (fixed) {
-    Tensor route = Tensor::zeros(Shape{b.batch}, DType::I32);
-    for (int64_t i = 0; i < b.batch; ++i)
+    Tensor route = Tensor::zeros(Shape{mc.batch}, DType::I32);
+    for (int64_t i = 0; i < mc.batch; ++i)
       route.data<int32_t>()[i] = b.routing == "balanced" ? static_cast<int32_t>(i % b.experts) : 0;
     backend->copy(vars.get("route"), route);
   }
@@ -120,9 +135,11 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
     RandomStream(1, 1 + k).fill_uniform(batches[k].images, 0, 1);
   }
   uint64_t key = 0;
+  const double collective_before = collective_seconds();
   double train_s =
       seconds_per_call([&] { trainer.method().iterate(batches, key++, 0.05, [](double) {}); },
                        *backend, b.warmup, b.iters);
+  const double allreduce_s = (collective_seconds() - collective_before) / (b.warmup + b.iters);
   double eval_s = seconds_per_run(trainer.eval_plan(), *backend, b.warmup, b.iters);
   double pgd_rate = 0;
   if (b.pgd_steps > 0) {
@@ -138,21 +155,21 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
           trainer.eval_plan().run();
         },
         *backend, 1, std::max(1, b.iters / 5));
-    pgd_rate = b.batch / s;
+    pgd_rate = mc.batch * ranks / s;
   }
   // AutoAttack's APGD-CE-K and Square-Q on the batch, every iteration / query timed (no early
   // stop once the points are fooled, so a random-init model measures the full cost).
   double apgd_rate = 0, square_rate = 0;
   if (b.apgd_iters > 0 || b.square_queries > 0) {
     AttackModel attack_model(model, vars);
-    AttackBatch batch{images, labels, b.batch, 0};
+    AttackBatch batch{images, labels, mc.batch, 0};
     AttackOutcome outcome;
     if (b.apgd_iters > 0) {
       ApgdConfig a;
       a.iterations = b.apgd_iters;
       a.stop_early = false;
       ApgdAttack apgd(attack_model, a);
-      apgd_rate = b.batch / seconds_per_call([&] { apgd.run(batch, outcome); }, *backend, 1,
+      apgd_rate = mc.batch * ranks / seconds_per_call([&] { apgd.run(batch, outcome); }, *backend, 1,
                                              std::max(1, b.iters / 5));
     }
     if (b.square_queries > 0) {
@@ -160,18 +177,23 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
       q.queries = b.square_queries;
       q.stop_early = false;
       SquareAttack square(attack_model, q);
-      square_rate = b.batch / seconds_per_call([&] { square.run(batch, outcome); }, *backend, 1,
+      square_rate = mc.batch * ranks / seconds_per_call([&] { square.run(batch, outcome); }, *backend, 1,
                                                std::max(1, b.iters / 5));
     }
   }
   const PlanMemory& tm = trainer.method().scored_plan().memory();
   std::printf("  %-16s %-7s %11lld  %10.1f  %10.1f  %9.1f  %9.1f", arch.c_str(), mc.variant.c_str(),
-              static_cast<long long>(model.num_parameters()), b.batch / train_s, b.batch / eval_s,
+              static_cast<long long>(model.num_parameters()), mc.batch * ranks / train_s, mc.batch * ranks / eval_s,
               tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
   if (b.pgd_steps > 0) std::printf("  %10.1f", pgd_rate);
   if (b.apgd_iters > 0) std::printf("  %10.1f", apgd_rate);
   if (b.square_queries > 0) std::printf("  %10.2f", square_rate);
   std::printf("\n");
+  if (ranks > 1)
+    std::printf("    data-parallel: %d ranks of %lld images; %.1f MB of gradients all-reduced per "
+                "iteration in %.1f ms (%.1f%% of the %.1f ms iteration)\n",
+                ranks, static_cast<long long>(mc.batch), allreduce_bytes(*model.graph) / 1e6,
+                1e3 * allreduce_s, 100 * allreduce_s / train_s, 1e3 * train_s);
   std::fflush(stdout);
   // All Plans of the program (eval, attacks, levels) share one arena: the largest Plan's needs,
   // not their sum. Peak RSS is the process's measured high-water mark (host memory).
@@ -251,6 +273,15 @@ int cmd_bench(const std::vector<std::string>& args) {
     return 0;
   if (b.batch < 1 || b.iters < 1 || b.warmup < 0)
     throw UsageError{"advmoe bench: --batch-size and --iters must be at least 1"};
+  if (launched_by_mpi()) {
+    set_world(make_mpi_world());
+    if (world().rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+      throw Error("rank " + std::to_string(world().rank()) + ": cannot silence stdout");
+    if (b.batch % world().size() != 0)
+      throw UsageError{"advmoe bench: --batch-size " + std::to_string(b.batch) +
+                       " (the global batch) must split evenly over " +
+                       std::to_string(world().size()) + " ranks"};
+  }
   set_threads(b.threads);
 
   std::vector<std::string> archs;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "datasets/registry.h"
+#include "distributed/mpi_communicator.h"
 #include "models/dual_model.h"
 #include "models/registry.h"
 #include "models/sparse_model.h"
@@ -15,6 +16,7 @@
 #include "tools/options.h"
 #include "tools/resume_check.h"
 #include "training/checkpoint.h"
+#include "training/data_parallel.h"
 #include "training/training_run.h"
 
 namespace advmoe {
@@ -24,7 +26,8 @@ namespace {
 struct TrainOptions {
   std::string dataset, data_dir, arch, variant, out, resume, schedule, augment, normalize;
   std::string best_metric, routing, router_grad, router_input;
-  std::string phase, init_from, train_groups, mask;
+  std::string phase, init_from, train_groups, mask, launcher;
+  bool sync_bn = false;
   double keep = 0;
   DeviceOptions device;
   int experts = 2;
@@ -149,6 +152,12 @@ po::options_description train_options(TrainOptions& t) {
   add("best-metric", po::value(&t.best_metric)->default_value("test_accuracy"),
       "what best.h5 keeps the best epoch of: test_accuracy | test_loss | train_accuracy | "
       "train_loss");
+  add("launcher", po::value(&t.launcher)->default_value("auto"),
+      "data-parallel training (docs/distributed.md): auto (MPI when started by mpirun) | mpi | "
+      "none (one process); --batch-size stays the global batch, split evenly over the ranks");
+  add("sync-bn", po::bool_switch(&t.sync_bn),
+      "data-parallel: batch norm sums its training statistics over the ranks (default: each "
+      "rank normalizes with its own rows, as PyTorch's DDP)");
   add_device_options(o, t.device);
   return o;
 }
@@ -216,6 +225,46 @@ void check(const TrainOptions& t) {
   if (t.schedule != "cosine" && t.schedule != "constant")
     throw UsageError{"advmoe train: --schedule must be cosine or constant, got '" + t.schedule +
                      "'"};
+  require(t.launcher == "auto" || t.launcher == "mpi" || t.launcher == "none", c,
+          "--launcher must be auto, mpi or none, got '" + t.launcher + "'");
+}
+
+// Joins the MPI world when asked to (or started by mpirun) and checks that the global batch
+// splits evenly; returns this rank's share of the batch. Ranks other than 0 print nothing on
+// stdout (rank 0 reports for the job; errors still go to stderr, naming the rank).
+int64_t join_process_group(const TrainOptions& t) {
+  const bool mpi = t.launcher == "mpi" || (t.launcher == "auto" && launched_by_mpi());
+  if (!mpi) return t.batch;
+  set_world(make_mpi_world());
+  const int ranks = world().size();
+  if (world().rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+    throw Error("rank " + std::to_string(world().rank()) + ": cannot silence stdout");
+  require(t.batch % ranks == 0, "train",
+          "--batch-size " + std::to_string(t.batch) +
+              " (the global batch) must split evenly over " + std::to_string(ranks) + " ranks");
+  require(ranks == 1 || t.balance_loss == 0, "train",
+          "--balance-loss is not reduced across ranks yet (each rank's f_e would be its own "
+          "shard's); use the bias balancing (--balance-bias) in data-parallel runs");
+  return t.batch / ranks;
+}
+
+std::string dataset_fingerprint(const Dataset& d) {
+  uint64_t h = fingerprint(d.pixels.data(), d.pixels.size());
+  h = fingerprint(d.labels.data(), d.labels.size() * sizeof(int32_t), h);
+  for (const std::string& f : d.files) h = fingerprint(f.data(), f.size(), h);
+  return std::to_string(d.size()) + " examples, fingerprint " + std::to_string(h);
+}
+
+// Every rank must run the same build, options and data (docs/distributed.md).
+void check_ranks_configuration(const po::variables_map& vm, const Dataset& train,
+                               const Dataset& test) {
+  if (world().size() == 1) return;
+  std::printf("data-parallel: %d ranks (MPI)\n", world().size());
+  check_same_configuration({{"build", std::string(__DATE__ " " __TIME__ " ") + __VERSION__},
+                            {"options", std::to_string(fingerprint(options_as_ini(vm).data(),
+                                                                   options_as_ini(vm).size()))},
+                            {"training data", dataset_fingerprint(train)},
+                            {"test data", dataset_fingerprint(test)}});
 }
 
 Augmentation augmentation_of(const TrainOptions& t) {
@@ -318,13 +367,14 @@ int cmd_train(const std::vector<std::string>& args) {
     throw UsageError{std::string("advmoe train: --best-metric: ") + e.what()};
   }
   Augmentation augmentation = augmentation_of(t);
+  const int64_t rank_batch = join_process_group(t);
   set_threads(t.threads);
   std::string out = !t.resume.empty() ? t.resume
                     : !t.out.empty()  ? t.out
                                       : "runs/" + t.dataset + "-" + t.arch + "-" + t.variant +
                                            "-seed" + std::to_string(t.seed);
 
-  std::filesystem::create_directories(out);
+  if (world().rank() == 0) std::filesystem::create_directories(out);
 
   Dataset train = load_dataset(t.dataset, t.data_dir, "train", t.train_limit);
   Dataset test = load_dataset(t.dataset, t.data_dir, "test", t.test_limit);
@@ -333,6 +383,7 @@ int cmd_train(const std::vector<std::string>& args) {
                           << train.image_shape() << " and the test split (" << test.name << ") has "
                           << test.image_shape() << "; both splits must agree");
   ADVMOE_CHECK(test.size() > 0, "dataset " << test.name << " has no test images");
+  check_ranks_configuration(vm, train, test);
   require(train.size() >= t.batch, "train",
           "the training split " + train.name + " has " + std::to_string(train.size()) +
               " images, fewer than one batch (--batch-size " + std::to_string(t.batch) + ")");
@@ -343,7 +394,8 @@ int cmd_train(const std::vector<std::string>& args) {
 
   ModelConfig mc;
   mc.arch = t.arch;
-  mc.batch = t.batch;
+  mc.batch = rank_batch;  // each rank's graph holds its share of the global batch
+  mc.sync_bn = t.sync_bn;
   mc.image = train.image_shape();
   mc.classes = train.num_classes;
   mc.width = t.width;

@@ -1,6 +1,8 @@
 // --device, --tf32, --deterministic, --conv-search.
 #include "tools/device_options.h"
 
+#include "distributed/mpi_communicator.h"
+
 namespace advmoe {
 
 void add_device_options(po::options_description& options, DeviceOptions& d) {
@@ -26,6 +28,8 @@ std::shared_ptr<Backend> make_backend(const DeviceOptions& d) {
   } catch (const Error& e) {
     throw UsageError{std::string("--conv-search: ") + e.what()};
   }
+  // Data-parallel ranks on one host take one GPU each.
+  options.device_index = local_rank_from_environment();
   return make_backend(d.device, options);
 }
 

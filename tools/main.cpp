@@ -1,9 +1,11 @@
 // The advmoe command: dispatches to subcommands (train, eval, inspect, bench) and turns errors into
 // messages and exit codes (2: bad usage or input, 1: failure while running).
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "runtime/communicator.h"
 #include "runtime/error.h"
 #include "tools/options.h"
 
@@ -25,6 +27,30 @@ void print_usage() {
                "advmoe <command> --help shows the options of a command.\n";
 }
 
+// Under mpirun every rank runs this; only train and bench are data-parallel (the others would
+// run P copies of one job, racing on the same files).
+bool refuses_ranks(const std::string& command) {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (!size) size = std::getenv("PMI_SIZE");
+  return size && std::atoi(size) > 1 && command != "train" && command != "bench";
+}
+
+// A failure on one rank of a data-parallel job names the rank and stops every rank (the others
+// would wait in their next collective forever); a single process just returns the code.
+int fail(const std::string& command, const char* kind, const std::string& message, int code) {
+  advmoe::Communicator& group = advmoe::world();
+  if (group.size() == 1) {
+    std::cerr << "advmoe " << command << ": " << kind << message << "\n";
+    return code;
+  }
+  std::cerr << "advmoe " << command << " (rank " << group.rank() << " of " << group.size()
+            << "): " << kind << message << "\n"
+            << "advmoe " << command << ": stopping every rank; the last checkpoint written "
+            << "(last.h5) stays loadable\n";
+  std::cerr.flush();
+  group.abort(code);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,6 +61,11 @@ int main(int argc, char** argv) {
   }
   std::string command = args[0];
   args.erase(args.begin());
+  if (refuses_ranks(command)) {
+    std::cerr << "advmoe " << command << ": runs in one process; only train and bench run "
+              << "data-parallel under mpirun (docs/distributed.md)\n";
+    return 2;
+  }
   try {
     if (command == "train") return advmoe::cmd_train(args);
     if (command == "eval") return advmoe::cmd_eval(args);
@@ -50,13 +81,14 @@ int main(int argc, char** argv) {
     print_usage();
     return 2;
   } catch (const advmoe::UsageError& e) {
-    std::cerr << e.message << "\n";
-    return 2;
+    if (advmoe::world().size() == 1) {
+      std::cerr << e.message << "\n";
+      return 2;
+    }
+    return fail(command, "", e.message, 2);
   } catch (const advmoe::Error& e) {
-    std::cerr << "advmoe " << command << ": error: " << e.what() << "\n";
-    return 2;
+    return fail(command, "error: ", e.what(), 2);
   } catch (const std::exception& e) {
-    std::cerr << "advmoe " << command << ": failed: " << e.what() << "\n";
-    return 1;
+    return fail(command, "failed: ", e.what(), 1);
   }
 }

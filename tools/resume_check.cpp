@@ -19,7 +19,7 @@ bool may_change_on_resume(const std::string& name) {
       "epochs",          "threads",        "device",         "tf32",
       "deterministic",   "conv-search",    "data-dir",       "out",
       "final-pgd-steps", "final-restarts", "eval-pgd-steps", "eval-epsilon",
-      "eval-step-size",  "eval-limit"};
+      "eval-step-size",  "eval-limit",     "launcher"};
   return names.count(name) > 0;
 }
 
@@ -51,7 +51,7 @@ void check_resume_config(const std::string& checkpoint, const std::string& store
         "advmoe train: --resume: the options differ from the run's stored "
         "configuration in '" +
         checkpoint + "' (attribute 'config'):" + diff +
-        "\n(change only --epochs, --threads, the device and evaluation options "
+        "\n(change only --epochs, --threads, --launcher, the device and evaluation options "
         "when resuming, or start a new run)"};
 }
 

@@ -6,6 +6,7 @@
 
 #include "datasets/batcher.h"
 #include "models/model.h"
+#include "runtime/communicator.h"
 #include "training/pgd.h"
 
 namespace advmoe {
@@ -88,7 +89,9 @@ EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& 
   uint64_t batch_index = 0;
   std::vector<int64_t> order(static_cast<size_t>(data.size()));
   std::iota(order.begin(), order.end(), 0);
-  BatchLoader loader(data, order, images.shape()[0], /*drop_last=*/false, Augmentation{}, 0, 0);
+  // Data-parallel: each rank scores its rows of every global batch; the counts are summed below.
+  BatchLoader loader(data, order, images.shape()[0], /*drop_last=*/false, Augmentation{}, 0, 0,
+                     Shard{world().rank(), world().size()});
 
   EvalResult result;
   int64_t correct = 0;
@@ -107,6 +110,14 @@ EvalResult evaluate_classifier(Plan& plan, Variables& variables, const Dataset& 
     score_logits(host_logits, host_labels, rows, &correct, &loss_sum);
     result.examples += rows;
   }
+  double sums[3] = {static_cast<double>(correct), loss_sum, static_cast<double>(result.examples)};
+  world().allreduce_sum(sums, 3);
+  correct = static_cast<int64_t>(sums[0]);
+  loss_sum = sums[1];
+  result.examples = static_cast<int64_t>(sums[2]);
+  if (usage)
+    for (LayerUsage& u : *usage)
+      world().allreduce_sum(u.counts.data(), static_cast<int64_t>(u.counts.size()));
   result.accuracy = result.examples ? static_cast<double>(correct) / result.examples : 0;
   result.loss = result.examples ? loss_sum / result.examples : 0;
   return result;

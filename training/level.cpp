@@ -1,6 +1,8 @@
 // A level's Plan: forward, group gradients and update in one run.
 #include "training/level.h"
 
+#include "training/gradient_allreduce.h"
+
 namespace advmoe {
 
 double read_scalar(Variables& variables, const std::string& name) {
@@ -25,7 +27,10 @@ Level::Level(Graph& g, Variables& variables, const std::string& name, ValueId lo
              const SgdConfig& sgd, double lr_scale)
     : variables_(variables), loss_(g.value(loss).name), lr_scale_(lr_scale) {
   Gradients grads = autodiff(g, loss, params);
-  SgdUpdate update = add_sgd_update(g, params, grads, sgd, "learning_rate/" + name);
+  // Data-parallel: the update reads the gradients' mean over the ranks (a single process: the
+  // gradients themselves).
+  Gradients applied = average_over_ranks(g, params, grads, name);
+  SgdUpdate update = add_sgd_update(g, params, applied, sgd, "learning_rate/" + name);
   learning_rate_ = update.learning_rate;
   CompileOptions options{Mode::Train, {loss}};
   options.targets.insert(options.targets.end(), reported.begin(), reported.end());

@@ -1,6 +1,8 @@
 // The PGD loop: random starts, L-inf / L2 steps and projections, worst case over restarts.
 #include "training/pgd.h"
 
+#include "runtime/communicator.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -128,6 +130,9 @@ void PgdAttack::init(Graph& g, ValueId loss, ValueId input, ValueId logits) {
     attrs.epsilon = config_.epsilon;
     attrs.l2 = config_.norm == PgdNorm::L2;
     attrs.seed = config_.seed;
+    // Data-parallel: this rank's rows of the global batch draw as they would in one process.
+    attrs.first_row = static_cast<int64_t>(world().rank()) * shape[0];
+    attrs.total_rows = static_cast<int64_t>(world().size()) * shape[0];
     Val start = pgd_start(Val{&g, g.find(origin_)}, Val{&g, g.find(key_)}, attrs, start_);
     g.mark_output(start.id, start_);
     start_plan_ = compile(g, variables_, CompileOptions{Mode::Eval, {start.id}});

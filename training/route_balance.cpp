@@ -1,6 +1,8 @@
 // Bias balancing of the routers between training steps, per BN mode (training/route_balance.h).
 #include "training/route_balance.h"
 
+#include "runtime/communicator.h"
+
 #include <algorithm>
 
 #include "runtime/error.h"
@@ -54,9 +56,15 @@ void RouteBalancer::move(Variables& variables, const std::string& buffer,
   Backend& backend = variables.backend();
   backend.copy(host_offset_, variables.get(buffer));
   float* offset = host_offset_.data<float>();
+  // Data-parallel: every rank moves its offsets by the global batch's counts, so the offsets
+  // stay identical on all ranks (and equal to one process's with the whole batch).
+  std::vector<int64_t> global(counts);
+  global.push_back(total);
+  world().allreduce_sum(global.data(), static_cast<int64_t>(global.size()));
+  total = global.back();
   // counts * E against the total (the share total / E) in integers: a tie moves nothing.
   for (int e = 0; e < experts_; ++e) {
-    const int64_t load = counts[static_cast<size_t>(e)] * experts_;
+    const int64_t load = global[static_cast<size_t>(e)] * experts_;
     offset[e] += static_cast<float>(load > total ? -rate_ : load < total ? rate_ : 0.0);
   }
   backend.copy(variables.get(buffer), host_offset_);

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "models/registry.h"
+#include "runtime/communicator.h"
 #include "training/level.h"
 
 namespace advmoe {
@@ -55,10 +56,15 @@ void Trainer::open_streams(const Dataset& train, int epoch) {
     uint64_t seed = k == 0 ? config_.seed : config_.seed ^ kSecondStreamSalt;
     std::vector<int64_t> order = epoch_order(seed, epoch, train.size());
     if (k == 0 && !config_.shuffle) std::iota(order.begin(), order.end(), 0);
+    // Data-parallel: this rank's rows of each global batch (datasets/batcher.h Shard).
     streams_.push_back(std::make_unique<BatchLoader>(train, std::move(order), batch,
                                                      /*drop_last=*/true, config_.augmentation, seed,
-                                                     epoch));
+                                                     epoch, this_rank_shard()));
   }
+}
+
+Shard Trainer::this_rank_shard() {
+  return Shard{world().rank(), world().size()};
 }
 
 void Trainer::check_loss(double value, int epoch, int64_t step) const {
@@ -88,10 +94,11 @@ double Trainer::iterate(const Dataset& train) {
 
 EpochMetrics Trainer::train_epoch(const Dataset& train, int epoch, Progress* progress) {
   auto start = std::chrono::steady_clock::now();
-  const int64_t batch = model_.images.shape()[0];
-  const int64_t steps = train.size() / batch;
+  const int64_t batch = model_.images.shape()[0];  // this rank's rows
+  const int64_t global_batch = batch * world().size();
+  const int64_t steps = train.size() / global_batch;
   ADVMOE_CHECK(steps > 0, "training set " << train.name << " has " << train.size()
-                                          << " examples, fewer than one batch of " << batch);
+                                          << " examples, fewer than one batch of " << global_batch);
   Backend& backend = variables_.backend();
   const Tensor& logits = variables_.get("logits");
   const bool on_host = backend.device().kind == DeviceKind::CPU;
@@ -115,13 +122,19 @@ EpochMetrics Trainer::train_epoch(const Dataset& train, int epoch, Progress* pro
     loss_sum += value;
     if (progress)
       progress->update(step + 1, epoch, config_.epochs, loss_sum / (step + 1),
-                       static_cast<double>(correct) / ((step + 1) * batch), batch);
+                       static_cast<double>(correct) / ((step + 1) * batch), global_batch);
   }
   streams_.clear();
-  m.train_loss = loss_sum / steps;
-  m.train_accuracy = static_cast<double>(correct) / (steps * batch);
+  // Data-parallel: the epoch's scores over every rank's rows (each rank's loss is the mean
+  // over its equal share, so the mean of the ranks' losses is the global batch's).
+  double sums[2] = {loss_sum, static_cast<double>(correct)};
+  world().allreduce_sum(sums, 2);
+  for (LayerUsage& u : usage_)
+    world().allreduce_sum(u.counts.data(), static_cast<int64_t>(u.counts.size()));
+  m.train_loss = sums[0] / world().size() / steps;
+  m.train_accuracy = sums[1] / (steps * global_batch);
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  m.images_per_second = steps * batch / m.seconds;
+  m.images_per_second = steps * global_batch / m.seconds;
   return m;
 }
 

@@ -80,6 +80,7 @@ class Trainer {
   void open_streams(const Dataset& train, int epoch);
   double iterate_once(int epoch, int64_t step);
   void check_loss(double value, int epoch, int64_t step) const;
+  static Shard this_rank_shard();
 
   Model& model_;
   TrainConfig config_;

@@ -10,6 +10,8 @@
 #include <limits>
 #include <sstream>
 
+#include "runtime/communicator.h"
+#include "training/data_parallel.h"
 #include "training/pgd_report.h"
 #include "training/run_files.h"
 
@@ -51,7 +53,9 @@ TrainingRun::TrainingRun(Model& model, Backend& backend, const TrainConfig& trai
   state_.dataset = run_.dataset;
   state_.seed = train.seed;
   state_.config_ini = run_.config_ini;
-  std::filesystem::create_directories(run_.dir);
+  // Data-parallel: rank 0 alone writes the run directory (every rank reads it on resume, so
+  // several hosts need it on a shared filesystem; docs/distributed.md).
+  if (writes_files()) std::filesystem::create_directories(run_.dir);
   if (run_.resume) {
     const std::string last = run_.dir + "/last.h5";
     const RunState& saved = run_.resume->state;
@@ -72,15 +76,20 @@ TrainingRun::TrainingRun(Model& model, Backend& backend, const TrainConfig& trai
                                    " score tensors from its weights, HYDRA's scaled rule)")
                                       .c_str());
   }
-  std::ofstream(run_.dir + "/config.ini") << state_.config_ini;
+  if (writes_files()) std::ofstream(run_.dir + "/config.ini") << state_.config_ini;
+  check_ranks_agree(model_, trainer_.variables(), "at the start");
+}
+
+bool TrainingRun::writes_files() const {
+  return world().rank() == 0;
 }
 
 void TrainingRun::save(const std::string& file) {
-  save_checkpoint(run_.dir + "/" + file, model_, trainer_.variables(), state_);
+  if (writes_files()) save_checkpoint(run_.dir + "/" + file, model_, trainer_.variables(), state_);
 }
 
 RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
-  const int64_t steps = train.size() / model_.images.shape()[0];
+  const int64_t steps = train.size() / (model_.images.shape()[0] * world().size());
   trainer_.set_total_steps(steps * config_.epochs);
   const std::string usage_csv = run_.dir + "/usage.csv";
   double best = -std::numeric_limits<double>::infinity();
@@ -114,16 +123,19 @@ RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
     state_.epoch = epoch;
     state_.step = trainer_.global_step();
     state_.metrics.push_back(m);
+    check_ranks_agree(model_, trainer_.variables(), "after epoch " + std::to_string(epoch));
     save("last.h5");
     if (score(m, run_.best_metric) > best) {
       best = score(m, run_.best_metric);
       save("best.h5");
     }
-    write_metrics_csv(run_.dir + "/metrics.csv", state_.metrics, moe_layers);
-    report_usage(usage_csv, epoch, "clean training", trainer_.usage());
-    report_usage(usage_csv, epoch, "clean test", trainer_.clean_usage());
-    if (run_.epoch_attack)
-      report_usage(usage_csv, epoch, "adversarial test", trainer_.adversarial_usage());
+    if (writes_files()) {
+      write_metrics_csv(run_.dir + "/metrics.csv", state_.metrics, moe_layers);
+      report_usage(usage_csv, epoch, "clean training", trainer_.usage());
+      report_usage(usage_csv, epoch, "clean test", trainer_.clean_usage());
+      if (run_.epoch_attack)
+        report_usage(usage_csv, epoch, "adversarial test", trainer_.adversarial_usage());
+    }
     std::fflush(stdout);
     if (epoch == run_.stop_after_epoch) return result;
   }
@@ -171,7 +183,7 @@ RunResult TrainingRun::run(const Dataset& train, const Dataset& test) {
   json << "}";
   // The final numbers, distinct from the per-epoch quick RA: in final.json and in last.h5.
   state_.final_json = json.str();
-  write_text_atomically(run_.dir + "/final.json", state_.final_json + "\n");
+  if (writes_files()) write_text_atomically(run_.dir + "/final.json", state_.final_json + "\n");
   save("last.h5");
   std::fflush(stdout);
   result.finished = true;

@@ -50,6 +50,7 @@ class TrainingRun {
 
  private:
   void save(const std::string& file);
+  bool writes_files() const;  // rank 0 of a data-parallel run (or the single process)
 
   Model& model_;
   TrainConfig config_;

@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "backends/cpu/onednn_backend.h"
+#include "backends/host/host_loops.h"
 
 namespace advmoe {
 
@@ -129,9 +130,15 @@ std::unique_ptr<Kernel> make_params_kernel(const KernelArgs& a) {
 }  // namespace
 
 void add_onednn_batch_norm(KernelTable& t) {
-  put(t, Op::BatchNorm, [](const KernelArgs& a) { return std::make_unique<BatchNormForward>(a); });
-  put(t, Op::BatchNormBackwardData,
-      [](const KernelArgs& a) { return std::make_unique<BatchNormBackwardData>(a); });
+  // Synchronized train-mode nodes (--sync-bn) sum their statistics over the ranks: host loops.
+  put(t, Op::BatchNorm, [](const KernelArgs& a) -> std::unique_ptr<Kernel> {
+    if (synchronized_train(a)) return sync_batch_norm_forward(a, /*parallel=*/true);
+    return std::make_unique<BatchNormForward>(a);
+  });
+  put(t, Op::BatchNormBackwardData, [](const KernelArgs& a) -> std::unique_ptr<Kernel> {
+    if (synchronized_train(a)) return sync_batch_norm_backward_data(a, /*parallel=*/true);
+    return std::make_unique<BatchNormBackwardData>(a);
+  });
   put(t, Op::BatchNormBackwardParams, make_params_kernel);
 }
 

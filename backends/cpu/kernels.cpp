@@ -36,6 +36,7 @@ constexpr Op kHostLoopOps[] = {
     Op::FabStep,
     Op::SgdUpdate,
     Op::TopkMask,
+    Op::AllReduceMean,
 };
 
 }  // namespace

@@ -56,29 +56,29 @@ __device__ inline uint64_t subsequence_of(const int32_t* key) {
 // Random starts with the CPU loops' formulas (backends/host/attack_loops.cpp) and draws.
 template <typename T>
 __global__ void start_elementwise_kernel(const T* x0, const int32_t* key, T* x, int64_t n,
-                                         bool trades, T eps, uint64_t seed) {
+                                         bool trades, T eps, uint64_t seed, int64_t first) {
   const uint64_t sub = subsequence_of(key);
   ADVMOE_GRID_STRIDE(i, n) {
-    T moved = trades ? x0[i] + T(0.001f) * static_cast<T>(philox_normal(seed, sub, i))
-                     : x0[i] + eps * (2 * static_cast<T>(philox_uniform(seed, sub, i)) - 1);
+    T moved = trades ? x0[i] + T(0.001f) * static_cast<T>(philox_normal(seed, sub, first + i))
+                     : x0[i] + eps * (2 * static_cast<T>(philox_uniform(seed, sub, first + i)) - 1);
     x[i] = min(max(moved, T(0)), T(1));
   }
 }
 
 // L2: one block per sample; the direction's norm by block_sum.
 template <typename T>
-__global__ void start_l2_kernel(const T* x0, const int32_t* key, T* x, int64_t n, int64_t per,
-                                T eps, uint64_t seed) {
+__global__ void start_l2_kernel(const T* x0, const int32_t* key, T* x, int64_t per, T eps,
+                                uint64_t seed, int64_t first_row, int64_t global_n) {
   const uint64_t sub = subsequence_of(key);
   const int64_t s = blockIdx.x, begin = s * per;
   double local = 0;
   for (int64_t i = threadIdx.x; i < per; i += blockDim.x) {
-    T d = static_cast<T>(philox_normal(seed, sub, begin + i));
+    T d = static_cast<T>(philox_normal(seed, sub, first_row * per + begin + i));
     x[begin + i] = d;
     local += static_cast<double>(d) * d;
   }
   double norm = sqrt(block_sum(local));
-  double radius = eps * static_cast<T>(philox_uniform(seed, sub, n + s));
+  double radius = eps * static_cast<T>(philox_uniform(seed, sub, global_n + first_row + s));
   T scale = static_cast<T>(radius / max(norm, 1e-12));
   for (int64_t i = threadIdx.x; i < per; i += blockDim.x)
     x[begin + i] = min(max(x0[begin + i] + scale * x[begin + i], T(0)), T(1));
@@ -119,12 +119,16 @@ void add_cuda_attack(KernelTable& t) {
     const int64_t n = a.outputs[0].numel(), batch = a.outputs[0].shape()[0];
     return stream_kernel(a, [=](cudaStream_t s) {
       const T eps = static_cast<T>(attrs.epsilon);
+      // Draw numbers of the global batch (graph/attrs.h PgdStartAttrs).
+      const int64_t per = n / batch;
+      const int64_t global_n = (attrs.total_rows > 0 ? attrs.total_rows : batch) * per;
       if (attrs.kind == PgdStartAttrs::Uniform && attrs.l2)
-        start_l2_kernel<<<static_cast<unsigned>(batch), kThreads, 0, s>>>(x0, key, x, n, n / batch,
-                                                                          eps, attrs.seed);
+        start_l2_kernel<<<static_cast<unsigned>(batch), kThreads, 0, s>>>(
+            x0, key, x, per, eps, attrs.seed, attrs.first_row, global_n);
       else
         start_elementwise_kernel<<<blocks_for(n), kThreads, 0, s>>>(
-            x0, key, x, n, attrs.kind == PgdStartAttrs::Trades, eps, attrs.seed);
+            x0, key, x, n, attrs.kind == PgdStartAttrs::Trades, eps, attrs.seed,
+            attrs.first_row * per);
     });
   });
   add_cuda_float(t, Op::ApgdStep, 0, [](auto tag, const KernelArgs& a) {

@@ -214,6 +214,9 @@ void add_cuda_batch_norm(KernelTable& t) {
     const Layout l = Layout::of(n / c, c);
     const BatchNormAttrs attrs = std::get<BatchNormAttrs>(a.node.attrs);
     const bool train = a.mode == Mode::Train;
+    ADVMOE_CHECK(!(train && attrs.synchronized),
+                 "batch_norm '" << a.node.name << "': --sync-bn is not implemented on CUDA yet "
+                                << "(docs/distributed.md); train with per-rank statistics");
     const auto& in = a.inputs;
     const auto& out = a.outputs;
     const T *x = in[0].data<T>(), *gamma = in[1].data<T>(), *beta = in[2].data<T>();

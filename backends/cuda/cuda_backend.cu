@@ -64,6 +64,7 @@ CudaBackend::CudaBackend(const BackendOptions& options) : options_(options) {
                    << (status == cudaSuccess ? "no CUDA device found"
                                              : std::string("cudaGetDeviceCount failed: ") +
                                                    cudaGetErrorString(status)));
+  ADVMOE_CUDA_CHECK(cudaSetDevice(options.device_index % count));
   ADVMOE_CUDA_CHECK(cudaStreamCreate(&stream_));
   ADVMOE_CUDNN_CHECK(cudnnCreate(&cudnn_));
   ADVMOE_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));

@@ -23,6 +23,7 @@ void add_cuda_expert_conv(KernelTable& table);
 void add_cuda_attack(KernelTable& table);
 void add_cuda_optimizer(KernelTable& table);
 void add_cuda_sparse(KernelTable& table);
+void add_cuda_collective(KernelTable& table);
 
 constexpr int kThreads = 256;
 

@@ -17,6 +17,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   add_cuda_attack(table);       // pgd_step, pgd_start, apgd_step, fab_step
   add_cuda_optimizer(table);    // sgd_update
   add_cuda_sparse(table);       // topk_mask
+  add_cuda_collective(table);   // allreduce_mean (NCCL)
   register_table(registry, "cuda", table);
 }
 

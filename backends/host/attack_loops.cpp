@@ -55,30 +55,32 @@ void random_start(const PgdStartAttrs& a, const T* x0, const int32_t* key, T* x,
                   int64_t batch, bool parallel) {
   const uint64_t seed = a.seed, sub = subsequence_of(key);
   const T eps = static_cast<T>(a.epsilon);
+  // Draw numbers of the global batch (attrs.h): element i is global element first + i.
+  const int64_t per = n / batch, first = a.first_row * per;
+  const int64_t global_n = (a.total_rows > 0 ? a.total_rows : batch) * per;
   if (a.kind == PgdStartAttrs::Trades) {
 #pragma omp parallel for if (parallel)
     for (int64_t i = 0; i < n; ++i)
-      x[i] =
-          std::clamp(x0[i] + T(0.001f) * static_cast<T>(philox_normal(seed, sub, i)), T(0), T(1));
+      x[i] = std::clamp(x0[i] + T(0.001f) * static_cast<T>(philox_normal(seed, sub, first + i)),
+                        T(0), T(1));
     return;
   }
   if (!a.l2) {
 #pragma omp parallel for if (parallel)
     for (int64_t i = 0; i < n; ++i)
-      x[i] = std::clamp(x0[i] + eps * (2 * static_cast<T>(philox_uniform(seed, sub, i)) - 1), T(0),
-                        T(1));
+      x[i] = std::clamp(
+          x0[i] + eps * (2 * static_cast<T>(philox_uniform(seed, sub, first + i)) - 1), T(0), T(1));
     return;
   }
   // L2: a uniformly random direction, radius eps * u with u uniform in [0, 1).
-  const int64_t per = n / batch;
 #pragma omp parallel for if (parallel)
   for (int64_t s = 0; s < batch; ++s) {
     double norm = 0;
     for (int64_t i = s * per; i < (s + 1) * per; ++i) {
-      x[i] = static_cast<T>(philox_normal(seed, sub, i));
+      x[i] = static_cast<T>(philox_normal(seed, sub, first + i));
       norm += static_cast<double>(x[i]) * x[i];
     }
-    double radius = eps * static_cast<T>(philox_uniform(seed, sub, n + s));
+    double radius = eps * static_cast<T>(philox_uniform(seed, sub, global_n + a.first_row + s));
     T scale = static_cast<T>(radius / std::max(std::sqrt(norm), 1e-12));
     for (int64_t i = s * per; i < (s + 1) * per; ++i)
       x[i] = std::clamp(x0[i] + scale * x[i], T(0), T(1));

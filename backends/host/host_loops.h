@@ -23,6 +23,17 @@ void add_optimizer_loops(KernelTable& table, bool parallel);
 // Sparse-CNN masks: topk_mask.
 void add_sparse_loops(KernelTable& table, bool parallel);
 
+// The data-parallel gradient all-reduce: allreduce_mean (over runtime/communicator.h's group).
+void add_collective_loops(KernelTable& table, bool parallel);
+// Batch norm with statistics summed over the process group (BatchNormAttrs::synchronized), train
+// mode: batch_norm and batch_norm_backward_data. Both CPU backends route synchronized train-mode
+// nodes here (oneDNN's primitive computes its statistics itself, with no hook to sum them).
+inline bool synchronized_train(const KernelArgs& args) {
+  return args.mode == Mode::Train && std::get<BatchNormAttrs>(args.node.attrs).synchronized;
+}
+std::unique_ptr<Kernel> sync_batch_norm_forward(const KernelArgs& args, bool parallel);
+std::unique_ptr<Kernel> sync_batch_norm_backward_data(const KernelArgs& args, bool parallel);
+
 // All of the above.
 KernelTable host_loop_kernels(bool parallel);
 

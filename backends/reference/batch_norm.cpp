@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backends/host/dispatch.h"
+#include "backends/host/host_loops.h"
 #include "backends/reference/reference_kernels.h"
 
 namespace advmoe {
@@ -79,6 +80,7 @@ void bn_backward_data(BnSizes s, Mode mode, double eps, const T* dy, const T* x,
 
 void add_reference_batch_norm(KernelTable& t) {
   put(t, Op::BatchNorm, [](const KernelArgs& a) {
+    if (synchronized_train(a)) return sync_batch_norm_forward(a, /*parallel=*/false);
     return by_float_type(a.inputs[0].dtype(), [&](auto tag) {
       using T = decltype(tag);
       BnSizes s = bn_sizes(a.inputs[0]);
@@ -93,6 +95,7 @@ void add_reference_batch_norm(KernelTable& t) {
     });
   });
   put(t, Op::BatchNormBackwardData, [](const KernelArgs& a) {
+    if (synchronized_train(a)) return sync_batch_norm_backward_data(a, /*parallel=*/false);
     return by_float_type(a.inputs[0].dtype(), [&](auto tag) {
       using T = decltype(tag);
       BnSizes s = bn_sizes(a.inputs[1]);

@@ -173,4 +173,37 @@ BOOST_AUTO_TEST_CASE(loader_matches_direct_gathering_and_pads_the_last_batch) {
   BOOST_TEST(dropping.num_batches() == 4);
 }
 
+// Data-parallel shards (datasets/batcher.h Shard): rank r's batches are rows [r * 4, r * 4 + 4)
+// of each global batch of 8, augmented exactly as one process would, and a rank whose share of
+// the short last batch is empty stops there.
+BOOST_AUTO_TEST_CASE(rank_shards_tile_the_global_batches) {
+  Dataset d = synthetic(37, 4, 4, 1);
+  std::vector<int64_t> order = epoch_order(3, 1, 37);
+  Augmentation aug{1, true};
+  Tensor whole = Tensor::zeros({8, 4, 4, 1}, DType::F32), whole_labels = Tensor::zeros({8}, DType::I32);
+  Tensor part = Tensor::zeros({4, 4, 4, 1}, DType::F32), part_labels = Tensor::zeros({4}, DType::I32);
+  const size_t half = part.bytes();
+  int64_t total = 0;
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    BatchLoader loader(d, order, 4, /*drop_last=*/false, aug, 3, 1, Shard{rank, 2});
+    BOOST_TEST(loader.num_batches() == 5);
+    int64_t batch = 0;
+    while (int64_t rows = loader.next(part, part_labels)) {
+      gather_batch(d, order, batch * 8, aug, 3, 1, whole, whole_labels);
+      BOOST_TEST(std::memcmp(part.raw(), static_cast<char*>(whole.raw()) + rank * half, half) == 0,
+                 "rank " << rank << " batch " << batch);
+      BOOST_TEST(std::memcmp(part_labels.raw(), whole_labels.data<int32_t>() + rank * 4,
+                             part_labels.bytes()) == 0);
+      total += rows;
+      ++batch;
+    }
+    // 37 = 4 full global batches + 5: rank 0 gets 4 of the last, rank 1 one.
+    BOOST_TEST(batch == 5);
+  }
+  BOOST_TEST(total == 37);
+  BatchLoader dropping(d, order, 4, /*drop_last=*/true, {}, 0, 0, Shard{1, 2});
+  BOOST_TEST(dropping.num_batches() == 4);
+  BOOST_CHECK_THROW(BatchLoader(d, order, 4, true, {}, 0, 0, Shard{2, 2}), Error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 #include "ops/attack.h"
 #include "ops/basic.h"
 #include "ops/batch_norm.h"
+#include "ops/collective.h"
 #include "ops/concat.h"
 #include "ops/conv2d.h"
 #include "ops/linear.h"
@@ -38,17 +39,33 @@ OpCase conv(const std::string& name, Shape x, Shape w, int stride, int pad, bool
           gradcheck};
 }
 
-OpCase bn(const std::string& name, Shape x, bool gradcheck = true) {
+// synchronized: --sync-bn's kernels (statistics summed over the ranks; a group of one here).
+OpCase bn(const std::string& name, Shape x, bool gradcheck = true, bool synchronized = false) {
+  BatchNormAttrs attrs;
+  attrs.synchronized = synchronized;
   return {name,
           [=](Graph& g) {
             int64_t c = x[-1];
             return batch_norm(in(g, "x", x), param(g, "gamma", Shape{c}),
                               param(g, "beta", Shape{c}),
                               Val{&g, g.buffer("running_mean", Shape{c})},
-                              Val{&g, g.buffer("running_var", Shape{c})}, BatchNormAttrs{}, "bn");
+                              Val{&g, g.buffer("running_var", Shape{c})}, attrs, "bn");
           },
           {Mode::Train, Mode::Eval},
-          gradcheck};
+          gradcheck,
+          /*on_cuda=*/!synchronized};
+}
+
+// The gradient all-reduce over a group of one: the mean of one rank is the tensor itself.
+OpCase allreduce(const std::string& name) {
+  return {name,
+          [=](Graph& g) {
+            std::vector<Val> out = allreduce_mean({in(g, "a", {3, 5}), in(g, "b", {7})}, "ar");
+            g.mark_output(out[0].id, "ar.a");
+            return out[1];
+          },
+          {Mode::Train},
+          false};
 }
 
 OpCase pgd(const std::string& name, bool l2) {
@@ -77,7 +94,10 @@ OpCase sgd(const std::string& name, bool nesterov) {
 }
 
 // Random starts: x0 a Buffer, the Philox key an i32 input (the harness fills it with {3, 0}).
-OpCase start(const std::string& name, PgdStartAttrs::Kind kind, bool l2) {
+// first_row / total_rows > 0: the batch is rows [first_row, first_row + 3) of a larger global
+// batch (a data-parallel rank's share).
+OpCase start(const std::string& name, PgdStartAttrs::Kind kind, bool l2, int64_t first_row = 0,
+             int64_t total_rows = 0) {
   return {name,
           [=](Graph& g) {
             PgdStartAttrs a;
@@ -85,6 +105,8 @@ OpCase start(const std::string& name, PgdStartAttrs::Kind kind, bool l2) {
             a.epsilon = 0.3;
             a.l2 = l2;
             a.seed = 5;
+            a.first_row = first_row;
+            a.total_rows = total_rows;
             return pgd_start(Val{&g, g.buffer("x0", {3, 4, 4, 2})},
                              Val{&g, g.input("key", {2}, DType::I32)}, a, "start");
           },
@@ -197,6 +219,7 @@ std::vector<OpCase> make_cases() {
       bn("batch_norm_nhwc", {3, 4, 4, 5}),
       bn("batch_norm_rows", {6, 4}),
       bn("batch_norm_wide", {8, 6, 6, 64}, false),
+      bn("batch_norm_synchronized", {3, 4, 4, 5}, true, true),
       pool("max_pool_2x2", {2, 6, 6, 3}, true, 2, 2, 0),
       pool("max_pool_3x3_s2_p1", {2, 7, 7, 3}, true, 3, 2, 1),
       pool("max_pool_wide", {4, 8, 8, 32}, true, 2, 2, 0, false),
@@ -310,6 +333,9 @@ std::vector<OpCase> make_cases() {
       start("pgd_start_uniform", PgdStartAttrs::Uniform, false),
       start("pgd_start_uniform_l2", PgdStartAttrs::Uniform, true),
       start("pgd_start_trades", PgdStartAttrs::Trades, false),
+      start("pgd_start_uniform_rank_share", PgdStartAttrs::Uniform, false, 3, 9),
+      start("pgd_start_uniform_l2_rank_share", PgdStartAttrs::Uniform, true, 3, 9),
+      allreduce("allreduce_mean"),
       masked_conv("topk_mask_unstructured_conv", 0.3, false),
       masked_conv("topk_mask_structured_conv", 0.5, true),
       filter_mask("topk_mask_filters_unstructured", 0.1, false),

@@ -18,6 +18,7 @@ struct OpCase {
   std::function<Val(Graph&)> build;
   std::vector<Mode> modes{Mode::Train};  // both modes where the op behaves differently
   bool gradcheck = true;                 // false for large parity-only cases
+  bool on_cuda = true;                   // false where the CUDA backend refuses the case
 };
 
 const std::vector<OpCase>& op_cases();

@@ -70,6 +70,13 @@ std::vector<std::string> all_names() {
   return names;
 }
 
+std::vector<std::string> cuda_names() {
+  std::vector<std::string> names;
+  for (const OpCase& c : op_cases())
+    if (c.on_cuda) names.push_back(c.name);
+  return names;
+}
+
 const OpCase& find_case(const std::string& name) {
   for (const OpCase& c : op_cases())
     if (c.name == name) return c;

@@ -28,6 +28,7 @@ void fill_inputs(const Graph& g, Variables& vars);
 std::string mode_name(Mode m);
 std::vector<std::string> gradcheck_names();
 std::vector<std::string> all_names();
+std::vector<std::string> cuda_names();  // the cases the CUDA backend runs (OpCase::on_cuda)
 const OpCase& find_case(const std::string& name);
 // Runs case `c` in f32 on `backend` in `mode`; returns every output, loss and buffer (running
 // statistics) by name, copied to the host.
