@@ -45,7 +45,9 @@ function(advmoe_add_cuda_backend target)
 endfunction()
 
 # NCCL (shipped with the CUDA toolkit of the machine image) for the data-parallel gradient
-# all-reduce on GPUs; the MPI communicator bootstraps it (distributed/mpi_communicator.cpp).
+# all-reduce on GPUs; the MPI communicator bootstraps it (distributed/mpi_communicator.cpp). Its
+# header is compiled against and the library is found here (so a build without it says so), but
+# it is loaded at run time (dlopen): advmoe starts on machines without NCCL.
 function(advmoe_add_nccl target)
   if(ADVMOE_WITH_CUDA)
     find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
@@ -54,7 +56,7 @@ function(advmoe_add_nccl target)
       message(STATUS "advmoe: NCCL ON (${NCCL_LIBRARY})")
       target_compile_definitions(${target} PRIVATE ADVMOE_WITH_NCCL)
       target_include_directories(${target} PRIVATE ${NCCL_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS})
-      target_link_libraries(${target} PUBLIC CUDA::cudart_static ${NCCL_LIBRARY})
+      target_link_libraries(${target} PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})
     else()
       message(WARNING "advmoe: CUDA is on but NCCL was not found: multi-GPU training is off")
     endif()

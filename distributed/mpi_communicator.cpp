@@ -11,6 +11,7 @@
 
 #ifdef ADVMOE_WITH_NCCL
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <nccl.h>
 #endif
 
@@ -41,6 +42,46 @@ void allreduce_chunks(T* data, int64_t n, MPI_Datatype type) {
   }
 }
 
+#ifdef ADVMOE_WITH_NCCL
+// NCCL is loaded on first use (dlopen), not linked: a CPU run, or a GPU machine without NCCL,
+// starts without it, and only a multi-GPU all-reduce needs libnccl.so.2 (the CUDA toolkit's, or
+// the one PyTorch's nvidia-nccl wheel ships).
+struct NcclApi {
+  ncclResult_t (*get_unique_id)(ncclUniqueId*) = nullptr;
+  ncclResult_t (*comm_init_rank)(ncclComm_t*, int, ncclUniqueId, int) = nullptr;
+  ncclResult_t (*all_reduce)(const void*, void*, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t,
+                             cudaStream_t) = nullptr;
+  ncclResult_t (*comm_destroy)(ncclComm_t) = nullptr;
+  const char* (*error_string)(ncclResult_t) = nullptr;
+
+  static const NcclApi& get() {
+    static const NcclApi api = load();
+    return api;
+  }
+
+ private:
+  template <typename F>
+  static void bind(void* library, const char* name, F& function) {
+    function = reinterpret_cast<F>(dlsym(library, name));
+    ADVMOE_CHECK(function != nullptr, "NCCL: libnccl.so.2 has no symbol " << name);
+  }
+  static NcclApi load() {
+    void* library = dlopen("libnccl.so.2", RTLD_NOW | RTLD_GLOBAL);
+    if (!library) library = dlopen("libnccl.so", RTLD_NOW | RTLD_GLOBAL);
+    ADVMOE_CHECK(library != nullptr, "NCCL: cannot load libnccl.so.2 for the multi-GPU all-reduce ("
+                                         << dlerror()
+                                         << "); put the CUDA toolkit's lib64 on LD_LIBRARY_PATH");
+    NcclApi api;
+    bind(library, "ncclGetUniqueId", api.get_unique_id);
+    bind(library, "ncclCommInitRank", api.comm_init_rank);
+    bind(library, "ncclAllReduce", api.all_reduce);
+    bind(library, "ncclCommDestroy", api.comm_destroy);
+    bind(library, "ncclGetErrorString", api.error_string);
+    return api;
+  }
+};
+#endif
+
 class MpiWorld : public Communicator {
  public:
   MpiWorld() {
@@ -56,7 +97,7 @@ class MpiWorld : public Communicator {
   }
   ~MpiWorld() override {
 #ifdef ADVMOE_WITH_NCCL
-    if (nccl_) ncclCommDestroy(nccl_);
+    if (nccl_) NcclApi::get().comm_destroy(nccl_);
 #endif
     int finalized = 0;
     MPI_Finalized(&finalized);
@@ -68,6 +109,9 @@ class MpiWorld : public Communicator {
   }
   int size() const override {
     return size_;
+  }
+  bool distributed() const override {
+    return true;
   }
   void allreduce_sum(float* data, int64_t n) override {
     allreduce_chunks(data, n, MPI_FLOAT);
@@ -83,12 +127,13 @@ class MpiWorld : public Communicator {
 #ifdef ADVMOE_WITH_NCCL
     CollectiveTimer timer;
     if (!nccl_) start_nccl();
+    const NcclApi& nccl = NcclApi::get();
     auto s = static_cast<cudaStream_t>(stream);
     ncclResult_t rc =
-        ncclAllReduce(data, data, static_cast<size_t>(n), ncclFloat, ncclSum, nccl_, s);
+        nccl.all_reduce(data, data, static_cast<size_t>(n), ncclFloat, ncclSum, nccl_, s);
     ADVMOE_CHECK(rc == ncclSuccess, "NCCL: all-reduce of " << n << " floats failed on rank "
                                                            << rank_ << ": "
-                                                           << ncclGetErrorString(rc));
+                                                           << nccl.error_string(rc));
     // The timer measures the collective, not its queueing.
     cudaStreamSynchronize(s);
 #else
@@ -141,16 +186,17 @@ class MpiWorld : public Communicator {
 #ifdef ADVMOE_WITH_NCCL
   // One NCCL rank per MPI rank, on the device the CUDA backend made current.
   void start_nccl() {
+    const NcclApi& nccl = NcclApi::get();
     ncclUniqueId id;
     if (rank_ == 0) {
-      ncclResult_t rc = ncclGetUniqueId(&id);
-      ADVMOE_CHECK(rc == ncclSuccess, "NCCL: ncclGetUniqueId failed: " << ncclGetErrorString(rc));
+      ncclResult_t rc = nccl.get_unique_id(&id);
+      ADVMOE_CHECK(rc == ncclSuccess, "NCCL: ncclGetUniqueId failed: " << nccl.error_string(rc));
     }
     broadcast(&id, sizeof id, 0);
-    ncclResult_t rc = ncclCommInitRank(&nccl_, size_, id, rank_);
+    ncclResult_t rc = nccl.comm_init_rank(&nccl_, size_, id, rank_);
     ADVMOE_CHECK(rc == ncclSuccess, "NCCL: ncclCommInitRank (rank "
                                         << rank_ << " of " << size_
-                                        << ") failed: " << ncclGetErrorString(rc));
+                                        << ") failed: " << nccl.error_string(rc));
   }
   ncclComm_t nccl_ = nullptr;
 #endif

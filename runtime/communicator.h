@@ -21,6 +21,9 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // True for a group a launcher started (MPI), even of one rank: training then places its
+  // all-reduce nodes and runs every collective, so `mpirun -np 1` exercises the whole path.
+  virtual bool distributed() const { return false; }
   // Element-wise sums over the ranks, in place, in host memory; every rank gets the same bits.
   virtual void allreduce_sum(float* data, int64_t n) = 0;
   virtual void allreduce_sum(double* data, int64_t n) = 0;

@@ -11,10 +11,10 @@
 
 #include "datasets/batcher.h"
 #include "distributed/mpi_communicator.h"
-#include "runtime/communicator.h"
 #include "models/dual_model.h"
 #include "models/registry.h"
 #include "ops/op_registry.h"
+#include "runtime/communicator.h"
 #include "runtime/rng.h"
 #include "tools/device_options.h"
 #include "tools/options.h"
@@ -169,31 +169,34 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
       a.iterations = b.apgd_iters;
       a.stop_early = false;
       ApgdAttack apgd(attack_model, a);
-      apgd_rate = mc.batch * ranks / seconds_per_call([&] { apgd.run(batch, outcome); }, *backend, 1,
-                                             std::max(1, b.iters / 5));
+      apgd_rate = mc.batch * ranks /
+                  seconds_per_call([&] { apgd.run(batch, outcome); }, *backend, 1,
+                                   std::max(1, b.iters / 5));
     }
     if (b.square_queries > 0) {
       SquareConfig q;
       q.queries = b.square_queries;
       q.stop_early = false;
       SquareAttack square(attack_model, q);
-      square_rate = mc.batch * ranks / seconds_per_call([&] { square.run(batch, outcome); }, *backend, 1,
-                                               std::max(1, b.iters / 5));
+      square_rate = mc.batch * ranks /
+                    seconds_per_call([&] { square.run(batch, outcome); }, *backend, 1,
+                                     std::max(1, b.iters / 5));
     }
   }
   const PlanMemory& tm = trainer.method().scored_plan().memory();
   std::printf("  %-16s %-7s %11lld  %10.1f  %10.1f  %9.1f  %9.1f", arch.c_str(), mc.variant.c_str(),
-              static_cast<long long>(model.num_parameters()), mc.batch * ranks / train_s, mc.batch * ranks / eval_s,
-              tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
+              static_cast<long long>(model.num_parameters()), mc.batch * ranks / train_s,
+              mc.batch * ranks / eval_s, tm.arena_bytes / 1048576.0, tm.unshared_bytes / 1048576.0);
   if (b.pgd_steps > 0) std::printf("  %10.1f", pgd_rate);
   if (b.apgd_iters > 0) std::printf("  %10.1f", apgd_rate);
   if (b.square_queries > 0) std::printf("  %10.2f", square_rate);
   std::printf("\n");
   if (ranks > 1)
-    std::printf("    data-parallel: %d ranks of %lld images; %.1f MB of gradients all-reduced per "
-                "iteration in %.1f ms (%.1f%% of the %.1f ms iteration)\n",
-                ranks, static_cast<long long>(mc.batch), allreduce_bytes(*model.graph) / 1e6,
-                1e3 * allreduce_s, 100 * allreduce_s / train_s, 1e3 * train_s);
+    std::printf(
+        "    data-parallel: %d ranks of %lld images; %.1f MB of gradients all-reduced per "
+        "iteration in %.1f ms (%.1f%% of the %.1f ms iteration)\n",
+        ranks, static_cast<long long>(mc.batch), allreduce_bytes(*model.graph) / 1e6,
+        1e3 * allreduce_s, 100 * allreduce_s / train_s, 1e3 * train_s);
   std::fflush(stdout);
   // All Plans of the program (eval, attacks, levels) share one arena: the largest Plan's needs,
   // not their sum. Peak RSS is the process's measured high-water mark (host memory).

@@ -8,7 +8,7 @@ namespace advmoe {
 
 Gradients average_over_ranks(Graph& g, const std::vector<ValueId>& params, const Gradients& grads,
                              const std::string& level, int64_t bucket_bytes) {
-  if (world().size() == 1) return grads;
+  if (!world().distributed()) return grads;
   Gradients averaged = grads;
   std::vector<ValueId> bucket;
   int64_t bytes = 0;

@@ -14,7 +14,8 @@ namespace advmoe {
 
 constexpr int64_t kDefaultBucketBytes = 25 << 20;  // DDP's default
 
-// Returns the gradients the update should read: `grads` itself in a single process, else the
+// Returns the gradients the update should read: `grads` itself in a process no launcher started
+// (runtime/communicator.h `distributed`), else the
 // averaged values (named "<level>.allreduce.<k>" per bucket).
 Gradients average_over_ranks(Graph& graph, const std::vector<ValueId>& params,
                              const Gradients& grads, const std::string& level,

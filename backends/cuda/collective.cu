@@ -46,7 +46,8 @@ void add_cuda_collective(KernelTable& t) {
         offset += sizes[i];
       }
       Communicator& group = world();
-      if (group.size() > 1) group.allreduce_sum_device(reinterpret_cast<float*>(buffer), total, s);
+      if (group.distributed())
+        group.allreduce_sum_device(reinterpret_cast<float*>(buffer), total, s);
       const T factor = T(1) / static_cast<T>(group.size());
       offset = 0;
       for (size_t i = 0; i < in.size(); ++i) {

@@ -30,7 +30,8 @@ for base in sys.path:
     if not os.path.isdir(root):
         continue
     for dirpath, _, files in os.walk(root):
-        if any(f.startswith(("libcudnn.so", "libcublas.so", "libcublasLt.so")) for f in files):
+        if any(f.startswith(("libcudnn.so", "libcublas.so", "libcublasLt.so", "libnccl.so"))
+               for f in files):
             found.add(dirpath)
 print(":".join(sorted(found)))
 PY
@@ -52,6 +53,19 @@ log "GPU test suite"
 "${test_cuda[@]}" --log_level=test_suite > "$out/test_cuda.log" 2>&1
 tests_rc=$?
 log "test_cuda exit code $tests_rc ($(grep -c 'error:' "$out/test_cuda.log") failed checks)"
+
+# Data-parallel: the NCCL all-reduce path with the ranks the machine has (docs/distributed.md);
+# needs an MPI launcher there (the bundle carries Open MPI's library, not mpirun).
+if command -v mpirun > /dev/null; then
+  gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+  log "data-parallel bench over NCCL, $gpus rank(s)"
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np "${gpus:-1}" \
+    "${advmoe[@]}" bench --device cuda --arch resnet18 --variant moe --ratio 0.5 \
+    --method advmoe --batch-size 128 --iters "$iters" > "$out/bench-nccl.log" 2>&1
+  log "nccl bench exit code $? ($(grep -o 'data-parallel:.*' "$out/bench-nccl.log" | head -1))"
+else
+  log "no mpirun on the device: the NCCL all-reduce was not run"
+fi
 
 # advmoe: the train column of `advmoe bench` (4th field) and the pgd-50 column (8th).
 declare -A ours

@@ -3,6 +3,7 @@
 #  1. equivalence: `mpirun -np 2` (one thread per rank, --sync-bn) trains 2 epochs of SmallCNN
 #     (dense and MoE, standard and AdvMoE) with the same global batch as one process, and the
 #     final parameters agree within float summation-order tolerance (below, and why);
+#     one rank under mpirun gives the one process's parameters bit for bit;
 #  2. per-rank BN (no --sync-bn) is a different algorithm: its distance to the one-process run
 #     must be far above that tolerance (the comparison can fail);
 #  3. a configuration mismatch between ranks stops at start-up naming the rank and the field;
@@ -57,6 +58,14 @@ for variant in dense moe; do
   below "$(field "$r" params)" 1e-5 || fail "standard $variant: P=2 differs from one process: $r"
   below "$(field "$r" momentum)" 1e-3 || fail "standard $variant: momenta differ: $r"
 done
+
+# One rank under mpirun runs the whole data-parallel path (all-reduce nodes, collectives) and
+# must give the one process's result bit for bit (the mean of one rank is a copy).
+run mpirun -np 1 "$advmoe" train "${common[@]}" --threads 1 "${standard[@]}" --sync-bn \
+  --out "$dir/one-rank"
+r=$(compare "$dir/one-dense" "$dir/one-rank")
+echo "standard dense, mpirun -np 1 vs one process: $r"
+[ "$(field "$r" bitwise)" = "$(field "$r" tensors)" ] || fail "mpirun -np 1 is not bit-identical: $r"
 
 # Per-rank statistics (the default) are not the one-process algorithm: far outside the bound.
 run "${mpi[@]}" "$advmoe" train "${common[@]}" --threads 1 "${standard[@]}" \

@@ -180,8 +180,10 @@ BOOST_AUTO_TEST_CASE(rank_shards_tile_the_global_batches) {
   Dataset d = synthetic(37, 4, 4, 1);
   std::vector<int64_t> order = epoch_order(3, 1, 37);
   Augmentation aug{1, true};
-  Tensor whole = Tensor::zeros({8, 4, 4, 1}, DType::F32), whole_labels = Tensor::zeros({8}, DType::I32);
-  Tensor part = Tensor::zeros({4, 4, 4, 1}, DType::F32), part_labels = Tensor::zeros({4}, DType::I32);
+  Tensor whole = Tensor::zeros({8, 4, 4, 1}, DType::F32),
+         whole_labels = Tensor::zeros({8}, DType::I32);
+  Tensor part = Tensor::zeros({4, 4, 4, 1}, DType::F32),
+         part_labels = Tensor::zeros({4}, DType::I32);
   const size_t half = part.bytes();
   int64_t total = 0;
   for (int64_t rank = 0; rank < 2; ++rank) {

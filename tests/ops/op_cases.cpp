@@ -56,11 +56,13 @@ OpCase bn(const std::string& name, Shape x, bool gradcheck = true, bool synchron
           /*on_cuda=*/!synchronized};
 }
 
-// The gradient all-reduce over a group of one: the mean of one rank is the tensor itself.
+// The gradient all-reduce over a group of one: the mean of one rank is the tensor itself. Its
+// inputs are Buffers (it is not differentiable, like the SGD update).
 OpCase allreduce(const std::string& name) {
   return {name,
           [=](Graph& g) {
-            std::vector<Val> out = allreduce_mean({in(g, "a", {3, 5}), in(g, "b", {7})}, "ar");
+            std::vector<Val> out =
+                allreduce_mean({Val{&g, g.buffer("a", {3, 5})}, Val{&g, g.buffer("b", {7})}}, "ar");
             g.mark_output(out[0].id, "ar.a");
             return out[1];
           },

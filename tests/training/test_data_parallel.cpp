@@ -31,6 +31,7 @@ class TwinRanks : public Communicator {
   int collectives = 0;
   int rank() const override { return 0; }
   int size() const override { return 2; }
+  bool distributed() const override { return true; }
   void allreduce_sum(float* d, int64_t n) override { twice(d, n); }
   void allreduce_sum(double* d, int64_t n) override { twice(d, n); }
   void allreduce_sum(int64_t* d, int64_t n) override { twice(d, n); }
@@ -133,15 +134,15 @@ BOOST_AUTO_TEST_CASE(synchronized_batch_norm_over_identical_ranks_equals_the_loc
       Val gamma{&g, g.param("gamma", {5})}, beta{&g, g.param("beta", {5})};
       BatchNormAttrs attrs;
       attrs.synchronized = synchronized;
-      Val y = batch_norm(x, gamma, beta, Val{&g, g.buffer("rm", {5})},
-                         Val{&g, g.buffer("rv", {5})}, attrs, "bn");
+      Val y = batch_norm(x, gamma, beta, Val{&g, g.buffer("rm", {5})}, Val{&g, g.buffer("rv", {5})},
+                         attrs, "bn");
       Val loss = sum(mul(y, Val{&g, g.input("w", {4, 3, 3, 5})}));
       g.mark_loss(loss.id, "loss");
       Gradients grads = autodiff(g, loss.id, {x.id, gamma.id, beta.id});
       auto backend = make_backend(name);
       Variables vars(*backend);
-      auto plan = compile(g, vars,
-                          {Mode::Train, {loss.id, grads[x.id], grads[gamma.id], grads[beta.id]}});
+      auto plan =
+          compile(g, vars, {Mode::Train, {loss.id, grads[x.id], grads[gamma.id], grads[beta.id]}});
       vars.set("x", random_tensor({4, 3, 3, 5}, DType::F32, 7, -2, 3));
       vars.set("w", random_tensor({4, 3, 3, 5}, DType::F32, 8));
       vars.set("gamma", random_tensor({5}, DType::F32, 9, 0.5, 1.5));
@@ -194,9 +195,9 @@ BOOST_AUTO_TEST_CASE(a_rank_share_of_the_random_start_equals_those_rows_of_the_w
         Tensor share = Tensor::zeros({3, 2, 2, 3}, DType::F32);
         std::memcpy(share.raw(), static_cast<char*>(x0.raw()) + rank * half, half);
         Tensor mine = start(3, 3 * rank, 6, share);
-        BOOST_TEST(std::memcmp(mine.raw(), static_cast<char*>(whole.raw()) + rank * half, half) ==
-                       0,
-                   "l2 " << l2 << " kind " << kind << " rank " << rank);
+        BOOST_TEST(
+            std::memcmp(mine.raw(), static_cast<char*>(whole.raw()) + rank * half, half) == 0,
+            "l2 " << l2 << " kind " << kind << " rank " << rank);
       }
     }
 }
@@ -205,7 +206,9 @@ BOOST_AUTO_TEST_CASE(a_rank_with_another_configuration_is_named) {
   TwinWorld twins;
   check_same_configuration({{"options", "a"}});  // both ranks agree
   twins.group->texts = {"build\tx\noptions\t1\n", "build\tx\noptions\t2\n"};
-  std::string message = error_of([] { check_same_configuration({{"build", "x"}, {"options", "1"}}); });
+  std::string message = error_of([] {
+    check_same_configuration({{"build", "x"}, {"options", "1"}});
+  });
   BOOST_TEST(message.find("rank 1 of 2 disagrees with rank 0 at start-up") != std::string::npos,
              message);
   BOOST_TEST(message.find("options is '2' on rank 1 but '1' on rank 0") != std::string::npos,
