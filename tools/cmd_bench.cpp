@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 
 #include "datasets/batcher.h"
-#include "distributed/mpi_communicator.h"
 #include "models/dual_model.h"
 #include "models/registry.h"
 #include "ops/op_registry.h"
@@ -18,6 +17,7 @@
 #include "runtime/rng.h"
 #include "tools/device_options.h"
 #include "tools/options.h"
+#include "tools/process_group.h"
 #include "training/attacks/apgd.h"
 #include "training/attacks/square.h"
 #include "training/trainer.h"
@@ -276,15 +276,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     return 0;
   if (b.batch < 1 || b.iters < 1 || b.warmup < 0)
     throw UsageError{"advmoe bench: --batch-size and --iters must be at least 1"};
-  if (launched_by_mpi()) {
-    set_world(make_mpi_world());
-    if (world().rank() != 0 && !std::freopen("/dev/null", "w", stdout))
-      throw Error("rank " + std::to_string(world().rank()) + ": cannot silence stdout");
-    if (b.batch % world().size() != 0)
-      throw UsageError{"advmoe bench: --batch-size " + std::to_string(b.batch) +
-                       " (the global batch) must split evenly over " +
-                       std::to_string(world().size()) + " ranks"};
-  }
+  join_process_group("bench", "auto", b.batch);  // data-parallel under mpirun
   set_threads(b.threads);
 
   std::vector<std::string> archs;

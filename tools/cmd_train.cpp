@@ -7,13 +7,14 @@
 #include <sstream>
 
 #include "datasets/registry.h"
-#include "distributed/mpi_communicator.h"
 #include "models/dual_model.h"
 #include "models/registry.h"
 #include "models/sparse_model.h"
+#include "runtime/communicator.h"
 #include "tools/attack_options.h"
 #include "tools/device_options.h"
 #include "tools/options.h"
+#include "tools/process_group.h"
 #include "tools/resume_check.h"
 #include "training/checkpoint.h"
 #include "training/data_parallel.h"
@@ -229,25 +230,6 @@ void check(const TrainOptions& t) {
           "--launcher must be auto, mpi or none, got '" + t.launcher + "'");
 }
 
-// Joins the MPI world when asked to (or started by mpirun) and checks that the global batch
-// splits evenly; returns this rank's share of the batch. Ranks other than 0 print nothing on
-// stdout (rank 0 reports for the job; errors still go to stderr, naming the rank).
-int64_t join_process_group(const TrainOptions& t) {
-  const bool mpi = t.launcher == "mpi" || (t.launcher == "auto" && launched_by_mpi());
-  if (!mpi) return t.batch;
-  set_world(make_mpi_world());
-  const int ranks = world().size();
-  if (world().rank() != 0 && !std::freopen("/dev/null", "w", stdout))
-    throw Error("rank " + std::to_string(world().rank()) + ": cannot silence stdout");
-  require(t.batch % ranks == 0, "train",
-          "--batch-size " + std::to_string(t.batch) +
-              " (the global batch) must split evenly over " + std::to_string(ranks) + " ranks");
-  require(ranks == 1 || t.balance_loss == 0, "train",
-          "--balance-loss is not reduced across ranks yet (each rank's f_e would be its own "
-          "shard's); use the bias balancing (--balance-bias) in data-parallel runs");
-  return t.batch / ranks;
-}
-
 std::string dataset_fingerprint(const Dataset& d) {
   uint64_t h = fingerprint(d.pixels.data(), d.pixels.size());
   h = fingerprint(d.labels.data(), d.labels.size() * sizeof(int32_t), h);
@@ -367,7 +349,10 @@ int cmd_train(const std::vector<std::string>& args) {
     throw UsageError{std::string("advmoe train: --best-metric: ") + e.what()};
   }
   Augmentation augmentation = augmentation_of(t);
-  const int64_t rank_batch = join_process_group(t);
+  const int64_t rank_batch = join_process_group("train", t.launcher, t.batch);
+  require(world().size() == 1 || t.balance_loss == 0, "train",
+          "--balance-loss is not reduced across ranks yet (each rank's f_e would be its own "
+          "share's); use the bias balancing (--balance-bias) in data-parallel runs");
   set_threads(t.threads);
   std::string out = !t.resume.empty() ? t.resume
                     : !t.out.empty()  ? t.out

@@ -1,5 +1,6 @@
 // The advmoe command: dispatches to subcommands (train, eval, inspect, bench) and turns errors into
 // messages and exit codes (2: bad usage or input, 1: failure while running).
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -36,18 +37,21 @@ bool refuses_ranks(const std::string& command) {
 }
 
 // A failure on one rank of a data-parallel job names the rank and stops every rank (the others
-// would wait in their next collective forever); a single process just returns the code.
-int fail(const std::string& command, const char* kind, const std::string& message, int code) {
+// would wait in their next collective forever); a single process just returns the code. The
+// message goes out in one write, so the lines of several failing ranks do not interleave.
+int fail(const std::string& line, int code) {
   advmoe::Communicator& group = advmoe::world();
   if (group.size() == 1) {
-    std::cerr << "advmoe " << command << ": " << kind << message << "\n";
+    std::cerr << line << "\n";
     return code;
   }
-  std::cerr << "advmoe " << command << " (rank " << group.rank() << " of " << group.size()
-            << "): " << kind << message << "\n"
-            << "advmoe " << command << ": stopping every rank; the last checkpoint written "
-            << "(last.h5) stays loadable\n";
-  std::cerr.flush();
+  const std::string rank =
+      "[rank " + std::to_string(group.rank()) + " of " + std::to_string(group.size()) + "] ";
+  const std::string text = rank + line + "\n" + rank +
+                           "stopping every rank; the last checkpoint written (last.h5) stays "
+                           "loadable\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
   group.abort(code);
 }
 
@@ -81,14 +85,10 @@ int main(int argc, char** argv) {
     print_usage();
     return 2;
   } catch (const advmoe::UsageError& e) {
-    if (advmoe::world().size() == 1) {
-      std::cerr << e.message << "\n";
-      return 2;
-    }
-    return fail(command, "", e.message, 2);
+    return fail(e.message, 2);
   } catch (const advmoe::Error& e) {
-    return fail(command, "error: ", e.what(), 2);
+    return fail("advmoe " + command + ": error: " + e.what(), 2);
   } catch (const std::exception& e) {
-    return fail(command, "failed: ", e.what(), 1);
+    return fail("advmoe " + command + ": failed: " + e.what(), 1);
   }
 }

@@ -99,6 +99,15 @@ code=$?
 grep -q "rank 1 of 2 disagrees with rank 0 at start-up.*options" "$dir/mismatch.log" ||
   { fail "the mismatch error does not name rank 1 and the options"; tail -5 "$dir/mismatch.log" >&2; }
 
+# Usage errors under mpirun: a global batch that does not split, a command that is not parallel.
+"${mpi[@]}" "$advmoe" train --batch-size 63 --train-limit 256 --out "$dir/odd" >"$dir/odd.log" 2>&1 &&
+  fail "--batch-size 63 on 2 ranks was accepted"
+grep -q "\[rank 1 of 2\] advmoe train: --batch-size 63 (the global batch) must split evenly over 2" \
+  "$dir/odd.log" || { fail "no rank-named message for an odd batch"; tail -3 "$dir/odd.log" >&2; }
+"${mpi[@]}" "$advmoe" eval --checkpoint "$dir/one-dense/last.h5" >"$dir/eval.log" 2>&1 &&
+  fail "eval ran as 2 ranks"
+grep -q "runs in one process" "$dir/eval.log" || fail "eval under mpirun: no clear refusal"
+
 # 4. Rank 1 dies after the first epoch's checkpoint; then the run resumes on one process.
 "${mpi[@]}" "$advmoe" train --threads 1 --batch-size 64 --train-limit 4096 --test-limit 64 \
   --epochs 6 --eval-pgd-steps 0 --final-pgd-steps 0 --out "$dir/killed" >"$dir/killed.log" 2>&1 &
