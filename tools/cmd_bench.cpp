@@ -65,7 +65,7 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
 }
 
 struct BenchOptions {
-  std::string archs, variant, routing, method;
+  std::string archs, variant, routing, method, preset = "paper", phase = "none";
   DeviceOptions device;
   int pgd_steps = 0, apgd_iters = 0, square_queries = 0;
   int experts = 2;
@@ -109,6 +109,10 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   auto backend = make_backend(b.device);
   MethodConfig method;
   method.method = parse_method(b.method);
+  method.preset = parse_advmoe_preset(b.preset);
+  // Sparse-CNN phases train one group: prune the scores, finetune the kept weights.
+  if (b.phase == "prune") method.train_groups = {"scores"};
+  if (b.phase == "finetune") method.train_groups = {"backbone"};
   Trainer trainer(model, *backend, TrainConfig{}, method);
   Variables& vars = trainer.variables();
   Tensor images = Tensor::zeros(vars.get("images").shape(), DType::F32);
@@ -260,6 +264,10 @@ int cmd_bench(const std::vector<std::string>& args) {
       "what the train column times: standard (one SGD step) | pgd-at | trades | advmoe | rt-er | "
       "jtdmoe (one whole iteration: attacks and steps, with the training defaults K = 2, beta = "
       "6; jtdmoe on a dual model of two such MoEs)");
+  add("preset", po::value(&b.preset)->default_value("paper"),
+      "advmoe: paper | reference-code (the public code's variant; needs --routing global)");
+  add("phase", po::value(&b.phase)->default_value("none"),
+      "sparse: none (weights and scores trained) | prune (scores only) | finetune (weights only)");
   add("pgd-steps", po::value(&b.pgd_steps)->default_value(0),
       "also time PGD-K evaluation (attack + forward) of a batch, in images/s (0: off)");
   add("apgd-iters", po::value(&b.apgd_iters)->default_value(0),
@@ -276,6 +284,11 @@ int cmd_bench(const std::vector<std::string>& args) {
     return 0;
   if (b.batch < 1 || b.iters < 1 || b.warmup < 0)
     throw UsageError{"advmoe bench: --batch-size and --iters must be at least 1"};
+  if (b.phase != "none" && b.phase != "prune" && b.phase != "finetune")
+    throw UsageError{"advmoe bench: --phase must be none, prune or finetune, got '" + b.phase +
+                     "'"};
+  if (b.phase != "none" && b.variant != "sparse")
+    throw UsageError{"advmoe bench: --phase is for --variant sparse"};
   join_process_group("bench", "auto", b.batch);  // data-parallel under mpirun
   set_threads(b.threads);
 
