@@ -25,11 +25,30 @@ ConvSearch parse_conv_search(const std::string& text) {
   throw Error("convolution algorithm search must be heuristic or timed, got '" + text + "'");
 }
 
+Precision parse_precision(const std::string& text) {
+  if (text == "fp32") return Precision::F32;
+  if (text == "bf16") return Precision::BF16;
+  throw Error("precision must be fp32 or bf16, got '" + text + "'");
+}
+
+const char* precision_name(Precision p) {
+  return p == Precision::BF16 ? "bf16" : "fp32";
+}
+
 std::shared_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
-  if (name == "reference") return std::make_shared<HostBackend>("reference");
-  if (name == "onednn" || name == "cpu") return std::make_shared<OnednnBackend>();
+  if (name == "reference") {
+    // The reference backend is the f64-capable oracle the others are checked against.
+    ADVMOE_CHECK(options.precision == Precision::F32,
+                 "precision bf16 runs on the cpu (onednn) backend; the reference backend computes "
+                 "in f32/f64 only");
+    return std::make_shared<HostBackend>("reference");
+  }
+  if (name == "onednn" || name == "cpu") return std::make_shared<OnednnBackend>(options.precision);
   if (name == "cuda") {
 #ifdef ADVMOE_WITH_CUDA
+    ADVMOE_CHECK(options.precision == Precision::F32,
+                 "precision bf16 is not implemented on the cuda backend yet (use --tf32 on for "
+                 "tensor-core convolutions, or --device cpu --precision bf16)");
     return make_cuda_backend(options);
 #else
     (void)options;

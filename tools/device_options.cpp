@@ -1,4 +1,4 @@
-// --device, --tf32, --deterministic, --conv-search.
+// --device, --precision, --tf32, --deterministic, --conv-search.
 #include "tools/device_options.h"
 
 #include "distributed/mpi_communicator.h"
@@ -8,6 +8,10 @@ namespace advmoe {
 void add_device_options(po::options_description& options, DeviceOptions& d) {
   auto add = options.add_options();
   add("device", po::value(&d.device)->default_value("cpu"), "cpu | reference | cuda");
+  add("precision", po::value(&d.precision)->default_value("fp32"),
+      "fp32 | bf16: bf16 convolutions and linear layers with f32 accumulation, f32 weights, "
+      "batch-norm statistics, losses and optimizer (cpu: needs AVX-512 BF16, else fp32 with a "
+      "message)");
   add("tf32", po::value(&d.tf32)->default_value("off"),
       "cuda: on | off, TF32 tensor cores in convolutions and GEMMs (off: exact FP32 math)");
   add("deterministic", po::bool_switch(&d.deterministic),
@@ -27,6 +31,11 @@ std::shared_ptr<Backend> make_backend(const DeviceOptions& d) {
     options.conv_search = parse_conv_search(d.conv_search);
   } catch (const Error& e) {
     throw UsageError{std::string("--conv-search: ") + e.what()};
+  }
+  try {
+    options.precision = parse_precision(d.precision);
+  } catch (const Error& e) {
+    throw UsageError{std::string("--precision: ") + e.what()};
   }
   // Data-parallel ranks on one host take one GPU each.
   options.device_index = local_rank_from_environment();

@@ -1,5 +1,6 @@
-// The options every command that runs a model shares: which backend, and the CUDA backend's
-// settings (TF32, deterministic algorithms, cuDNN's algorithm search).
+// The options every command that runs a model shares: which backend, the arithmetic of its
+// convolutions and GEMMs (--precision), and the CUDA backend's settings (TF32, deterministic
+// algorithms, cuDNN's algorithm search).
 #pragma once
 
 #include <memory>
@@ -15,10 +16,12 @@ struct DeviceOptions {
   std::string tf32 = "off";
   bool deterministic = false;
   std::string conv_search = "timed";
+  std::string precision = "fp32";
 };
 
 void add_device_options(po::options_description& options, DeviceOptions& d);
-// The backend the options name; a bad --tf32 or --conv-search value is a UsageError naming it.
+// The backend the options name; a bad --tf32, --conv-search or --precision value is a UsageError
+// naming it.
 std::shared_ptr<Backend> make_backend(const DeviceOptions& d);
 
 }  // namespace advmoe

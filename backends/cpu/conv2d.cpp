@@ -1,6 +1,7 @@
 // conv2d on oneDNN: forward, backward_data and backward_weights primitives on NHWC activations.
 // Weights are kept OHWI in our tensors; oneDNN picks its preferred (blocked) weight layout and a
-// reorder, created here, converts on every run because weights change between runs.
+// reorder, created here, converts on every run because weights change between runs. In mixed
+// precision the same reorders round the inputs to bf16.
 #include "backends/cpu/conv_primitives.h"
 #include "backends/cpu/onednn_backend.h"
 #include "ops/geometry.h"
@@ -17,11 +18,7 @@ class ConvKernel : public OnednnKernel {
  protected:
   using OnednnKernel::OnednnKernel;
   memory weights_as(const Tensor& ohwi, const memory::desc& wanted) {
-    memory weights = wrap(ohwi, ohwi_desc(ohwi.shape()));
-    if (wanted == weights.get_desc()) return weights;
-    memory blocked = owned(wanted);
-    add_reorder(weights, blocked);
-    return blocked;
+    return input_as(ohwi, ohwi_desc(ohwi.shape()), wanted);
   }
 };
 
@@ -33,9 +30,11 @@ class ConvForward : public ConvKernel {
                                         std::get<ConvAttrs>(a.node.attrs));
     auto pd = conv_forward_pd(
         g, bias, backend_.engine(),
-        a.mode == Mode::Train ? prop_kind::forward_training : prop_kind::forward_inference);
+        a.mode == Mode::Train ? prop_kind::forward_training : prop_kind::forward_inference,
+        backend_.compute_type());
     memory weights = weights_as(a.inputs[1], pd.weights_desc());
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(a.inputs[0], pd.src_desc())},
+    memory src = input_as(a.inputs[0], nhwc_desc(a.inputs[0].shape()), pd.src_desc());
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
                                          {DNNL_ARG_WEIGHTS, weights},
                                          {DNNL_ARG_DST, wrap(a.outputs[0], pd.dst_desc())}};
     if (bias) args[DNNL_ARG_BIAS] = wrap(a.inputs[2], flat_desc(g.o));
@@ -48,10 +47,11 @@ class ConvBackwardData : public ConvKernel {
   explicit ConvBackwardData(const KernelArgs& a) : ConvKernel(a) {
     ConvGeometry g = ConvGeometry::make(a.outputs[0].shape(), a.inputs[1].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
-    auto pd = conv_backward_data_pd(g, backend_.engine());
+    auto pd = conv_backward_data_pd(g, backend_.engine(), backend_.compute_type());
     memory weights = weights_as(a.inputs[1], pd.weights_desc());
+    memory dy = input_as(a.inputs[0], nhwc_desc(a.inputs[0].shape()), pd.diff_dst_desc());
     add_primitive(convolution_backward_data(pd),
-                  {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], pd.diff_dst_desc())},
+                  {{DNNL_ARG_DIFF_DST, dy},
                    {DNNL_ARG_WEIGHTS, weights},
                    {DNNL_ARG_DIFF_SRC, wrap(a.outputs[0], pd.diff_src_desc())}},
                   pd.scratchpad_desc());
@@ -63,15 +63,16 @@ class ConvBackwardWeights : public OnednnKernel {
   explicit ConvBackwardWeights(const KernelArgs& a) : OnednnKernel(a) {
     ConvGeometry g = ConvGeometry::make(a.inputs[1].shape(), a.outputs[0].shape(),
                                         std::get<ConvAttrs>(a.node.attrs));
-    auto pd = conv_backward_weights_pd(g, backend_.engine());
+    auto pd = conv_backward_weights_pd(g, backend_.engine(), backend_.compute_type());
     memory user = wrap(a.outputs[0], ohwi_desc(a.outputs[0].shape()));
     memory diff_weights =
         pd.diff_weights_desc() == user.get_desc() ? user : owned(pd.diff_weights_desc());
-    add_primitive(convolution_backward_weights(pd),
-                  {{DNNL_ARG_DIFF_DST, wrap(a.inputs[0], pd.diff_dst_desc())},
-                   {DNNL_ARG_SRC, wrap(a.inputs[1], pd.src_desc())},
-                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights}},
-                  pd.scratchpad_desc());
+    memory dy = input_as(a.inputs[0], nhwc_desc(a.inputs[0].shape()), pd.diff_dst_desc());
+    memory x = input_as(a.inputs[1], nhwc_desc(a.inputs[1].shape()), pd.src_desc());
+    add_primitive(
+        convolution_backward_weights(pd),
+        {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}},
+        pd.scratchpad_desc());
     if (diff_weights != user) add_reorder(diff_weights, user);
   }
 };

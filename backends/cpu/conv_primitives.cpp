@@ -1,5 +1,6 @@
 // Convolution descriptors: source and destination NHWC, weights in whatever layout oneDNN
-// prefers (format any: the kernels reorder from/to OHWI), our floor-mode output size.
+// prefers (format any: the kernels reorder from/to OHWI), our floor-mode output size. In mixed
+// precision the inputs of each direction are bf16 and its output f32.
 #include "backends/cpu/conv_primitives.h"
 
 #include "backends/cpu/onednn_backend.h"
@@ -10,16 +11,26 @@ namespace {
 
 using namespace dnnl;
 
+// src, dst and weights_any in the compute type (what a direction reads: bf16 in mixed precision);
+// the _f32 twins for what a direction writes.
 struct ConvDescs {
-  memory::desc src, weights_any, dst, bias;
+  memory::desc src, src_f32, weights_any, weights_any_f32, dst, dst_f32, bias;
   memory::dims strides, padding, right_padding;
 };
 
-ConvDescs conv_descs(const ConvGeometry& g, bool bias) {
+memory::desc nhwc(const Shape& s, memory::data_type t) {
+  return memory::desc({s[0], s[3], s[1], s[2]}, t, memory::format_tag::nhwc);
+}
+
+ConvDescs conv_descs(const ConvGeometry& g, bool bias, memory::data_type compute) {
   ConvDescs d;
-  d.src = nhwc_desc(Shape{g.n, g.h, g.w, g.c});
-  d.dst = nhwc_desc(Shape{g.n, g.ho, g.wo, g.o});
-  d.weights_any =
+  Shape x{g.n, g.h, g.w, g.c}, y{g.n, g.ho, g.wo, g.o};
+  d.src = nhwc(x, compute);
+  d.src_f32 = nhwc(x, memory::data_type::f32);
+  d.dst = nhwc(y, compute);
+  d.dst_f32 = nhwc(y, memory::data_type::f32);
+  d.weights_any = memory::desc({g.o, g.c, g.kh, g.kw}, compute, memory::format_tag::any);
+  d.weights_any_f32 =
       memory::desc({g.o, g.c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
   if (bias) d.bias = flat_desc(g.o);
   d.strides = {g.stride, g.stride};
@@ -33,30 +44,33 @@ ConvDescs conv_descs(const ConvGeometry& g, bool bias) {
 }  // namespace
 
 convolution_forward::primitive_desc conv_forward_pd(const ConvGeometry& g, bool bias,
-                                                    const engine& e, prop_kind prop) {
-  ConvDescs d = conv_descs(g, bias);
+                                                    const engine& e, prop_kind prop,
+                                                    memory::data_type compute) {
+  ConvDescs d = conv_descs(g, bias, compute);
   auto desc =
       bias ? convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
-                                       d.bias, d.dst, d.strides, d.padding, d.right_padding)
+                                       d.bias, d.dst_f32, d.strides, d.padding, d.right_padding)
            : convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
-                                       d.dst, d.strides, d.padding, d.right_padding);
+                                       d.dst_f32, d.strides, d.padding, d.right_padding);
   return convolution_forward::primitive_desc(desc, user_scratchpad(), e);
 }
 
 convolution_backward_data::primitive_desc conv_backward_data_pd(const ConvGeometry& g,
-                                                                const engine& e) {
-  ConvDescs d = conv_descs(g, false);
-  auto hint = conv_forward_pd(g, false, e, prop_kind::forward_training);
-  convolution_backward_data::desc desc(algorithm::convolution_direct, d.src, d.weights_any, d.dst,
-                                       d.strides, d.padding, d.right_padding);
+                                                                const engine& e,
+                                                                memory::data_type compute) {
+  ConvDescs d = conv_descs(g, false, compute);
+  auto hint = conv_forward_pd(g, false, e, prop_kind::forward_training, compute);
+  convolution_backward_data::desc desc(algorithm::convolution_direct, d.src_f32, d.weights_any,
+                                       d.dst, d.strides, d.padding, d.right_padding);
   return convolution_backward_data::primitive_desc(desc, user_scratchpad(), e, hint);
 }
 
 convolution_backward_weights::primitive_desc conv_backward_weights_pd(const ConvGeometry& g,
-                                                                      const engine& e) {
-  ConvDescs d = conv_descs(g, false);
-  auto hint = conv_forward_pd(g, false, e, prop_kind::forward_training);
-  convolution_backward_weights::desc desc(algorithm::convolution_direct, d.src, d.weights_any,
+                                                                      const engine& e,
+                                                                      memory::data_type compute) {
+  ConvDescs d = conv_descs(g, false, compute);
+  auto hint = conv_forward_pd(g, false, e, prop_kind::forward_training, compute);
+  convolution_backward_weights::desc desc(algorithm::convolution_direct, d.src, d.weights_any_f32,
                                           d.dst, d.strides, d.padding, d.right_padding);
   return convolution_backward_weights::primitive_desc(desc, user_scratchpad(), e, hint);
 }

@@ -3,7 +3,8 @@
 // weight slice only, and scattered back. Primitives exist for bucket batch sizes 1, 2, 4, 8, 16,
 // 32, 48, ... N (created at compile time); a group of g samples runs on the smallest bucket >= g,
 // the padding rows zeroed. The dense mode instead convolves every sample with all experts and
-// selects: the reference code's behaviour, kept as a parity oracle.
+// selects: the reference code's behaviour, kept as a parity oracle. In mixed precision a reorder
+// rounds the staged inputs to bf16 before each conv.
 #include <cstring>
 
 #include "backends/cpu/conv_primitives.h"
@@ -43,6 +44,10 @@ struct ConvAtBatch {
   primitive reorder;    // empty when oneDNN takes OHWI as it is
   std::vector<dnnl_exec_arg_t> reorder_args;
   memory blocked;
+  // Mixed precision: reorders of the staged f32 inputs into their bf16 copies, run before conv.
+  std::vector<primitive> casts;
+  std::vector<std::vector<dnnl_exec_arg_t>> cast_args;
+  std::vector<memory> cast_memories;  // keeps the handles in cast_args alive
 };
 
 class ExpertConvKernel : public Kernel {
@@ -64,6 +69,11 @@ class ExpertConvKernel : public Kernel {
     Shape ws{e_.conv.o, e_.conv.kh, e_.conv.kw, e_.conv.c};
     staging_x_ = Tensor::zeros(x.shape(), DType::F32);
     staging_y_ = Tensor::zeros(Shape{e_.n, e_.conv.ho, e_.conv.wo, e_.conv.o}, DType::F32);
+    if (backend_.compute_type() != memory::data_type::f32) {
+      // bf16 copies of what the passes read (two bytes per value).
+      staging_x_low_.resize(static_cast<size_t>(staging_x_.numel()));
+      staging_y_low_.resize(static_cast<size_t>(staging_y_.numel()));
+    }
     for (int64_t rows : e_.bucket_rows) batches_.push_back(make_batch(rows, ws));
     order_.resize(static_cast<size_t>(e_.n));
   }
@@ -81,7 +91,8 @@ class ExpertConvKernel : public Kernel {
     }
   }
   size_t owned_bytes() const override {
-    size_t bytes = staging_x_.bytes() + staging_y_.bytes();
+    size_t bytes = staging_x_.bytes() + staging_y_.bytes() +
+                   2 * (staging_x_low_.size() + staging_y_low_.size());
     for (const auto& b : batches_) bytes += b.reorder ? b.blocked.get_desc().get_size() : 0;
     return bytes;
   }
@@ -104,19 +115,34 @@ class ExpertConvKernel : public Kernel {
     memory x_mem(src, e, staging_x_.raw()), y_mem(dst, e, staging_y_.raw());
     b.user_weights = memory(ohwi_desc(ws), e, w_);
     memory::desc weights_desc;
+    const memory::data_type compute = backend_.compute_type();
+    // What the conv reads: the f32 staging buffer itself, or its bf16 copy made by a cast.
+    auto read_as = [&](const memory& staged, void* low, const memory::desc& wanted) {
+      if (wanted == staged.get_desc()) return staged;
+      memory converted(wanted, e, low);
+      b.casts.push_back(reorder(reorder::primitive_desc(staged, converted)));
+      b.cast_args.push_back({{DNNL_ARG_FROM, staged.get()}, {DNNL_ARG_TO, converted.get()}});
+      b.cast_memories.insert(b.cast_memories.end(), {staged, converted});
+      return converted;
+    };
+    void *x_low = staging_x_low_.data(), *y_low = staging_y_low_.data();
     if (pass_ == Pass::Forward) {
-      auto pd = conv_forward_pd(g, /*bias=*/false, e, prop_kind::forward_inference);
+      auto pd = conv_forward_pd(g, /*bias=*/false, e, prop_kind::forward_inference, compute);
       weights_desc = pd.weights_desc();
+      x_mem = read_as(x_mem, x_low, pd.src_desc());
       b.conv = convolution_forward(pd);
       b.scratchpad_md = pd.scratchpad_desc();
     } else if (pass_ == Pass::BackwardData) {
-      auto pd = conv_backward_data_pd(g, e);
+      auto pd = conv_backward_data_pd(g, e, compute);
       weights_desc = pd.weights_desc();
+      y_mem = read_as(y_mem, y_low, pd.diff_dst_desc());
       b.conv = convolution_backward_data(pd);
       b.scratchpad_md = pd.scratchpad_desc();
     } else {
-      auto pd = conv_backward_weights_pd(g, e);
+      auto pd = conv_backward_weights_pd(g, e, compute);
       weights_desc = pd.diff_weights_desc();
+      x_mem = read_as(x_mem, x_low, pd.src_desc());
+      y_mem = read_as(y_mem, y_low, pd.diff_dst_desc());
       b.conv = convolution_backward_weights(pd);
       b.scratchpad_md = pd.scratchpad_desc();
     }
@@ -148,6 +174,7 @@ class ExpertConvKernel : public Kernel {
     b.user_weights.set_data_handle(slice);
     stream& s = backend_.stream();
     if (b.reorder && pass_ != Pass::BackwardWeights) execute(b.reorder, s, b.reorder_args);
+    for (size_t i = 0; i < b.casts.size(); ++i) execute(b.casts[i], s, b.cast_args[i]);
     execute(b.conv, s, b.run_args);
     if (b.reorder && pass_ == Pass::BackwardWeights) execute(b.reorder, s, b.reorder_args);
     s.wait();
@@ -239,6 +266,7 @@ class ExpertConvKernel : public Kernel {
   int experts_;
   std::string node_name_;
   Tensor staging_x_, staging_y_;
+  std::vector<uint16_t> staging_x_low_, staging_y_low_;  // bf16 bits, mixed precision only
   std::vector<ConvAtBatch> batches_;
   std::vector<int64_t> order_;
 };

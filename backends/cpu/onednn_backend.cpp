@@ -1,6 +1,7 @@
 // oneDNN engine/stream, memory descriptors for our layouts, and the OnednnKernel base.
 #include "backends/cpu/onednn_backend.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/allocator.h"
@@ -11,8 +12,27 @@ namespace advmoe {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-OnednnBackend::OnednnBackend()
-    : HostBackend("onednn"), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+bool cpu_has_bf16() {
+  auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;  // oneDNN's ISA values are nested bit sets
+}
+
+OnednnBackend::OnednnBackend(Precision precision)
+    : HostBackend("onednn"), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+  if (precision != Precision::BF16) return;
+  if (cpu_has_bf16()) {
+    compute_type_ = dt::bf16;
+    return;
+  }
+  // Said once per process: every Plan builds its own backend in some tools.
+  static bool said = false;
+  if (!said)
+    std::fprintf(stderr,
+                 "advmoe: --precision bf16: this CPU has no AVX-512 BF16 instructions, so "
+                 "convolutions and linear layers run in fp32\n");
+  said = true;
+}
 
 dnnl::memory::desc nhwc_desc(const Shape& s) {
   return dnnl::memory::desc({s[0], s[3], s[1], s[2]}, dt::f32, tag::nhwc);
@@ -58,6 +78,15 @@ dnnl::memory OnednnKernel::wrap(const Tensor& t, const dnnl::memory::desc& md) c
 dnnl::memory OnednnKernel::owned(const dnnl::memory::desc& md) {
   owned_bytes_ += md.get_size();
   return dnnl::memory(md, backend_.engine());
+}
+
+dnnl::memory OnednnKernel::input_as(const Tensor& t, const dnnl::memory::desc& user,
+                                    const dnnl::memory::desc& wanted) {
+  dnnl::memory mine = wrap(t, user);
+  if (wanted == user) return mine;
+  dnnl::memory converted = owned(wanted);
+  add_reorder(mine, converted);
+  return converted;
 }
 
 void OnednnKernel::add_primitive(const dnnl::primitive& p,

@@ -10,6 +10,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "backends/backends.h"
 #include "backends/kernel_registry.h"
 #include "runtime/backend.h"
 
@@ -17,15 +18,23 @@ namespace advmoe {
 
 class OnednnBackend : public HostBackend {
  public:
-  OnednnBackend();
+  // BF16 on a CPU without AVX-512 BF16 instructions falls back to f32 and says so on stderr
+  // (oneDNN would otherwise emulate bf16, slower than f32).
+  explicit OnednnBackend(Precision precision = Precision::F32);
 
   const dnnl::engine& engine() const { return engine_; }
   dnnl::stream& stream() { return stream_; }
+  // The data type convolutions and inner products read their inputs in (f32 or bf16).
+  dnnl::memory::data_type compute_type() const { return compute_type_; }
 
  private:
+  dnnl::memory::data_type compute_type_ = dnnl::memory::data_type::f32;
   dnnl::engine engine_;
   dnnl::stream stream_;
 };
+
+// True when oneDNN has native bf16 kernels on this CPU (AVX-512 BF16 or AMX).
+bool cpu_has_bf16();
 
 // Memory descriptors for our layouts (oneDNN dims are always N, C, H, W / O, I, kh, kw).
 dnnl::memory::desc nhwc_desc(const Shape& nhwc);         // [N, H, W, C]
@@ -48,6 +57,11 @@ class OnednnKernel : public Kernel {
   dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& md) const;
   // A memory object the kernel owns for its lifetime (reordered weights).
   dnnl::memory owned(const dnnl::memory::desc& md);
+  // Tensor `t` (laid out as `user`) as the primitive wants it (`wanted`: another layout or the
+  // bf16 compute type): the tensor itself when they agree, else an owned copy that a reorder,
+  // appended here, refreshes on every run.
+  dnnl::memory input_as(const Tensor& t, const dnnl::memory::desc& user,
+                        const dnnl::memory::desc& wanted);
   // Appends a primitive to run, with its arguments and its primitive descriptor's scratchpad.
   void add_primitive(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> args,
                      const dnnl::memory::desc& scratchpad_md);

@@ -83,10 +83,10 @@ const OpCase& find_case(const std::string& name) {
   throw Error("no op case " + name);
 }
 
-std::map<std::string, Tensor> run_case(const OpCase& c, const std::string& backend_name,
-                                       Mode mode) {
+std::map<std::string, Tensor> run_case(const OpCase& c, const std::string& backend_name, Mode mode,
+                                       const BackendOptions& options) {
   Built b = build(c, DType::F32);
-  auto backend = make_backend(backend_name);
+  auto backend = make_backend(backend_name, options);
   Variables vars(*backend);
   auto plan = compile(*b.graph, vars, {mode, {}});
   fill_inputs(*b.graph, vars);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backends.h"
 #include "compile/variables.h"
 #include "graph/graph.h"
 #include "ops/op_cases.h"
@@ -32,6 +33,7 @@ std::vector<std::string> cuda_names();  // the cases the CUDA backend runs (OpCa
 const OpCase& find_case(const std::string& name);
 // Runs case `c` in f32 on `backend` in `mode`; returns every output, loss and buffer (running
 // statistics) by name, copied to the host.
-std::map<std::string, Tensor> run_case(const OpCase& c, const std::string& backend, Mode mode);
+std::map<std::string, Tensor> run_case(const OpCase& c, const std::string& backend, Mode mode,
+                                       const BackendOptions& options = {});
 
 }  // namespace advmoe::testing

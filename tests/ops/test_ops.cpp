@@ -12,6 +12,7 @@
 
 #include "../helpers.h"
 #include "backends/backends.h"
+#include "backends/cpu/onednn_backend.h"
 #include "backends/kernel_registry.h"
 #include "compile/autodiff.h"
 #include "compile/plan.h"
@@ -120,6 +121,63 @@ BOOST_DATA_TEST_CASE(onednn_matches_reference, boost::unit_test::data::make(all_
                                    << ": onednn vs reference relative error " << err);
     }
   }
+}
+
+// Mixed precision: the cases whose ops round their inputs to bf16 (convolutions, expert convs,
+// linear layers) against the exact reference, at bf16's tolerance (8 significant bits: inputs
+// rounded with relative error <= 2^-9, f32 accumulation). The error must also be visibly larger
+// than f32's, or the bf16 kernels did not run.
+std::vector<std::string> bf16_case_names() {
+  std::vector<std::string> names;
+  for (const std::string& n : all_names())
+    if (n.rfind("conv2d", 0) == 0 || n.rfind("linear", 0) == 0 || n.rfind("moe", 0) == 0 ||
+        n.rfind("expert", 0) == 0 || n == "topk_mask_linear" ||
+        n.find("_conv") != std::string::npos)
+      names.push_back(n);
+  return names;
+}
+
+BOOST_AUTO_TEST_CASE(bf16_cases_cover_every_rounding_kernel) {
+  // conv2d and linear in both variants, expert_conv sparse and dense.
+  BOOST_TEST(bf16_case_names().size() >= 10u);
+}
+
+BOOST_DATA_TEST_CASE(onednn_bf16_matches_reference, boost::unit_test::data::make(bf16_case_names()),
+                     name) {
+  if (!cpu_has_bf16()) {
+    BOOST_TEST_MESSAGE("skipped: this CPU has no AVX-512 BF16");
+    return;
+  }
+  const OpCase& c = find_case(name);
+  BackendOptions bf16;
+  bf16.precision = Precision::BF16;
+  for (Mode mode : c.modes) {
+    auto reference = run_case(c, "reference", mode);
+    auto mixed = run_case(c, "onednn", mode, bf16);
+    double largest = 0;
+    for (const auto& [value, expected] : reference) {
+      // The harness's loss sum(y * R) cancels: its error is judged through y and the gradients.
+      if (value == "loss") continue;
+      double err = l2_relative_error(mixed.at(value), expected);
+      largest = std::max(largest, err);
+      BOOST_TEST(err <= 6e-3, name << " [" << mode_name(mode) << "] " << value
+                                   << ": onednn bf16 vs reference relative L2 error " << err);
+    }
+    BOOST_TEST_MESSAGE(name << ": largest bf16 relative L2 error " << largest);
+    BOOST_TEST(largest > 5e-4, name << ": bf16 no less exact than f32 (" << largest
+                                    << "); did the bf16 kernels run?");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bf16_refused_where_not_implemented) {
+  BackendOptions bf16;
+  bf16.precision = Precision::BF16;
+  BOOST_CHECK_EXCEPTION(make_backend("reference", bf16), Error, [](const Error& e) {
+    return std::string(e.what()).find("bf16") != std::string::npos;
+  });
+  BOOST_CHECK_EXCEPTION(parse_precision("fp16"), Error, [](const Error& e) {
+    return std::string(e.what()).find("fp32 or bf16") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(batch_norm_running_stats_follow_pytorch) {
