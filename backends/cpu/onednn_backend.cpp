@@ -80,11 +80,18 @@ dnnl::memory OnednnKernel::owned(const dnnl::memory::desc& md) {
   return dnnl::memory(md, backend_.engine());
 }
 
+dnnl::memory OnednnKernel::temporary(const dnnl::memory::desc& md) {
+  dnnl::memory m(md, backend_.engine(), DNNL_MEMORY_NONE);
+  temporaries_.push_back({m, temporary_bytes_});
+  temporary_bytes_ += (md.get_size() + 63) / 64 * 64;  // keeps every offset 64-byte aligned
+  return m;
+}
+
 dnnl::memory OnednnKernel::input_as(const Tensor& t, const dnnl::memory::desc& user,
                                     const dnnl::memory::desc& wanted) {
   dnnl::memory mine = wrap(t, user);
   if (wanted == user) return mine;
-  dnnl::memory converted = owned(wanted);
+  dnnl::memory converted = temporary(wanted);
   add_reorder(mine, converted);
   return converted;
 }
@@ -111,16 +118,22 @@ void OnednnKernel::add_host_step(std::function<void()> step) {
   steps_.push_back({dnnl::primitive(), {}, {}, dnnl::memory::desc(), std::move(step)});
 }
 
+// The kernel's scratchpad: its temporaries one after another, then room for the largest
+// primitive scratchpad (the steps run one at a time).
 size_t OnednnKernel::scratchpad_bytes() const {
   size_t bytes = 0;
   for (const Step& s : steps_) bytes = std::max(bytes, s.scratchpad_md.get_size());
-  return bytes;
+  return temporary_bytes_ + bytes;
 }
 
 void OnednnKernel::set_scratchpad(void* scratchpad) {
+  auto* base = static_cast<char*>(scratchpad);
+  // The steps hold these memory objects' C handles, which see the new address.
+  for (auto& [m, offset] : temporaries_) m.set_data_handle(base + offset);
   for (Step& s : steps_)
     if (!s.host && s.scratchpad_md.get_size() > 0) {
-      s.args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(s.scratchpad_md, backend_.engine(), scratchpad);
+      s.args[DNNL_ARG_SCRATCHPAD] =
+          dnnl::memory(s.scratchpad_md, backend_.engine(), base + temporary_bytes_);
       refresh_c_args(s);
     }
 }

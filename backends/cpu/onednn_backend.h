@@ -57,8 +57,11 @@ class OnednnKernel : public Kernel {
   dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& md) const;
   // A memory object the kernel owns for its lifetime (reordered weights).
   dnnl::memory owned(const dnnl::memory::desc& md);
+  // Memory for a value that lives only during run() (a reordered copy): placed in the Plan's
+  // shared scratchpad, ahead of the primitives' own scratch space.
+  dnnl::memory temporary(const dnnl::memory::desc& md);
   // Tensor `t` (laid out as `user`) as the primitive wants it (`wanted`: another layout or the
-  // bf16 compute type): the tensor itself when they agree, else an owned copy that a reorder,
+  // bf16 compute type): the tensor itself when they agree, else a temporary copy that a reorder,
   // appended here, refreshes on every run.
   dnnl::memory input_as(const Tensor& t, const dnnl::memory::desc& user,
                         const dnnl::memory::desc& wanted);
@@ -84,6 +87,8 @@ class OnednnKernel : public Kernel {
   static void refresh_c_args(Step& step);
   std::vector<Step> steps_;
   size_t owned_bytes_ = 0;
+  std::vector<std::pair<dnnl::memory, size_t>> temporaries_;  // memory, offset in the scratchpad
+  size_t temporary_bytes_ = 0;
 };
 
 // Registration functions of the oneDNN kernel files.
