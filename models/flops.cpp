@@ -40,6 +40,9 @@ MacCount count_macs(const Model& model) {
   const Graph& g = *model.graph;
   MacCount count;
   for (const Node& n : g.nodes()) {
+    // Only forward convolutions and linear layers count (a trained graph also holds nodes
+    // without outputs, such as in-place updates).
+    if (n.op != Op::Conv2d && n.op != Op::ExpertConv && n.op != Op::Linear) continue;
     int64_t macs = 0;
     const Shape& out = g.value(n.outputs[0]).shape;
     int64_t per_sample_out = out.numel() / out[0];

@@ -11,10 +11,12 @@
 
 #include "datasets/batcher.h"
 #include "models/dual_model.h"
+#include "models/flops.h"
 #include "models/registry.h"
 #include "ops/op_registry.h"
 #include "runtime/communicator.h"
 #include "runtime/rng.h"
+#include "tools/conv_peak.h"
 #include "tools/device_options.h"
 #include "tools/options.h"
 #include "tools/process_group.h"
@@ -62,6 +64,29 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
   for (size_t i : order)
     std::printf("      %-32s %9.3f ms  %5.1f%%\n", op_def(static_cast<Op>(i)).name,
                 1e3 * seconds[i] / iters, 100 * seconds[i] / total);
+}
+
+// Achieved arithmetic rate next to oneDNN's forward-conv rate on the same conv shapes. A forward
+// pass costs F = 2 * MACs (convolutions and linear layers, one pathway per sample); PGD-K costs
+// (2K + 1) F per image (K forwards and input gradients, each about F, and the final forward).
+void print_arithmetic(const Model& model, Backend& backend, double inference_rate, int pgd_steps,
+                      double pgd_rate) {
+  MacCount macs = count_macs(model);
+  double forward_gflop = 2.0 * static_cast<double>(macs.pathway + macs.router) / 1e9;
+  ConvPeak peak = measure_conv_peak(*model.graph, backend);
+  std::printf("    arithmetic: %.3f GFLOP per image forward; inference %.1f GFLOP/s", forward_gflop,
+              forward_gflop * inference_rate);
+  if (pgd_steps > 0)
+    std::printf(", pgd-%d %.1f GFLOP/s", pgd_steps, (2 * pgd_steps + 1) * forward_gflop * pgd_rate);
+  if (peak.shapes > 0) {
+    double rate = peak.gflops_per_s();
+    std::printf("; oneDNN %s forward conv on these %d shapes %.1f GFLOP/s (inference at %.0f%%",
+                peak.type, peak.shapes, rate, 100 * forward_gflop * inference_rate / rate);
+    if (pgd_steps > 0)
+      std::printf(", pgd at %.0f%%", 100 * (2 * pgd_steps + 1) * forward_gflop * pgd_rate / rate);
+    std::printf(")");
+  }
+  std::printf("\n");
 }
 
 struct BenchOptions {
@@ -195,6 +220,21 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   if (b.apgd_iters > 0) std::printf("  %10.1f", apgd_rate);
   if (b.square_queries > 0) std::printf("  %10.2f", square_rate);
   std::printf("\n");
+  print_arithmetic(model, *backend, mc.batch * ranks / eval_s, b.pgd_steps, pgd_rate);
+  if (b.apgd_iters > 0 && b.square_queries > 0) {
+    // AutoAttack's standard cascade on a point that survives all four attacks (the cost of a
+    // robust point; fooled points leave early): APGD-CE 100 iterations, APGD-T 9 x 100, FAB-T
+    // 9 x 100 (costed as APGD iterations: a forward and an input gradient each), Square 5000
+    // queries.
+    // Seconds per image of one APGD iteration and of one Square query.
+    double apgd_iteration_s = 1 / (apgd_rate * b.apgd_iters),
+           square_query_s = 1 / (square_rate * b.square_queries);
+    double robust_point_s = (100 + 900 + 900) * apgd_iteration_s + 5000 * square_query_s;
+    std::printf(
+        "    AutoAttack standard cascade, estimated from the apgd and square rates: %.3f s per "
+        "robust image (%.2f images/s); a fooled image stops at its first success\n",
+        robust_point_s, 1 / robust_point_s);
+  }
   if (ranks > 1)
     std::printf(
         "    data-parallel: %d ranks of %lld images; %.1f MB of gradients all-reduced per "
@@ -299,8 +339,10 @@ int cmd_bench(const std::vector<std::string>& args) {
     std::stringstream list(b.archs);
     for (std::string a; std::getline(list, a, ',');) archs.push_back(a);
   }
-  std::printf("advmoe bench: batch %d, device %s, %d threads (0: all); images/s, MiB\n", b.batch,
-              b.device.device.c_str(), b.threads);
+  std::printf(
+      "advmoe bench: batch %d, device %s, precision %s, %d threads (0: all); images/s, "
+      "MiB\n",
+      b.batch, b.device.device.c_str(), b.device.precision.c_str(), b.threads);
   std::printf("  %-16s %-7s %11s  %10s  %10s  %9s  %9s", "model", "variant", "parameters",
               b.method == "standard" ? "train" : b.method.c_str(), "inference", "peak", "unshared");
   if (b.pgd_steps > 0) std::printf("  %10s", ("pgd-" + std::to_string(b.pgd_steps)).c_str());

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch eager baseline for `advmoe bench --device cuda`: the same models, methods and batch.
+"""PyTorch eager baseline for `advmoe bench`: the same models, methods and batch, on a GPU or the CPU.
 
 ResNet-18 (CIFAR stem, 32x32x3, 10 classes) as advmoe builds it:
   dense   every conv at full width;
@@ -13,14 +13,21 @@ ResNet-18 (CIFAR stem, 32x32x3, 10 classes) as advmoe builds it:
 Methods (one timed iteration each, images/s of the batch): standard (one SGD step), trades
 (PGD-2 on the KL from x + 0.001 N(0, 1), then the TRADES step with beta 6), advmoe (paper
 Algorithm 1: a TRADES attack and a router step on one batch, then a TRADES attack and a backbone
-step on another), and PGD-50 evaluation (the attack plus one eval forward).
+step on another), PGD-K evaluation (pgdK, e.g. pgd50: the attack plus one eval forward) and
+inference (one eval forward).
+
+--precision bf16 runs under torch.autocast (bf16 convolutions and GEMMs, f32 weights and
+optimizer), the counterpart of advmoe's --precision bf16. On the CPU (--device cpu --threads T)
+run it with tcmalloc preloaded (LD_PRELOAD=libtcmalloc.so.4), as PyTorch recommends.
 
 Usage: pytorch_bench.py [--variants dense,sdense,moe] [--methods standard,trades,advmoe,pgd50]
-                        [--batch 128] [--iters 10] [--tf32 off|on] [--csv FILE]
+                        [--batch 128] [--iters 10] [--device cuda|cpu] [--threads T]
+                        [--precision fp32|bf16] [--tf32 off|on] [--csv FILE]
 Prints one line per (variant, method) and writes the CSV when asked; the device script compares
 it with advmoe's numbers.
 """
 import argparse
+import contextlib
 import csv
 import sys
 import time
@@ -175,20 +182,32 @@ def make_iteration(method, model, x, y, x2, y2):
             trades_loss(model, batch, adv, labels).backward()
             optimizer.step()
 
-    def pgd50():
-        pgd_ce(model, x, y, eps, 50, 2 / 255)
+    def inference():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+        model.train()
 
-    return {"standard": standard, "trades": trades, "advmoe": advmoe, "pgd50": pgd50}[method]
+    if method.startswith("pgd"):
+        return lambda: pgd_ce(model, x, y, eps, int(method[3:]), 2 / 255)
+    return {"standard": standard, "trades": trades, "advmoe": advmoe, "inference": inference}[method]
 
 
-def images_per_second(step, batch, iters, warmup=2):
-    for _ in range(warmup):
-        step()
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    torch.cuda.synchronize()
+def synchronize(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def images_per_second(step, batch, iters, dev, precision, warmup=2):
+    bf16 = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16" else None
+    with bf16 or contextlib.nullcontext():
+        for _ in range(warmup):
+            step()
+        synchronize(dev)
+        start = time.perf_counter()
+        for _ in range(iters):
+            step()
+        synchronize(dev)
     return batch * iters / (time.perf_counter() - start)
 
 
@@ -199,17 +218,23 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--tf32", choices=["on", "off"], default="off")
+    ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    ap.add_argument("--threads", type=int, default=0, help="cpu: intra-op threads (0: PyTorch's)")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--csv", default="")
     a = ap.parse_args()
-    if not torch.cuda.is_available():
-        sys.exit("pytorch_bench.py: no CUDA device")
+    if a.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("pytorch_bench.py: no CUDA device (use --device cpu)")
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     torch.backends.cudnn.benchmark = True  # like advmoe's timed algorithm search
     torch.backends.cuda.matmul.allow_tf32 = a.tf32 == "on"
     torch.backends.cudnn.allow_tf32 = a.tf32 == "on"
     torch.manual_seed(0)
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
+    where = torch.cuda.get_device_name() if a.device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     rows = []
-    print(f"pytorch {torch.__version__}, {torch.cuda.get_device_name()}, batch {a.batch}, "
+    print(f"pytorch {torch.__version__}, {where}, batch {a.batch}, {a.precision}, "
           f"tf32 {a.tf32}; images/s")
     for variant in a.variants.split(","):
         model = ResNet18(variant).to(dev).to(memory_format=torch.channels_last)
@@ -219,8 +244,9 @@ def main():
         y = torch.arange(a.batch, device=dev) % 10
         for method in a.methods.split(","):
             step = make_iteration(method, model, x, y, x2, y)
-            iters = max(1, a.iters // 5) if method == "pgd50" else a.iters
-            rate = images_per_second(step, a.batch, iters)
+            iters = max(1, a.iters // 5) if method.startswith("pgd") else a.iters
+            rate = images_per_second(step, a.batch, iters, dev, a.precision,
+                                     warmup=1 if method.startswith("pgd") else 2)
             rows.append({"variant": variant, "method": method, "images_per_s": f"{rate:.1f}"})
             print(f"  {variant:7s} {method:9s} {rate:10.1f}", flush=True)
     if a.csv:
