@@ -453,11 +453,13 @@ int cmd_train(const std::vector<std::string>& args) {
   if (!t.resume.empty()) run.resume = resumed;
   run.init_from = t.init_from;
   TrainingRun training(model, *backend, tc, method, run);
-  std::printf("model: %s %s (r %.3g), %lld parameters; backend %s; plan peak %.1f MiB; run %s\n",
-              t.arch.c_str(), model.config.variant.c_str(), model.config.ratio,
-              static_cast<long long>(model.num_parameters()), backend->name().c_str(),
-              training.trainer().method().scored_plan().memory().arena_bytes / 1048576.0,
-              out.c_str());
+  std::printf(
+      "model: %s %s (r %.3g), %lld parameters; backend %s, precision %s; plan peak %.1f MiB; run "
+      "%s\n",
+      t.arch.c_str(), model.config.variant.c_str(), model.config.ratio,
+      static_cast<long long>(model.num_parameters()), backend->name().c_str(),
+      t.device.precision.c_str(),
+      training.trainer().method().scored_plan().memory().arena_bytes / 1048576.0, out.c_str());
   training.run(train, test);
   return 0;
 }
