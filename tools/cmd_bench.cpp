@@ -48,7 +48,7 @@ double seconds_per_call(F&& call, Backend& backend, int warmup, int iters) {
 }
 
 // `copies` batches repeating the host batch `images`/`labels` (values in [0, 1]) as a dataset.
-void print_profile(Plan& plan, Backend& backend, int iters) {
+void print_profile(Plan& plan, Backend& backend, int iters, const char* what) {
   plan.set_profiling(true);
   for (int i = 0; i < iters; ++i) plan.run();
   backend.synchronize();
@@ -60,7 +60,8 @@ void print_profile(Plan& plan, Backend& backend, int iters) {
     if (seconds[i] > 0) order.push_back(i);
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return seconds[a] > seconds[b]; });
-  std::printf("    training step by op kind (%d profiled runs):\n", iters);
+  std::printf("    %s by op kind (%d profiled runs, %.3f ms each):\n", what, iters,
+              1e3 * total / iters);
   for (size_t i : order)
     std::printf("      %-32s %9.3f ms  %5.1f%%\n", op_def(static_cast<Op>(i)).name,
                 1e3 * seconds[i] / iters, 100 * seconds[i] / total);
@@ -171,10 +172,12 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   const double allreduce_s = (collective_seconds() - collective_before) / (b.warmup + b.iters);
   double eval_s = seconds_per_run(trainer.eval_plan(), *backend, b.warmup, b.iters);
   double pgd_rate = 0;
+  std::unique_ptr<PgdAttack> pgd_attack;
   if (b.pgd_steps > 0) {
     PgdConfig pgd;
     pgd.steps = b.pgd_steps;
-    PgdAttack attack(model, vars, pgd);
+    pgd_attack = std::make_unique<PgdAttack>(model, vars, pgd);
+    PgdAttack& attack = *pgd_attack;
     Tensor adv = Tensor::zeros(images.shape(), DType::F32);
     // PGD-K evaluation of a batch: the attack, then the eval forward on its output.
     double s = seconds_per_call(
@@ -252,7 +255,10 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
       "scratchpad (%.1f MiB if each had its own); peak RSS %.0f MiB\n",
       arena.plans(), arena.intermediate_bytes() / 1048576.0, arena.scratchpad_bytes() / 1048576.0,
       arena.unshared_bytes() / 1048576.0, usage.ru_maxrss / 1024.0);
-  if (b.profile) print_profile(trainer.method().scored_plan(), *backend, b.iters);
+  if (b.profile) print_profile(trainer.method().scored_plan(), *backend, b.iters, "training step");
+  // One attack step's Plan: the eval-mode forward, the loss and the input gradient.
+  if (b.profile && pgd_attack)
+    print_profile(pgd_attack->plan(), *backend, b.iters, "PGD attack step");
 }
 
 // Loader throughput over a synthetic 32x32x3 dataset (CIFAR's shape) with crop + flip.

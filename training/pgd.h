@@ -74,6 +74,7 @@ class PgdAttack {
   double last_loss() const { return step_losses_.empty() ? 0 : step_losses_.back(); }
   const std::vector<double>& step_losses() const { return step_losses_; }
   const Plan& plan() const { return *plan_; }
+  Plan& plan() { return *plan_; }  // for profiling
   const PgdConfig& config() const { return config_; }
 
  private:
