@@ -70,9 +70,9 @@ void print_profile(Plan& plan, Backend& backend, int iters, const char* what) {
 // Achieved arithmetic rate next to oneDNN's forward-conv rate on the same conv shapes. A forward
 // pass costs F = 2 * MACs (convolutions and linear layers, one pathway per sample); PGD-K costs
 // (2K + 1) F per image (K forwards and input gradients, each about F, and the final forward).
-void print_arithmetic(const Model& model, Backend& backend, double inference_rate, int pgd_steps,
-                      double pgd_rate) {
-  MacCount macs = count_macs(model);
+// `macs`: counted before the training method adds its copies of the forward pass to the graph.
+void print_arithmetic(const Model& model, const MacCount& macs, Backend& backend,
+                      double inference_rate, int pgd_steps, double pgd_rate) {
   double forward_gflop = 2.0 * static_cast<double>(macs.pathway + macs.router) / 1e9;
   ConvPeak peak = measure_conv_peak(*model.graph, backend);
   std::printf("    arithmetic: %.3f GFLOP per image forward; inference %.1f GFLOP/s", forward_gflop,
@@ -132,6 +132,7 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   mc.routing = fixed ? "fixed" : b.routing;
   // JTDMoE trains a dual model: two MoEs of this configuration.
   Model model = b.method == "jtdmoe" ? build_dual_model(mc, mc, 0.7) : build_model(mc);
+  const MacCount macs = count_macs(model);  // one forward pass
   auto backend = make_backend(b.device);
   MethodConfig method;
   method.method = parse_method(b.method);
@@ -223,7 +224,7 @@ void bench_model(const std::string& arch, const BenchOptions& b) {
   if (b.apgd_iters > 0) std::printf("  %10.1f", apgd_rate);
   if (b.square_queries > 0) std::printf("  %10.2f", square_rate);
   std::printf("\n");
-  print_arithmetic(model, *backend, mc.batch * ranks / eval_s, b.pgd_steps, pgd_rate);
+  print_arithmetic(model, macs, *backend, mc.batch * ranks / eval_s, b.pgd_steps, pgd_rate);
   if (b.apgd_iters > 0 && b.square_queries > 0) {
     // AutoAttack's standard cascade on a point that survives all four attacks (the cost of a
     // robust point; fooled points leave early): APGD-CE 100 iterations, APGD-T 9 x 100, FAB-T

@@ -67,13 +67,19 @@ class MoEConv(nn.Module):
         index, gate = Top1.apply(logits)
         n = x.shape[0]
         ho = (x.shape[2] - 1) // self.stride + 1
-        out = x.new_empty(n, self.width, ho, ho, memory_format=torch.channels_last)
+        out = None
         for e in range(self.experts):
             members = (index == e).nonzero(as_tuple=True)[0]
             if members.numel() == 0:
                 continue
             w = self.weight[e * self.width:(e + 1) * self.width]
             y = F.conv2d(x.index_select(0, members), w, stride=self.stride, padding=1)
+            if out is None:
+                # Allocated from the first expert's output so that it takes that output's dtype
+                # (bf16 under autocast); Tensor.new_empty takes no memory_format in PyTorch
+                # 1.13. Every row is written: each sample goes to exactly one expert.
+                out = torch.empty(n, self.width, ho, ho, device=y.device, dtype=y.dtype,
+                                  memory_format=torch.channels_last)
             out = out.index_copy(0, members, y)
         return out * gate[:, None, None, None]
 

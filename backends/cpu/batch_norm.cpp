@@ -1,6 +1,7 @@
-// batch_norm on oneDNN (forward in both modes, backward_data in both modes). The running-stat
-// update (PyTorch convention) and the dgamma/dbeta sums are OpenMP loops: oneDNN has no
-// running statistics, and a separate params node lets an attack skip them.
+// batch_norm on oneDNN (forward in both modes, backward_data in train mode; in eval mode that is
+// a per-channel scale, an OpenMP loop). The running-stat update (PyTorch convention) and the
+// dgamma/dbeta sums are OpenMP loops too: oneDNN has no running statistics, and a separate params
+// node lets an attack skip them.
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -67,9 +68,8 @@ class BatchNormBackwardData : public OnednnKernel {
   explicit BatchNormBackwardData(const KernelArgs& a) : OnednnKernel(a) {
     float eps = static_cast<float>(std::get<BatchNormAttrs>(a.node.attrs).eps);
     memory::desc data = activation_desc(a.inputs[1].shape());
-    // In eval mode the statistics are constants, so dx = gamma * rstd * dy.
+    // Train mode only (eval mode is make_eval_backward_data_kernel).
     auto flags = normalization_flags::use_scale;
-    if (a.mode == Mode::Eval) flags = flags | normalization_flags::use_global_stats;
     batch_normalization_forward::primitive_desc hint(
         batch_normalization_forward::desc(prop_kind::forward_training, data, eps, flags),
         user_scratchpad(), backend_.engine());
@@ -90,6 +90,28 @@ class BatchNormBackwardData : public OnednnKernel {
                   pd.scratchpad_desc());
   }
 };
+
+// Eval mode: the statistics are constants, so dx = dy * gamma / sqrt(var + eps), one scale per
+// channel. oneDNN's backward primitive (above) would also reduce dgamma over the whole batch,
+// which made this node 3x the cost of the forward in every attack step; a scaling pass reads dy
+// once and writes dx once.
+std::unique_ptr<Kernel> make_eval_backward_data_kernel(const KernelArgs& a) {
+  const Tensor &dy_t = a.inputs[0], &gamma_t = a.inputs[2], &var_t = a.inputs[4];
+  int64_t c = gamma_t.numel(), rows = dy_t.numel() / c;
+  double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;
+  const float *dy = dy_t.data<float>(), *gamma = gamma_t.data<float>(), *var = var_t.data<float>();
+  float* dx = a.outputs[0].data<float>();
+  auto scale = std::make_shared<std::vector<float>>(static_cast<size_t>(c));
+  return std::make_unique<LoopKernel>([=] {
+    float* s = scale->data();
+    for (int64_t k = 0; k < c; ++k)
+      s[k] = static_cast<float>(gamma[k] / std::sqrt(static_cast<double>(var[k]) + eps));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+      for (int64_t k = 0; k < c; ++k) dx[r * c + k] = dy[r * c + k] * s[k];
+  });
+}
 
 // dgamma = sum dy * xhat, dbeta = sum dy over rows. Rows are split among threads, each summing
 // into its own row of `partial` (channels are contiguous in NHWC), then the rows are added.
@@ -137,6 +159,7 @@ void add_onednn_batch_norm(KernelTable& t) {
   });
   put(t, Op::BatchNormBackwardData, [](const KernelArgs& a) -> std::unique_ptr<Kernel> {
     if (synchronized_train(a)) return sync_batch_norm_backward_data(a, /*parallel=*/true);
+    if (a.mode == Mode::Eval) return make_eval_backward_data_kernel(a);
     return std::make_unique<BatchNormBackwardData>(a);
   });
   put(t, Op::BatchNormBackwardParams, make_params_kernel);
