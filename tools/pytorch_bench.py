@@ -27,7 +27,6 @@ Prints one line per (variant, method) and writes the CSV when asked; the device 
 it with advmoe's numbers.
 """
 import argparse
-import contextlib
 import csv
 import sys
 import time
@@ -205,15 +204,22 @@ def synchronize(dev):
 
 
 def images_per_second(step, batch, iters, dev, precision, warmup=2):
-    bf16 = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16" else None
-    with bf16 or contextlib.nullcontext():
-        for _ in range(warmup):
+    # A fresh autocast region per iteration, as a training loop has: autocast caches its bf16
+    # copies of the weights until the region ends, and one region around every iteration would
+    # keep using copies that the optimizer's steps have made stale.
+    def run():
+        if precision != "bf16":
+            return step()
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
             step()
-        synchronize(dev)
-        start = time.perf_counter()
-        for _ in range(iters):
-            step()
-        synchronize(dev)
+
+    for _ in range(warmup):
+        run()
+    synchronize(dev)
+    start = time.perf_counter()
+    for _ in range(iters):
+        run()
+    synchronize(dev)
     return batch * iters / (time.perf_counter() - start)
 
 
