@@ -27,6 +27,7 @@ Prints one line per (variant, method) and writes the CSV when asked; the device 
 it with advmoe's numbers.
 """
 import argparse
+import contextlib
 import csv
 import sys
 import time
@@ -208,9 +209,8 @@ def images_per_second(step, batch, iters, dev, precision, warmup=2):
     # copies of the weights until the region ends, and one region around every iteration would
     # keep using copies that the optimizer's steps have made stale.
     def run():
-        if precision != "bf16":
-            return step()
-        with torch.autocast(dev.type, dtype=torch.bfloat16):
+        bf16 = precision == "bf16"
+        with torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
             step()
 
     for _ in range(warmup):
