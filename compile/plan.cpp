@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "backends/kernel_registry.h"
+#include "compile/eval_fusion.h"
 #include "compile/memory_planner.h"
 #include "ops/op_registry.h"
 #include "runtime/error.h"
@@ -11,6 +12,8 @@
 namespace advmoe {
 
 namespace {
+
+bool eval_fusion_on = true;
 
 // Nodes needed to compute `targets` from the `given` values, in graph order.
 std::vector<int> live_nodes(const Graph& g, const std::vector<ValueId>& targets,
@@ -38,17 +41,39 @@ std::vector<int> live_nodes(const Graph& g, const std::vector<ValueId>& targets,
 
 }  // namespace
 
-std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const CompileOptions& options) {
+void set_eval_fusion_default(bool on) {
+  eval_fusion_on = on;
+}
+bool eval_fusion_default() {
+  return eval_fusion_on;
+}
+
+std::unique_ptr<Plan> compile(const Graph& source, Variables& variables,
+                              const CompileOptions& options) {
+  std::unique_ptr<Plan> plan(new Plan());
+  const Graph* graph = &source;
   std::vector<ValueId> targets = options.targets;
   if (targets.empty())
-    for (ValueId v = 0; v < g.num_values(); ++v)
-      if (g.value(v).role == Role::Loss || g.value(v).role == Role::Output) targets.push_back(v);
+    for (ValueId v = 0; v < source.num_values(); ++v)
+      if (source.value(v).role == Role::Loss || source.value(v).role == Role::Output)
+        targets.push_back(v);
   ADVMOE_CHECK(!targets.empty(), "compile: the graph has no loss or output to compute");
   for (ValueId v : targets)
-    ADVMOE_CHECK(g.value(v).persistent(),
+    ADVMOE_CHECK(source.value(v).persistent(),
                  "compile: target value #" << v << " is not marked as loss or output");
 
-  std::vector<int> nodes = live_nodes(g, targets, options.given);
+  std::vector<int> nodes = live_nodes(*graph, targets, options.given);
+  if (options.mode == Mode::Eval && options.fuse_eval) {
+    EvalFusion fusion = fuse_eval_batch_norms(*graph, nodes);
+    if (fusion.graph) {
+      plan->rewritten_ = std::move(fusion.graph);
+      graph = plan->rewritten_.get();
+      nodes = std::move(fusion.nodes);
+      plan->folded_batch_norms_ = fusion.folded_batch_norms;
+      plan->fused_relus_ = fusion.fused_relus;
+    }
+  }
+  const Graph& g = *graph;
   // A value a node updates in place (an optimizer step) must not be read by a later node of the
   // same Plan: that node would see the new value, not the one the graph describes.
   std::vector<bool> updated(static_cast<size_t>(g.num_values()), false);
@@ -61,7 +86,6 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
     for (int i : op_def(n.op).updates_inputs)
       updated[static_cast<size_t>(n.inputs.at(static_cast<size_t>(i)))] = true;
   }
-  std::unique_ptr<Plan> plan(new Plan());
   plan->mode_ = options.mode;
   Backend& backend = variables.backend();
   plan->backend_ = &backend;
@@ -86,6 +110,7 @@ std::unique_ptr<Plan> compile(const Graph& g, Variables& variables, const Compil
   plan->memory_.arena_bytes = layout.arena_bytes;
   plan->memory_.unshared_bytes = layout.total_bytes;
   plan->graph_ = &g;
+  plan->source_ = &source;
   plan->nodes_ = std::move(nodes);
   plan->offsets_.assign(static_cast<size_t>(g.num_values()), 0);
   for (size_t i = 0; i < planned.size(); ++i)
@@ -128,16 +153,16 @@ void Plan::rebind() {
   KernelRegistry& registry = KernelRegistry::instance();
   auto bound = [&](ValueId v) {
     const ValueInfo& info = g.value(v);
-    if (info.persistent()) {
-      const Tensor& t = persistent_[static_cast<size_t>(v)];
-      // A value marked as an output or loss after this Plan was compiled has no variable here.
-      ADVMOE_CHECK(t.defined(), "compile: value '"
-                                    << info.name
-                                    << "' was marked as an output or loss after a Plan that "
-                                       "computes it was compiled; mark outputs before compiling "
-                                       "the Plans that compute them (or mark a copy)");
-      return t;
-    }
+    // A value marked as an output or loss after this Plan was compiled has no variable here (a
+    // rewritten Plan reads its own copy of the graph; the source shows the marks made since).
+    const bool marked_late =
+        v < source_->num_values() && source_->value(v).persistent() && !info.persistent();
+    if (marked_late || (info.persistent() && !persistent_[static_cast<size_t>(v)].defined()))
+      ADVMOE_FAIL("compile: value '" << source_->value(v).name
+                                     << "' was marked as an output or loss after a Plan that "
+                                        "computes it was compiled; mark outputs before compiling "
+                                        "the Plans that compute them (or mark a copy)");
+    if (info.persistent()) return persistent_[static_cast<size_t>(v)];
     return Tensor(arena.storage(), offsets_[static_cast<size_t>(v)], info.shape, info.dtype);
   };
   for (int index : nodes_) {

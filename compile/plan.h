@@ -16,6 +16,11 @@
 
 namespace advmoe {
 
+// The process-wide default of CompileOptions::fuse_eval (on; the commands' --eval-fusion), so a
+// user can rule the fusion out when a result looks wrong, and benchmarks can measure it.
+void set_eval_fusion_default(bool on);
+bool eval_fusion_default();
+
 struct CompileOptions {
   Mode mode = Mode::Train;
   // Values to compute; empty means every Loss and Output value of the graph.
@@ -24,6 +29,9 @@ struct CompileOptions {
   // (another Plan of the program computed them): an attack's step Plan reads the gradient the
   // gradient Plan left there, so the step runs alone.
   std::vector<ValueId> given;
+  // Eval mode: fold each batch norm (and the ReLU after it) into the conv before it
+  // (compile/eval_fusion.h). Off to compare against the unfused Plan.
+  bool fuse_eval = eval_fusion_default();
 };
 
 struct PlanMemory {
@@ -47,6 +55,9 @@ class Plan {
   // Ops of the kernels in execution order, and how often each op has run so far.
   const std::vector<Op>& kernel_ops() const { return ops_; }
   int64_t run_count(Op op) const { return run_counts_[static_cast<size_t>(op)]; }
+  // Batch norms (and ReLUs) the eval-mode fusion folded into convolutions.
+  int folded_batch_norms() const { return folded_batch_norms_; }
+  int fused_relus() const { return fused_relus_; }
 
   // Profiling: when on, run() accumulates each kernel's wall time (for `advmoe bench --profile`);
   // on a GPU it synchronizes around every kernel, so a profiled run is slower than a plain one.
@@ -63,8 +74,11 @@ class Plan {
   void set_scratchpad(void* scratchpad);
 
   Mode mode_ = Mode::Train;
-  const Graph* graph_ = nullptr;  // the graph must outlive its Plans (models own theirs)
-  Backend* backend_ = nullptr;    // profiling waits for it around each kernel (GPU work is async)
+  const Graph* graph_ = nullptr;      // the graph must outlive its Plans (models own theirs)
+  std::unique_ptr<Graph> rewritten_;  // graph_ when a compile pass rewrote the graph
+  const Graph* source_ = nullptr;     // the graph compiled (graph_ unless rewritten)
+  int folded_batch_norms_ = 0, fused_relus_ = 0;
+  Backend* backend_ = nullptr;  // profiling waits for it around each kernel (GPU work is async)
   std::shared_ptr<SharedArena> arena_;
   std::vector<int> nodes_;          // live nodes in run order
   std::vector<Tensor> persistent_;  // by value id: variables bound by name (empty otherwise)

@@ -15,6 +15,9 @@ struct ConvAttrs {
   int stride = 1;
   int padding = 0;
   Shape result_shape;  // backward nodes: shape of dx (backward_data) or dw (backward_weights)
+  // conv2d only: y = max(conv + bias, 0). Set by the eval-mode fusion pass (compile/eval_fusion.h)
+  // when a ReLU was the sole reader; model code never sets it.
+  bool relu = false;
 };
 
 struct PoolAttrs {

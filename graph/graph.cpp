@@ -67,6 +67,16 @@ std::vector<ValueId> Graph::add_node(Node node, const std::vector<ValueSpec>& ou
   return nodes_.back().outputs;
 }
 
+void Graph::replace_node(int index, Node node) {
+  ADVMOE_CHECK(index >= 0 && index < num_nodes(), "internal: no node #" << index);
+  for (const auto* list : {&node.inputs, &node.outputs})
+    for (ValueId v : *list)
+      ADVMOE_CHECK(v >= 0 && v < num_values(),
+                   "node '" << node.name << "': value id " << v << " does not exist");
+  for (ValueId v : node.outputs) values_[static_cast<size_t>(v)].producer = index;
+  nodes_[static_cast<size_t>(index)] = std::move(node);
+}
+
 void Graph::mark_loss(ValueId v, const std::string& name) {
   mark_output(v, name);
   values_.at(static_cast<size_t>(v)).role = Role::Loss;

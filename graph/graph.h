@@ -69,6 +69,12 @@ class Graph {
   // spec. Only checks that the inputs exist: the shape rule is the caller's (ops/op_registry.h).
   std::vector<ValueId> add_node(Node node, const std::vector<ValueSpec>& outputs);
 
+  // For compile passes (compile/eval_fusion.h), on their own copy of a graph: puts `node` in place
+  // of node `index` and makes it the producer of its outputs, which must already exist (the
+  // pass reuses values, e.g. a conv takes over the output of the ReLU it absorbed). The caller
+  // keeps shapes and the order consistent.
+  void replace_node(int index, Node node);
+
   void mark_loss(ValueId v, const std::string& name);
   void mark_output(ValueId v, const std::string& name);
 

@@ -13,6 +13,7 @@ enum class Op {
   BatchNorm,
   BatchNormBackwardData,
   BatchNormBackwardParams,
+  FoldBatchNorm,
   Relu,
   ReluBackward,
   Add,

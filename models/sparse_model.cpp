@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <type_traits>
 
 #include "models/flops.h"
 #include "models/registry.h"
@@ -13,17 +14,23 @@
 
 namespace advmoe {
 
+// In the weight's float type (f64 models are gradient-checked too).
 Tensor hydra_scores(const Tensor& weight) {
-  Tensor s = Tensor::zeros(weight.shape(), DType::F32);
-  const float* w = weight.data<float>();
-  float* out = s.data<float>();
+  Tensor s = Tensor::zeros(weight.shape(), weight.dtype());
   const int64_t n = weight.numel();
   double largest = 0;
-  for (int64_t i = 0; i < n; ++i) largest = std::max(largest, std::fabs(double{w[i]}));
+  for (int64_t i = 0; i < n; ++i) largest = std::max(largest, std::fabs(weight.item(i)));
   if (largest == 0) return s;
   const double fan_in = static_cast<double>(n / weight.shape()[0]);
   const double scale = std::sqrt(6.0 / fan_in) / largest;
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(scale * w[i]);
+  auto fill = [&](auto* out) {
+    using T = std::remove_pointer_t<decltype(out)>;
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(scale * weight.item(i));
+  };
+  if (s.dtype() == DType::F64)
+    fill(s.data<double>());
+  else
+    fill(s.data<float>());
   return s;
 }
 

@@ -20,6 +20,13 @@ std::vector<Val> batch_norm_backward_params(Val dy, Val x, Val saved_mean, Val s
   return emit(*dy.graph, Op::BatchNormBackwardParams, name, {dy, x, saved_mean, saved_var}, attrs);
 }
 
+std::vector<Val> fold_batch_norm(Val w, Val gamma, Val beta, Val running_mean, Val running_var,
+                                 Val bias, BatchNormAttrs attrs, const std::string& name) {
+  std::vector<Val> inputs{w, gamma, beta, running_mean, running_var};
+  if (bias.valid()) inputs.push_back(bias);
+  return emit(*w.graph, Op::FoldBatchNorm, name, inputs, attrs);
+}
+
 namespace {
 
 // x must be [N, C] or [N, H, W, C]; every input from `first_vector` on must be [C].
@@ -79,6 +86,21 @@ void register_batch_norm_ops(OpTable& t) {
         int64_t c = check_bn_inputs(g, n, 1, 2);
         DType dt = in_dtype(g, n, 1);
         return std::vector<ValueSpec>{{Shape{c}, dt}, {Shape{c}, dt}};
+      },
+      nullptr};
+  row(t, Op::FoldBatchNorm) = {
+      "fold_batch_norm",
+      [](const Graph& g, const Node& n) {
+        expect_inputs(g, n, 5, 6);
+        const Shape& w = in_shape(g, n, 0);
+        ADVMOE_CHECK(w.rank() == 4, "fold_batch_norm '"
+                                        << n.name << "': weight must be [O, kh, kw, C], got " << w);
+        for (size_t i = 1; i < n.inputs.size(); ++i)
+          ADVMOE_CHECK(in_shape(g, n, static_cast<int>(i)) == Shape{w[0]},
+                       "fold_batch_norm '" << n.name << "': input " << i << " must be [" << w[0]
+                                           << "], got " << in_shape(g, n, static_cast<int>(i)));
+        DType dt = in_dtype(g, n, 0);
+        return std::vector<ValueSpec>{{w, dt}, {Shape{w[0]}, dt}};
       },
       nullptr};
 }

@@ -70,6 +70,9 @@ void register_conv_ops(OpTable& t) {
       },
       [](GradRequest& r) {
         const ConvAttrs& a = std::get<ConvAttrs>(r.node.attrs);
+        ADVMOE_CHECK(!a.relu, "conv2d '" << r.node.name
+                                         << "': a conv with a fused ReLU is not differentiated "
+                                            "(the eval-mode fusion runs after autodiff)");
         std::vector<ValueId> grads(r.node.inputs.size(), kNoValue);
         if (r.needs(0))
           grads[0] = conv2d_backward_data(r.dout(0), r.in(1), r.in(0).shape(), a.stride, a.padding,

@@ -1,6 +1,7 @@
-// --device, --precision, --tf32, --deterministic, --conv-search.
+// --device, --precision, --eval-fusion, --tf32, --deterministic, --conv-search.
 #include "tools/device_options.h"
 
+#include "compile/plan.h"
 #include "distributed/mpi_communicator.h"
 
 namespace advmoe {
@@ -12,6 +13,9 @@ void add_device_options(po::options_description& options, DeviceOptions& d) {
       "fp32 | bf16: bf16 convolutions and linear layers with f32 accumulation, f32 weights, "
       "batch-norm statistics, losses and optimizer (cpu: needs AVX-512 BF16, else fp32 with a "
       "message)");
+  add("eval-fusion", po::value(&d.eval_fusion)->default_value("on"),
+      "on | off: eval-mode Plans (attacks, evaluation) fold each batch norm and the ReLU after "
+      "it into the convolution before it (docs/performance.md); off runs them unfused");
   add("tf32", po::value(&d.tf32)->default_value("off"),
       "cuda: on | off, TF32 tensor cores in convolutions and GEMMs (off: exact FP32 math)");
   add("deterministic", po::bool_switch(&d.deterministic),
@@ -24,6 +28,9 @@ void add_device_options(po::options_description& options, DeviceOptions& d) {
 std::shared_ptr<Backend> make_backend(const DeviceOptions& d) {
   if (d.tf32 != "on" && d.tf32 != "off")
     throw UsageError{"--tf32 must be on or off, got '" + d.tf32 + "'"};
+  if (d.eval_fusion != "on" && d.eval_fusion != "off")
+    throw UsageError{"--eval-fusion must be on or off, got '" + d.eval_fusion + "'"};
+  set_eval_fusion_default(d.eval_fusion == "on");
   BackendOptions options;
   options.tf32 = d.tf32 == "on";
   options.deterministic = d.deterministic;

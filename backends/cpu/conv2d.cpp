@@ -26,12 +26,12 @@ class ConvForward : public ConvKernel {
  public:
   explicit ConvForward(const KernelArgs& a) : ConvKernel(a) {
     bool bias = a.inputs.size() == 3;
-    ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
-                                        std::get<ConvAttrs>(a.node.attrs));
+    const ConvAttrs& attrs = std::get<ConvAttrs>(a.node.attrs);
+    ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(), attrs);
     auto pd = conv_forward_pd(
         g, bias, backend_.engine(),
         a.mode == Mode::Train ? prop_kind::forward_training : prop_kind::forward_inference,
-        backend_.compute_type());
+        backend_.compute_type(), attrs.relu);
     memory weights = weights_as(a.inputs[1], pd.weights_desc());
     memory src = input_as(a.inputs[0], nhwc_desc(a.inputs[0].shape()), pd.src_desc());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},

@@ -45,14 +45,20 @@ ConvDescs conv_descs(const ConvGeometry& g, bool bias, memory::data_type compute
 
 convolution_forward::primitive_desc conv_forward_pd(const ConvGeometry& g, bool bias,
                                                     const engine& e, prop_kind prop,
-                                                    memory::data_type compute) {
+                                                    memory::data_type compute, bool relu) {
   ConvDescs d = conv_descs(g, bias, compute);
+  primitive_attr attr = user_scratchpad();
+  if (relu) {
+    post_ops ops;
+    ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
   auto desc =
       bias ? convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
                                        d.bias, d.dst_f32, d.strides, d.padding, d.right_padding)
            : convolution_forward::desc(prop, algorithm::convolution_direct, d.src, d.weights_any,
                                        d.dst_f32, d.strides, d.padding, d.right_padding);
-  return convolution_forward::primitive_desc(desc, user_scratchpad(), e);
+  return convolution_forward::primitive_desc(desc, attr, e);
 }
 
 convolution_backward_data::primitive_desc conv_backward_data_pd(const ConvGeometry& g,

@@ -15,6 +15,7 @@ constexpr Op kHostLoopOps[] = {
     Op::Sum,
     Op::Mean,
     Op::BroadcastScalar,
+    Op::FoldBatchNorm,
     Op::ChannelAffine,
     Op::Concat,
     Op::ChannelSlice,

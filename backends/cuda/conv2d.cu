@@ -1,6 +1,6 @@
-// conv2d on cuDNN (legacy API): forward (plus the bias as a small kernel), backward data and
-// backward filter, each one CudnnConvCall set up when the Plan is compiled; the workspace is the
-// Plan's shared scratchpad.
+// conv2d on cuDNN (legacy API): forward (plus the bias and a fused ReLU as a small kernel),
+// backward data and backward filter, each one CudnnConvCall set up when the Plan is compiled; the
+// workspace is the Plan's shared scratchpad.
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cudnn_conv.h"
 #include "graph/attrs.h"
@@ -9,19 +9,24 @@ namespace advmoe {
 
 namespace {
 
+// The forward's epilogue: the bias (may be null), then the ReLU compile/eval_fusion.h folded in.
 template <typename T>
-__global__ void add_channel_bias_kernel(T* y, const T* bias, int64_t total, int64_t c) {
-  ADVMOE_GRID_STRIDE(i, total)
-  y[i] += bias[i % c];
+__global__ void conv_epilogue_kernel(T* y, const T* bias, bool relu, int64_t total, int64_t c) {
+  ADVMOE_GRID_STRIDE(i, total) {
+    T v = y[i];
+    if (bias) v += bias[i % c];
+    if (relu) v = v > T(0) ? v : T(0);
+    y[i] = v;
+  }
 }
 
 template <typename T>
 class CudnnConv : public Kernel {
  public:
   // For the forward a = x, b = w, out = y; backward data: a = dy, b = w, out = dx; backward
-  // filter: a = x, b = dy, out = dw. `bias` (forward only) may be null.
+  // filter: a = x, b = dy, out = dw. `bias` (forward only) may be null; `relu`: forward only.
   CudnnConv(const KernelArgs& args, ConvDirection direction, const ConvGeometry& g, const T* a,
-            const T* b, T* out, const T* bias)
+            const T* b, T* out, const T* bias, bool relu = false)
       : backend_(cuda_backend(args.backend)),
         call_(backend_, direction, g, args.node.name),
         direction_(direction),
@@ -29,6 +34,7 @@ class CudnnConv : public Kernel {
         b_(b),
         out_(out),
         bias_(bias),
+        relu_(relu),
         bias_total_(g.n * g.ho * g.wo * g.o),
         channels_(g.o) {}
 
@@ -39,9 +45,9 @@ class CudnnConv : public Kernel {
     switch (direction_) {
       case ConvDirection::Forward:
         call_.forward(a_, b_, out_, workspace_);
-        if (bias_) {
-          add_channel_bias_kernel<<<blocks_for(bias_total_), kThreads, 0, backend_.stream()>>>(
-              out_, bias_, bias_total_, channels_);
+        if (bias_ || relu_) {
+          conv_epilogue_kernel<<<blocks_for(bias_total_), kThreads, 0, backend_.stream()>>>(
+              out_, bias_, relu_, bias_total_, channels_);
           ADVMOE_CUDA_CHECK(cudaGetLastError());
         }
         break;
@@ -61,6 +67,7 @@ class CudnnConv : public Kernel {
   const T *a_, *b_;
   T* out_;
   const T* bias_;
+  bool relu_;
   int64_t bias_total_, channels_;
   void* workspace_ = nullptr;
 };
@@ -70,12 +77,12 @@ class CudnnConv : public Kernel {
 void add_cuda_conv(KernelTable& t) {
   add_cuda_float(t, Op::Conv2d, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
-    ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
-                                        std::get<ConvAttrs>(a.node.attrs));
+    const ConvAttrs& attrs = std::get<ConvAttrs>(a.node.attrs);
+    ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(), attrs);
     const T* bias = a.inputs.size() == 3 ? a.inputs[2].data<T>() : nullptr;
-    return std::unique_ptr<Kernel>(
-        std::make_unique<CudnnConv<T>>(a, ConvDirection::Forward, g, a.inputs[0].data<T>(),
-                                       a.inputs[1].data<T>(), a.outputs[0].data<T>(), bias));
+    return std::unique_ptr<Kernel>(std::make_unique<CudnnConv<T>>(
+        a, ConvDirection::Forward, g, a.inputs[0].data<T>(), a.inputs[1].data<T>(),
+        a.outputs[0].data<T>(), bias, attrs.relu));
   });
   add_cuda_float(t, Op::Conv2dBackwardData, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);

@@ -11,7 +11,7 @@ void register_cuda_kernels(KernelRegistry& registry) {
   add_cuda_routing(table);      // top1, channel_gate, balance_loss (+ backward)
   add_cuda_linear(table);       // linear (cuBLAS) (+ backward)
   add_cuda_pooling(table);      // max / avg / global-avg pooling (+ backward)
-  add_cuda_batch_norm(table);   // batch_norm (+ backward)
+  add_cuda_batch_norm(table);   // batch_norm (+ backward), fold_batch_norm
   add_cuda_conv(table);         // conv2d (cuDNN) (+ backward)
   add_cuda_expert_conv(table);  // expert_conv: samples grouped per expert (cuDNN)
   add_cuda_attack(table);       // pgd_step, pgd_start, apgd_step, fab_step

@@ -10,6 +10,7 @@ KernelTable host_loop_kernels(bool parallel) {
   add_moe_loops(table, parallel);
   add_attack_loops(table, parallel);
   add_loss_loops(table, parallel);
+  add_fold_loops(table, parallel);
   add_optimizer_loops(table, parallel);
   add_sparse_loops(table, parallel);
   add_collective_loops(table, parallel);

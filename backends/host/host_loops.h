@@ -18,6 +18,8 @@ void add_moe_loops(KernelTable& table, bool parallel);
 void add_attack_loops(KernelTable& table, bool parallel);
 // softmax cross-entropy, KL divergence, log-softmax, sample_loss (each + backward).
 void add_loss_loops(KernelTable& table, bool parallel);
+// The eval-mode fusion's fold_batch_norm (compile/eval_fusion.h).
+void add_fold_loops(KernelTable& table, bool parallel);
 // The optimizer update: sgd_update.
 void add_optimizer_loops(KernelTable& table, bool parallel);
 // Sparse-CNN masks: topk_mask.

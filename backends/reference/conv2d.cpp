@@ -28,12 +28,18 @@ void add_reference_conv(KernelTable& t) {
   put(t, Op::Conv2d, [](const KernelArgs& a) {
     return by_float_type(a.inputs[0].dtype(), [&](auto tag) {
       using T = decltype(tag);
-      ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(),
-                                          std::get<ConvAttrs>(a.node.attrs));
+      const ConvAttrs& attrs = std::get<ConvAttrs>(a.node.attrs);
+      ConvGeometry g = ConvGeometry::make(a.inputs[0].shape(), a.inputs[1].shape(), attrs);
       const T *x = a.inputs[0].data<T>(), *w = a.inputs[1].data<T>();
       const T* b = a.inputs.size() == 3 ? a.inputs[2].data<T>() : nullptr;
       T* y = a.outputs[0].data<T>();
-      return loop_kernel([=] { conv_forward(g, x, w, b, y); });
+      const bool relu = attrs.relu;  // fused by compile/eval_fusion.h
+      const int64_t n = a.outputs[0].numel();
+      return loop_kernel([=] {
+        conv_forward(g, x, w, b, y);
+        if (relu)
+          for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+      });
     });
   });
   put(t, Op::Conv2dBackwardData, [](const KernelArgs& a) {

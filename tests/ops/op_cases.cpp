@@ -12,6 +12,7 @@
 #include "ops/linear.h"
 #include "ops/losses.h"
 #include "ops/moe.h"
+#include "ops/op_registry.h"
 #include "ops/optimizer.h"
 #include "ops/pooling.h"
 #include "ops/sparse.h"
@@ -37,6 +38,37 @@ OpCase conv(const std::string& name, Shape x, Shape w, int stride, int pad, bool
           },
           {Mode::Train},
           gradcheck};
+}
+
+// The eval-mode fusion's nodes (compile/eval_fusion.h), built as the pass builds them. The
+// pass runs after autodiff, so their inputs are Buffers (parity only). A conv with its ReLU:
+OpCase fused_relu_conv(const std::string& name, Shape x, Shape w, int stride, int pad, bool bias) {
+  return {name,
+          [=](Graph& g) {
+            std::vector<ValueId> inputs{g.buffer("x", x), g.buffer("w", w)};
+            if (bias) inputs.push_back(g.buffer("b", Shape{w[0]}));
+            ConvAttrs attrs{stride, pad, {}, /*relu=*/true};
+            return Val{&g, add_op(g, Op::Conv2d, "conv", inputs, attrs).at(0)};
+          },
+          {Mode::Train, Mode::Eval},
+          false};
+}
+
+// A batch norm folded into the conv before it: the scaled filters (and the folded bias, marked).
+OpCase fold(const std::string& name, bool bias) {
+  return {name,
+          [=](Graph& g) {
+            auto buffer = [&](const char* n, const Shape& s) { return Val{&g, g.buffer(n, s)}; };
+            const int64_t o = 6;
+            std::vector<Val> out = fold_batch_norm(
+                buffer("w", {o, 3, 3, 4}), buffer("gamma", {o}), buffer("beta", {o}),
+                buffer("running_mean", {o}), buffer("running_var", {o}),
+                bias ? buffer("b", {o}) : Val{}, BatchNormAttrs{}, "fold");
+            g.mark_output(out[1].id, "fold.bias");
+            return out[0];
+          },
+          {Mode::Eval},
+          false};
 }
 
 // synchronized: --sync-bn's kernels (statistics summed over the ranks; a group of one here).
@@ -218,6 +250,10 @@ std::vector<OpCase> make_cases() {
       conv("conv2d_wide_bias", {4, 10, 10, 16}, {32, 3, 3, 16}, 1, 1, true, false),
       conv("conv2d_wide_stride2", {4, 9, 9, 32}, {64, 3, 3, 32}, 2, 1, false, false),
       conv("conv2d_first_layer", {8, 28, 28, 1}, {32, 3, 3, 1}, 1, 1, false, false),
+      fused_relu_conv("conv2d_fused_relu", {2, 5, 5, 3}, {4, 3, 3, 3}, 1, 1, true),
+      fused_relu_conv("conv2d_fused_relu_wide", {4, 9, 9, 32}, {64, 3, 3, 32}, 2, 1, false),
+      fold("fold_batch_norm", false),
+      fold("fold_batch_norm_bias", true),
       bn("batch_norm_nhwc", {3, 4, 4, 5}),
       bn("batch_norm_rows", {6, 4}),
       bn("batch_norm_wide", {8, 6, 6, 64}, false),
