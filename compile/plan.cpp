@@ -111,6 +111,7 @@ std::unique_ptr<Plan> compile(const Graph& source, Variables& variables,
   plan->memory_.unshared_bytes = layout.total_bytes;
   plan->graph_ = &g;
   plan->source_ = &source;
+  plan->source_values_ = source.num_values();
   plan->nodes_ = std::move(nodes);
   plan->offsets_.assign(static_cast<size_t>(g.num_values()), 0);
   for (size_t i = 0; i < planned.size(); ++i)
@@ -155,8 +156,9 @@ void Plan::rebind() {
     const ValueInfo& info = g.value(v);
     // A value marked as an output or loss after this Plan was compiled has no variable here (a
     // rewritten Plan reads its own copy of the graph; the source shows the marks made since).
+    // (Values past source_values_ are the pass's own, unrelated to those added to the source.)
     const bool marked_late =
-        v < source_->num_values() && source_->value(v).persistent() && !info.persistent();
+        v < source_values_ && source_->value(v).persistent() && !info.persistent();
     if (marked_late || (info.persistent() && !persistent_[static_cast<size_t>(v)].defined()))
       ADVMOE_FAIL("compile: value '" << source_->value(v).name
                                      << "' was marked as an output or loss after a Plan that "

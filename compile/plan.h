@@ -77,6 +77,7 @@ class Plan {
   const Graph* graph_ = nullptr;      // the graph must outlive its Plans (models own theirs)
   std::unique_ptr<Graph> rewritten_;  // graph_ when a compile pass rewrote the graph
   const Graph* source_ = nullptr;     // the graph compiled (graph_ unless rewritten)
+  int source_values_ = 0;             // its values when compiled
   int folded_batch_norms_ = 0, fused_relus_ = 0;
   Backend* backend_ = nullptr;  // profiling waits for it around each kernel (GPU work is async)
   std::shared_ptr<SharedArena> arena_;

@@ -1,6 +1,7 @@
 // Whole programs on the GPU against the CPU (oneDNN): one TRADES step and one AdvMoE iteration
 // of a ResNet-18 MoE (r = 0.5, N = 2, 32x32x3) from the same initialization on the same batch,
-// and a checkpoint written from device memory.
+// and a checkpoint written from device memory; eval-mode fusion (fold_batch_norm, conv + ReLU
+// epilogue) on the GPU against the unfused GPU Plan and the unfused CPU Plan.
 // The attacks run at a tiny radius (see one_iteration) so that sign flips of near-zero gradients
 // do not dominate; every parameter's update must then agree within 2e-2 relative L2 error. The
 // same test with "reference" in place of "cuda" measured at most 0.5% (TRADES) and 0.6% (AdvMoE).
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <map>
 
+#include "../graph/eval_fusion_fixture.h"
 #include "../helpers.h"
 #include "backends/backends.h"
 #include "datasets/batcher.h"
@@ -210,6 +212,23 @@ BOOST_AUTO_TEST_CASE(evaluation_attacks_match_cpu) {
                "attack " << k << ": " << close << " of " << n << " pixels agree");
     BOOST_TEST(same >= kBatch * 9 / 10, "attack " << k << ": " << same << " rows agree");
   }
+}
+
+// The attack Plan of ResNet-18 (16x16x3, width 1/8), fused against unfused on the GPU and
+// against the unfused oneDNN Plan (f32, TF32 off, cuDNN's heuristic algorithms).
+BOOST_AUTO_TEST_CASE(eval_fusion_matches_unfused_plans) {
+  BackendOptions options;
+  options.conv_search = ConvSearch::Heuristic;
+  FusionFixture gpu(small_model("resnet18", "dense", DType::F32), "cuda", options);
+  auto fused = expect_parity(gpu, 1e-4);
+  BOOST_TEST(fused->folded_batch_norms() == 20);
+  BOOST_TEST(fused->fused_relus() == 9);
+  FusionFixture cpu(small_model("resnet18", "dense", DType::F32), "onednn");
+  auto unfused_cpu = cpu.plan(false);
+  std::vector<Tensor> expected = cpu.run(*unfused_cpu), actual = gpu.run(*fused);
+  for (size_t i = 0; i < expected.size(); ++i)
+    BOOST_TEST(l2_relative_error(actual[i], expected[i]) <= 1e-4,
+               gpu.target_name(i) << ": fused cuda vs unfused onednn");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

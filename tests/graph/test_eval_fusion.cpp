@@ -5,132 +5,16 @@
 // convs whose weight gradients a Plan needs.
 #include <boost/test/unit_test.hpp>
 
-#include <algorithm>
-
-#include "../helpers.h"
-#include "backends/backends.h"
 #include "backends/cpu/onednn_backend.h"
-#include "compile/autodiff.h"
-#include "compile/plan.h"
-#include "models/registry.h"
-#include "ops/losses.h"
+#include "eval_fusion_fixture.h"
 
 using namespace advmoe;
 using namespace advmoe::testing;
 
-namespace {
-
-ModelConfig small_model(const std::string& arch, const std::string& variant, DType dtype) {
-  ModelConfig mc;
-  mc.arch = arch;
-  mc.variant = variant;
-  mc.batch = 3;
-  mc.image = Shape{16, 16, 3};
-  mc.width = 0.125;
-  mc.ratio = 0.5;
-  mc.dtype = dtype;
-  return mc;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// A model with its loss and the gradients an attack takes (w.r.t. the images; with
-// `weight_gradients`, w.r.t. every parameter too), over one set of Variables.
-struct Fixture {
-  Model model;
-  ValueId loss = kNoValue;
-  std::vector<ValueId> targets;
-  std::shared_ptr<Backend> backend;
-  std::unique_ptr<Variables> vars;
-
-  Fixture(const ModelConfig& mc, const std::string& backend_name, BackendOptions options = {},
-          bool weight_gradients = false)
-      : model(build_model(mc)) {
-    Graph& g = *model.graph;
-    Val l = softmax_cross_entropy(model.logits, model.labels);
-    g.mark_loss(l.id, "loss");
-    loss = l.id;
-    std::vector<ValueId> wrt{model.images.id};
-    if (weight_gradients)
-      for (ValueId p : g.params()) wrt.push_back(p);
-    autodiff(g, loss, wrt);
-    targets = {loss, model.logits.id};
-    for (ValueId v : wrt) targets.push_back(g.find(grad_name(g.value(v).name)));
-
-    backend = make_backend(backend_name, options);
-    vars = std::make_unique<Variables>(*backend);
-    initialize_parameters(model, *vars, 7);
-    // Batch norms far from the identity, so a wrong fold shows: gamma, beta and running stats.
-    DType dt = mc.dtype;
-    uint64_t seed = 100;
-    for (const std::string& name : vars->names()) {
-      if (!ends_with(name, ".running_var")) continue;
-      std::string module = name.substr(0, name.size() - std::string(".running_var").size());
-      const Shape& c = vars->get(name).shape();
-      vars->set(name, random_tensor(c, dt, seed++, 0.5, 1.5));
-      vars->set(module + ".running_mean", random_tensor(c, dt, seed++, -0.3, 0.3));
-      if (vars->has(module + ".weight"))
-        vars->set(module + ".weight", random_tensor(c, dt, seed++, 0.5, 1.5));
-      if (vars->has(module + ".bias"))
-        vars->set(module + ".bias", random_tensor(c, dt, seed++, -0.3, 0.3));
-    }
-    vars->set("images", random_tensor(model.images.shape(), dt, 5, 0, 1));
-    Tensor labels = Tensor::zeros(model.labels.shape(), DType::I32);
-    for (int64_t i = 0; i < labels.numel(); ++i) labels.data<int32_t>()[i] = (3 * i + 1) % 10;
-    vars->set("labels", labels);
-  }
-
-  std::unique_ptr<Plan> plan(bool fuse) {
-    CompileOptions options{Mode::Eval, targets};
-    options.fuse_eval = fuse;
-    return compile(*model.graph, *vars, options);
-  }
-
-  // Runs `p` and returns every target, copied to the host.
-  std::vector<Tensor> run(Plan& p) {
-    p.run();
-    std::vector<Tensor> out;
-    for (ValueId v : targets) {
-      const Tensor& value = vars->get(model.graph->value(v).name);
-      Tensor host = Tensor::zeros(value.shape(), value.dtype());
-      backend->copy(host, value);
-      out.push_back(host);
-    }
-    return out;
-  }
-
-  std::string target_name(size_t i) const { return model.graph->value(targets[i]).name; }
-};
-
-int64_t count(const Plan& p, Op op) {
-  const std::vector<Op>& ops = p.kernel_ops();
-  return std::count(ops.begin(), ops.end(), op);
-}
-
-// The fused Plan against the unfused one on the same Variables; returns the fused Plan.
-std::unique_ptr<Plan> expect_parity(Fixture& f, double tolerance) {
-  auto unfused = f.plan(false);
-  auto fused = f.plan(true);
-  std::vector<Tensor> expected = f.run(*unfused), actual = f.run(*fused);
-  for (size_t i = 0; i < expected.size(); ++i) {
-    double err = l2_relative_error(actual[i], expected[i]);
-    BOOST_TEST(err <= tolerance, f.model.config.arch
-                                     << "/" << f.model.config.variant << " " << f.target_name(i)
-                                     << ": fused vs unfused relative error " << err);
-  }
-  BOOST_TEST(unfused->folded_batch_norms() == 0);
-  return fused;
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_SUITE(eval_fusion)
 
 BOOST_AUTO_TEST_CASE(resnet18_attack_plan_folds_every_batch_norm_exactly_in_f64) {
-  Fixture f(small_model("resnet18", "dense", DType::F64), "reference");
+  FusionFixture f(small_model("resnet18", "dense", DType::F64), "reference");
   auto unfused = f.plan(false);
   auto fused = expect_parity(f, 1e-12);
   // ResNet-18: the stem, two convs per block (8 blocks) and three projection shortcuts.
@@ -150,7 +34,7 @@ BOOST_AUTO_TEST_CASE(onednn_fused_plans_match_unfused_in_f32) {
   for (const char* arch : {"resnet18", "smallcnn", "vgg16-bn"}) {
     ModelConfig mc = small_model(arch, "dense", DType::F32);
     if (std::string(arch) == "vgg16-bn") mc.image = Shape{32, 32, 3};  // five 2x2 max-pools
-    Fixture f(mc, "onednn");
+    FusionFixture f(mc, "onednn");
     auto fused = expect_parity(f, 2e-5);
     BOOST_TEST(fused->folded_batch_norms() > 0, arch);
     BOOST_TEST(count(*fused, Op::BatchNorm) == 0, arch << ": every batch norm follows a conv");
@@ -166,7 +50,7 @@ BOOST_AUTO_TEST_CASE(moe_and_sparse_models_fold_what_they_can) {
       mc.arch = "smallcnn";
       mc.width = 1;
     }
-    Fixture f(mc, "reference");
+    FusionFixture f(mc, "reference");
     auto fused = expect_parity(f, 1e-12);
     BOOST_TEST(fused->folded_batch_norms() > 0, variant);
   }
@@ -184,8 +68,8 @@ BOOST_AUTO_TEST_CASE(bf16_fused_plans_are_as_close_to_f32_as_unfused_ones) {
   BackendOptions bf16;
   bf16.precision = Precision::BF16;
   for (const char* arch : {"resnet18", "smallcnn"}) {
-    Fixture exact(small_model(arch, "dense", DType::F32), "onednn");
-    Fixture rounded(small_model(arch, "dense", DType::F32), "onednn", bf16);
+    FusionFixture exact(small_model(arch, "dense", DType::F32), "onednn");
+    FusionFixture rounded(small_model(arch, "dense", DType::F32), "onednn", bf16);
     auto f32 = exact.plan(false), unfused = rounded.plan(false), fused = rounded.plan(true);
     BOOST_TEST(fused->folded_batch_norms() > 0);
     const int batches = 4;
@@ -212,7 +96,7 @@ BOOST_AUTO_TEST_CASE(bf16_fused_plans_are_as_close_to_f32_as_unfused_ones) {
 }
 
 BOOST_AUTO_TEST_CASE(the_fold_sees_weights_and_statistics_changed_after_compile) {
-  Fixture f(small_model("smallcnn", "dense", DType::F64), "reference");
+  FusionFixture f(small_model("smallcnn", "dense", DType::F64), "reference");
   auto unfused = f.plan(false);
   auto fused = f.plan(true);
   BOOST_TEST(fused->folded_batch_norms() > 0);
@@ -229,7 +113,7 @@ BOOST_AUTO_TEST_CASE(the_fold_sees_weights_and_statistics_changed_after_compile)
 }
 
 BOOST_AUTO_TEST_CASE(plans_that_need_weight_gradients_are_not_folded) {
-  Fixture f(small_model("resnet18", "dense", DType::F64), "reference", {}, true);
+  FusionFixture f(small_model("resnet18", "dense", DType::F64), "reference", {}, true);
   auto fused = expect_parity(f, 1e-12);
   BOOST_TEST(fused->folded_batch_norms() == 0);
   BOOST_TEST(count(*fused, Op::FoldBatchNorm) == 0);
@@ -237,7 +121,7 @@ BOOST_AUTO_TEST_CASE(plans_that_need_weight_gradients_are_not_folded) {
 }
 
 BOOST_AUTO_TEST_CASE(forward_only_plans_fold_and_train_plans_do_not) {
-  Fixture f(small_model("resnet18", "dense", DType::F32), "onednn");
+  FusionFixture f(small_model("resnet18", "dense", DType::F32), "onednn");
   auto forward = compile(*f.model.graph, *f.vars, {Mode::Eval, {f.model.logits.id}});
   BOOST_TEST(forward->folded_batch_norms() == 20);
   BOOST_TEST(count(*forward, Op::BatchNorm) == 0);
