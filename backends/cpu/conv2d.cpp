@@ -1,7 +1,8 @@
 // conv2d on oneDNN: forward, backward_data and backward_weights primitives on NHWC activations.
 // Weights are kept OHWI in our tensors; oneDNN picks its preferred (blocked) weight layout and a
 // reorder, created here, converts on every run because weights change between runs. In mixed
-// precision the same reorders round the inputs to bf16.
+// precision the same reorders round the inputs to bf16. A forward with ConvAttrs::relu (set by the
+// eval-mode fusion, compile/eval_fusion.h) applies the ReLU as a oneDNN post-op.
 #include "backends/cpu/conv_primitives.h"
 #include "backends/cpu/onednn_backend.h"
 #include "ops/geometry.h"
