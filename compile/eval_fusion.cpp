@@ -17,6 +17,7 @@ struct Chain {
   std::vector<int> bn_backward;               // batch_norm_backward_data nodes of this batch norm
   std::vector<int> conv_backward;             // conv2d_backward_data nodes reading their dx
   std::vector<int> hoisted;  // nodes moved before the conv: they compute the fold's inputs
+  int fold = -1;             // the fold_batch_norm node, in the rewritten graph
 };
 
 class ChainFinder {
@@ -138,8 +139,11 @@ EvalFusion fuse_eval_batch_norms(const Graph& graph, const std::vector<int>& liv
 
   result.graph = std::make_unique<Graph>(graph);
   Graph& g = *result.graph;
-  std::vector<int> dropped, fold_before(static_cast<size_t>(graph.num_nodes()), -1);
-  for (const Chain& chain : chains) {
+  // Nodes already in the run order; the dropped ones (batch norms, their backward data, fused
+  // ReLUs) count as placed from the start.
+  std::vector<bool> placed(static_cast<size_t>(graph.num_nodes()), false);
+  std::vector<const Chain*> chain_of(static_cast<size_t>(graph.num_nodes()), nullptr);
+  for (Chain& chain : chains) {
     const Node& bn = graph.node(chain.batch_norm);
     Node conv = graph.node(chain.conv);
     auto val = [&](ValueId v) { return Val{&g, v}; };
@@ -147,7 +151,8 @@ EvalFusion fuse_eval_batch_norms(const Graph& graph, const std::vector<int>& liv
     std::vector<Val> folded = fold_batch_norm(
         val(conv.inputs[1]), val(bn.inputs[1]), val(bn.inputs[2]), val(bn.inputs[3]),
         val(bn.inputs[4]), bias, std::get<BatchNormAttrs>(bn.attrs), bn.name + "/folded");
-    fold_before[static_cast<size_t>(chain.conv)] = g.num_nodes() - 1;
+    chain.fold = g.num_nodes() - 1;
+    chain_of[static_cast<size_t>(chain.conv)] = &chain;
 
     ValueId out = chain.relu >= 0 ? graph.node(chain.relu).outputs[0] : bn.outputs[0];
     conv.inputs = {conv.inputs[0], folded[0].id, folded[1].id};
@@ -155,38 +160,32 @@ EvalFusion fuse_eval_batch_norms(const Graph& graph, const std::vector<int>& liv
     std::get<ConvAttrs>(conv.attrs).relu = chain.relu >= 0;
     g.replace_node(chain.conv, conv);
     // dL/dx = conv_backward_data(dL/d(conv out), w) with dL/d(conv out) = dL/d(bn out) * s
-    // equals conv_backward_data(dL/d(bn out), w * s).
-    for (size_t k = 0; k < chain.bn_backward.size(); ++k) {
-      ValueId bn_dy = graph.node(chain.bn_backward[k]).inputs[0];
-      for (int d : chain.conv_backward) {
-        if (graph.node(d).inputs[0] != graph.node(chain.bn_backward[k]).outputs[0]) continue;
-        Node backward = graph.node(d);
-        backward.inputs = {bn_dy, folded[0].id};
-        g.replace_node(d, backward);
-      }
+    // equals conv_backward_data(dL/d(bn out), w * s). dL/d(conv out) is the output of one of the
+    // batch norm's backward data nodes, whose dy takes its place.
+    for (int d : chain.conv_backward) {
+      Node backward = graph.node(d);
+      const Node& bn_backward = graph.node(graph.value(backward.inputs[0]).producer);
+      backward.inputs = {bn_backward.inputs[0], folded[0].id};
+      g.replace_node(d, backward);
     }
-    dropped.push_back(chain.batch_norm);
-    dropped.insert(dropped.end(), chain.bn_backward.begin(), chain.bn_backward.end());
+    placed[static_cast<size_t>(chain.batch_norm)] = true;
+    for (int r : chain.bn_backward) placed[static_cast<size_t>(r)] = true;
     if (chain.relu >= 0) {
-      dropped.push_back(chain.relu);
+      placed[static_cast<size_t>(chain.relu)] = true;
       ++result.fused_relus;
     }
     ++result.folded_batch_norms;
   }
   // The fold runs right before its conv, where the weights (perhaps computed: a masked or sliced
   // weight) and the batch norm's parameters are known.
-  std::vector<bool> placed(static_cast<size_t>(graph.num_nodes()), false);
   auto place = [&](int i) {
     if (!placed[static_cast<size_t>(i)]) result.nodes.push_back(i);
     placed[static_cast<size_t>(i)] = true;
   };
-  std::vector<const Chain*> chain_of(static_cast<size_t>(graph.num_nodes()), nullptr);
-  for (const Chain& chain : chains) chain_of[static_cast<size_t>(chain.conv)] = &chain;
   for (int i : live) {
-    if (std::find(dropped.begin(), dropped.end(), i) != dropped.end()) continue;
     if (const Chain* chain = chain_of[static_cast<size_t>(i)]) {
       for (int h : chain->hoisted) place(h);
-      result.nodes.push_back(fold_before[static_cast<size_t>(i)]);
+      result.nodes.push_back(chain->fold);
     }
     place(i);
   }

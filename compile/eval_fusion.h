@@ -11,7 +11,7 @@
 //
 // Attack and evaluation Plans run these convs hundreds of times per batch (PGD-50, AutoAttack),
 // so removing the batch norm's two passes and the ReLU's pass over every activation is worth a
-// rewrite. The result equals the unfused Plan up to rounding (tests/compile/test_eval_fusion.cpp).
+// rewrite. The result equals the unfused Plan up to rounding (tests/graph/test_eval_fusion.cpp).
 //
 // Only what is safe to fold is folded: the batch norm's parameters must be known before the conv
 // runs (persistent, or computed earlier, like Sparse-CNN's masked gamma and beta), nothing

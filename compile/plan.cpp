@@ -51,7 +51,6 @@ bool eval_fusion_default() {
 std::unique_ptr<Plan> compile(const Graph& source, Variables& variables,
                               const CompileOptions& options) {
   std::unique_ptr<Plan> plan(new Plan());
-  const Graph* graph = &source;
   std::vector<ValueId> targets = options.targets;
   if (targets.empty())
     for (ValueId v = 0; v < source.num_values(); ++v)
@@ -62,9 +61,10 @@ std::unique_ptr<Plan> compile(const Graph& source, Variables& variables,
     ADVMOE_CHECK(source.value(v).persistent(),
                  "compile: target value #" << v << " is not marked as loss or output");
 
-  std::vector<int> nodes = live_nodes(*graph, targets, options.given);
+  std::vector<int> nodes = live_nodes(source, targets, options.given);
+  const Graph* graph = &source;  // or the fusion's rewritten copy
   if (options.mode == Mode::Eval && options.fuse_eval) {
-    EvalFusion fusion = fuse_eval_batch_norms(*graph, nodes);
+    EvalFusion fusion = fuse_eval_batch_norms(source, nodes);
     if (fusion.graph) {
       plan->rewritten_ = std::move(fusion.graph);
       graph = plan->rewritten_.get();

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
-#include <type_traits>
 
 #include "models/flops.h"
 #include "models/registry.h"
@@ -14,7 +13,7 @@
 
 namespace advmoe {
 
-// In the weight's float type (f64 models are gradient-checked too).
+// Computed in double, stored in the weight's float type (f64 models are gradient-checked too).
 Tensor hydra_scores(const Tensor& weight) {
   Tensor s = Tensor::zeros(weight.shape(), weight.dtype());
   const int64_t n = weight.numel();
@@ -23,14 +22,10 @@ Tensor hydra_scores(const Tensor& weight) {
   if (largest == 0) return s;
   const double fan_in = static_cast<double>(n / weight.shape()[0]);
   const double scale = std::sqrt(6.0 / fan_in) / largest;
-  auto fill = [&](auto* out) {
-    using T = std::remove_pointer_t<decltype(out)>;
-    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(scale * weight.item(i));
-  };
-  if (s.dtype() == DType::F64)
-    fill(s.data<double>());
-  else
-    fill(s.data<float>());
+  Tensor scores = Tensor::zeros(weight.shape(), DType::F64);
+  double* out = scores.data<double>();
+  for (int64_t i = 0; i < n; ++i) out[i] = scale * weight.item(i);
+  s.copy_from(scores);
   return s;
 }
 
