@@ -38,6 +38,11 @@ inline double l2_relative_error(const Tensor& a, const Tensor& b, double floor =
   return std::sqrt(diff) / std::max({std::sqrt(na), std::sqrt(nb), floor});
 }
 
+inline bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 inline Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed, double low = -1,
                             double high = 1) {
   Tensor t = Tensor::zeros(shape, dtype);

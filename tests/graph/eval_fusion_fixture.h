@@ -31,11 +31,6 @@ inline ModelConfig small_model(const std::string& arch, const std::string& varia
   return mc;
 }
 
-inline bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // A model with its loss and the gradients an attack takes (w.r.t. the images; with
 // `weight_gradients`, w.r.t. every parameter too), over one set of Variables.
 struct FusionFixture {

@@ -15,6 +15,22 @@
 using namespace advmoe;
 using namespace advmoe::testing;
 
+namespace {
+
+// SmallCNN (batch 16) with its cross-entropy "loss" and the gradients of every parameter.
+Model small_cnn_with_gradients() {
+  ModelConfig mc;
+  mc.batch = 16;
+  Model model = build_model(mc);
+  Graph& g = *model.graph;
+  Val loss = softmax_cross_entropy(model.logits, model.labels);
+  g.mark_loss(loss.id, "loss");
+  autodiff(g, loss.id, g.params());
+  return model;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(planner)
 
 BOOST_AUTO_TEST_CASE(disjoint_lifetimes_share_and_overlapping_do_not) {
@@ -41,13 +57,8 @@ BOOST_AUTO_TEST_CASE(no_two_live_buffers_overlap) {
 }
 
 BOOST_AUTO_TEST_CASE(training_plan_peak_is_below_unshared_and_runs_reproduce) {
-  ModelConfig mc;
-  mc.batch = 16;
-  Model model = build_model(mc);
+  Model model = small_cnn_with_gradients();
   Graph& g = *model.graph;
-  Val loss = softmax_cross_entropy(model.logits, model.labels);
-  g.mark_loss(loss.id, "loss");
-  autodiff(g, loss.id, g.params());
   auto backend = make_backend("onednn");
   Variables vars(*backend);
   initialize_parameters(model, vars, 11);
@@ -76,13 +87,8 @@ BOOST_AUTO_TEST_CASE(training_plan_peak_is_below_unshared_and_runs_reproduce) {
 }
 
 BOOST_AUTO_TEST_CASE(plans_of_one_program_share_one_arena_and_survive_its_growth) {
-  ModelConfig mc;
-  mc.batch = 16;
-  Model model = build_model(mc);
+  Model model = small_cnn_with_gradients();
   Graph& g = *model.graph;
-  Val loss = softmax_cross_entropy(model.logits, model.labels);
-  g.mark_loss(loss.id, "loss");
-  autodiff(g, loss.id, g.params());
   auto backend = make_backend("onednn");
   Variables vars(*backend);
   initialize_parameters(model, vars, 11);
@@ -123,13 +129,8 @@ BOOST_AUTO_TEST_CASE(an_output_marked_after_a_plan_was_compiled_is_a_clear_error
   // fused, the eval-mode fusion removes that value from the Plan, and the first ReLU's output
   // (which the fused conv writes) plays its part.
   for (bool fuse : {false, true}) {
-    ModelConfig mc;
-    mc.batch = 16;
-    Model model = build_model(mc);
+    Model model = small_cnn_with_gradients();
     Graph& g = *model.graph;
-    Val loss = softmax_cross_entropy(model.logits, model.labels);
-    g.mark_loss(loss.id, "loss");
-    autodiff(g, loss.id, g.params());
     auto backend = make_backend("onednn");
     Variables vars(*backend);
     initialize_parameters(model, vars, 11);
@@ -151,13 +152,8 @@ BOOST_AUTO_TEST_CASE(an_output_marked_after_a_plan_was_compiled_is_a_clear_error
 }
 
 BOOST_AUTO_TEST_CASE(a_program_compiled_as_one_batch_allocates_its_arena_once) {
-  ModelConfig mc;
-  mc.batch = 16;
-  Model model = build_model(mc);
+  Model model = small_cnn_with_gradients();
   Graph& g = *model.graph;
-  Val loss = softmax_cross_entropy(model.logits, model.labels);
-  g.mark_loss(loss.id, "loss");
-  autodiff(g, loss.id, g.params());
   auto backend = make_backend("onednn");
   Variables vars(*backend), alone(*backend);
   for (Variables* v : {&vars, &alone}) {

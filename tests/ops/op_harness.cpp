@@ -1,6 +1,7 @@
 // The op table's test harness.
 #include "ops/op_harness.h"
 
+#include "../helpers.h"
 #include "backends/backends.h"
 #include "compile/autodiff.h"
 #include "compile/plan.h"
@@ -39,14 +40,10 @@ void fill_inputs(const Graph& g, Variables& vars) {
       for (int64_t i = 0; i < host.numel(); ++i)
         host.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3 + shift) % 5);
     } else {
-      auto ends_with = [&](const std::string& suffix) {
-        return info.name.size() >= suffix.size() &&
-               info.name.compare(info.name.size() - suffix.size(), suffix.size(), suffix) == 0;
-      };
       double lo = -1, hi = 1;
-      if (ends_with("var")) lo = 0.5, hi = 1.5;     // variances
-      if (ends_with("_unit")) lo = 0, hi = 1;       // images in [0, 1]
-      if (ends_with("_step")) lo = 0.05, hi = 0.2;  // per-sample step sizes
+      if (ends_with(info.name, "var")) lo = 0.5, hi = 1.5;     // variances
+      if (ends_with(info.name, "_unit")) lo = 0, hi = 1;       // images in [0, 1]
+      if (ends_with(info.name, "_step")) lo = 0.05, hi = 0.2;  // per-sample step sizes
       RandomStream(2024, stable_hash(info.name)).fill_uniform(host, lo, hi);
     }
     vars.set(info.name, host);
