@@ -27,6 +27,7 @@ inline ExpertPass expert_pass(Op op) {
 // and y/dy.
 struct ExpertConvTensors {
   Tensor x, w, y, route;
+  Tensor bias;  // forward with a folded batch norm only (ExpertConvAttrs::relu may come with it)
 };
 
 inline ExpertConvTensors expert_conv_tensors(const KernelArgs& a, ExpertPass pass) {
@@ -36,6 +37,7 @@ inline ExpertConvTensors expert_conv_tensors(const KernelArgs& a, ExpertPass pas
   t.w = pass == ExpertPass::BackwardWeights ? a.outputs[0] : a.inputs[1];
   t.y = pass == ExpertPass::Forward ? a.outputs[0] : a.inputs[0];
   t.route = a.inputs[2];
+  if (pass == ExpertPass::Forward && a.inputs.size() == 4) t.bias = a.inputs[3];
   return t;
 }
 

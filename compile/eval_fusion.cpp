@@ -1,5 +1,6 @@
-// Eval-mode fusion: finds conv2d -> batch_norm [-> relu] chains among a Plan's live nodes that
-// are safe to fold, then rewrites a copy of the graph (see eval_fusion.h for the math).
+// Eval-mode fusion: finds conv2d -> batch_norm [-> relu] and expert_conv -> channel_gate ->
+// batch_norm [-> relu] chains among a Plan's live nodes that are safe to fold, then rewrites a
+// copy of the graph (see eval_fusion.h for the math).
 #include "compile/eval_fusion.h"
 
 #include <algorithm>
@@ -14,10 +15,12 @@ namespace {
 // One foldable chain, by node index in the original graph.
 struct Chain {
   int conv = -1, batch_norm = -1, relu = -1;  // relu: -1 when not fused
-  std::vector<int> bn_backward;               // batch_norm_backward_data nodes of this batch norm
-  std::vector<int> conv_backward;             // conv2d_backward_data nodes reading their dx
-  std::vector<int> hoisted;  // nodes moved before the conv: they compute the fold's inputs
-  int fold = -1;             // the fold_batch_norm node, in the rewritten graph
+  int gate = -1;                   // expert convs: the channel_gate between conv and batch norm
+  std::vector<int> bn_backward;    // batch_norm_backward_data nodes of this batch norm
+  std::vector<int> gate_backward;  // expert convs: channel_gate nodes gating their dx
+  std::vector<int> conv_backward;  // conv2d_/expert_conv_backward_data nodes reading those
+  std::vector<int> hoisted;        // nodes moved before the conv: they compute the fold's inputs
+  int fold = -1;                   // the fold_batch_norm node, in the rewritten graph
 };
 
 class ChainFinder {
@@ -37,25 +40,39 @@ class ChainFinder {
   Chain find(int conv) const {
     Chain chain;
     const Node& c = g_.node(conv);
-    if (c.op != Op::Conv2d || std::get<ConvAttrs>(c.attrs).relu) return chain;
+    const bool expert = c.op == Op::ExpertConv;
+    if (expert ? (c.inputs.size() != 3 || std::get<ExpertConvAttrs>(c.attrs).relu)
+               : (c.op != Op::Conv2d || std::get<ConvAttrs>(c.attrs).relu))
+      return chain;
     ValueId conv_out = c.outputs[0];
     if (g_.value(conv_out).persistent()) return chain;
+    // An expert conv's only reader is its straight-through channel gate, which multiplies by
+    // top1's gate: exactly 1 in forward (ops/moe.h), so dropping it changes no value. With the
+    // gate's own gradient live (channel_gate_backward reads the conv output) nothing folds.
+    ValueId bn_in = conv_out;
+    if (expert) {
+      const std::vector<int>& r = readers(conv_out);
+      if (r.size() != 1 || !is_unit_gate_of(r[0], conv_out)) return chain;
+      chain.gate = r[0];
+      bn_in = g_.node(chain.gate).outputs[0];
+      if (g_.value(bn_in).persistent()) return chain;
+    }
 
-    // Readers of the conv's output: exactly one batch norm, plus its backward data nodes.
+    // Readers of the batch norm's input: exactly one batch norm, plus its backward data nodes.
     int bn = -1;
-    for (int r : readers(conv_out))
+    for (int r : readers(bn_in))
       if (g_.node(r).op == Op::BatchNorm) {
         if (bn >= 0) return chain;
         bn = r;
       }
     if (bn < 0) return chain;
     const Node& b = g_.node(bn);
-    if (b.inputs[0] != conv_out) return chain;
+    if (b.inputs[0] != bn_in) return chain;
     // gamma, beta and the running stats must be known when the conv runs, as the fold runs
     // right before it: persistent, or computed earlier (Sparse-CNN's masked gamma and beta).
     for (size_t i = 1; i < b.inputs.size(); ++i)
       if (!available_before(b.inputs[i], conv, chain.hoisted)) return chain;
-    for (int r : readers(conv_out)) {
+    for (int r : readers(bn_in)) {
       if (r == bn) continue;
       if (!is_bn_backward_data_of(r, b)) return chain;
       chain.bn_backward.push_back(r);
@@ -67,17 +84,33 @@ class ChainFinder {
       for (int r : readers(b.outputs[k]))
         if (!contains(chain.bn_backward, r)) return chain;
     }
-    // Each backward data's result, the gradient w.r.t. the conv output, only feeds the conv's
+    // Each backward data's result, the gradient w.r.t. the conv output (through the gate's
+    // backward, a channel_gate by the same gate, for an expert conv), only feeds the conv's
     // backward data (no weight or bias gradient of this conv in the Plan).
     for (int r : chain.bn_backward) {
       ValueId dx = g_.node(r).outputs[0];
       if (g_.value(dx).persistent()) return chain;
-      for (int d : readers(dx)) {
-        const Node& n = g_.node(d);
-        if (n.op != Op::Conv2dBackwardData || n.inputs[0] != dx || n.inputs[1] != c.inputs[1])
-          return chain;
-        chain.conv_backward.push_back(d);
+      std::vector<ValueId> conv_dy{dx};
+      if (expert) {
+        conv_dy.clear();
+        for (int d : readers(dx)) {
+          const Node& n = g_.node(d);
+          if (n.op != Op::ChannelGate || n.inputs[0] != dx ||
+              n.inputs[1] != g_.node(chain.gate).inputs[1] || g_.value(n.outputs[0]).persistent())
+            return chain;
+          chain.gate_backward.push_back(d);
+          conv_dy.push_back(n.outputs[0]);
+        }
       }
+      const Op backward = expert ? Op::ExpertConvBackwardData : Op::Conv2dBackwardData;
+      for (ValueId dy : conv_dy)
+        for (int d : readers(dy)) {
+          const Node& n = g_.node(d);
+          if (n.op != backward || n.inputs[0] != dy || n.inputs[1] != c.inputs[1] ||
+              (expert && n.inputs[2] != c.inputs[2]))
+            return chain;
+          chain.conv_backward.push_back(d);
+        }
     }
     // The ReLU joins when it is the batch norm output's only reader.
     ValueId bn_out = b.outputs[0];
@@ -110,6 +143,14 @@ class ChainFinder {
       if (!available_before(input, node, hoisted, depth + 1)) return false;
     hoisted.push_back(producer);  // after the nodes it reads
     return true;
+  }
+  // channel_gate(y, gate) with y = `conv_out` and the gate top1's second output (1 in forward).
+  bool is_unit_gate_of(int r, ValueId conv_out) const {
+    const Node& n = g_.node(r);
+    if (n.op != Op::ChannelGate || n.inputs[0] != conv_out) return false;
+    const ValueInfo& gate = g_.value(n.inputs[1]);
+    return gate.producer >= 0 && g_.node(gate.producer).op == Op::Top1 &&
+           g_.node(gate.producer).outputs[1] == n.inputs[1];
   }
   // batch_norm_backward_data(dy, x, gamma, saved_mean, saved_var) of batch norm `b`, reading
   // the conv output only as its x.
@@ -146,8 +187,9 @@ EvalFusion fuse_eval_batch_norms(const Graph& graph, const std::vector<int>& liv
   for (Chain& chain : chains) {
     const Node& bn = graph.node(chain.batch_norm);
     Node conv = graph.node(chain.conv);
+    const bool expert = conv.op == Op::ExpertConv;
     auto val = [&](ValueId v) { return Val{&g, v}; };
-    Val bias = conv.inputs.size() == 3 ? val(conv.inputs[2]) : Val{};
+    Val bias = !expert && conv.inputs.size() == 3 ? val(conv.inputs[2]) : Val{};
     std::vector<Val> folded = fold_batch_norm(
         val(conv.inputs[1]), val(bn.inputs[1]), val(bn.inputs[2]), val(bn.inputs[3]),
         val(bn.inputs[4]), bias, std::get<BatchNormAttrs>(bn.attrs), bn.name + "/folded");
@@ -155,21 +197,32 @@ EvalFusion fuse_eval_batch_norms(const Graph& graph, const std::vector<int>& liv
     chain_of[static_cast<size_t>(chain.conv)] = &chain;
 
     ValueId out = chain.relu >= 0 ? graph.node(chain.relu).outputs[0] : bn.outputs[0];
-    conv.inputs = {conv.inputs[0], folded[0].id, folded[1].id};
+    if (expert) {
+      conv.inputs = {conv.inputs[0], folded[0].id, conv.inputs[2], folded[1].id};
+      std::get<ExpertConvAttrs>(conv.attrs).relu = chain.relu >= 0;
+    } else {
+      conv.inputs = {conv.inputs[0], folded[0].id, folded[1].id};
+      std::get<ConvAttrs>(conv.attrs).relu = chain.relu >= 0;
+    }
     conv.outputs = {out};
-    std::get<ConvAttrs>(conv.attrs).relu = chain.relu >= 0;
     g.replace_node(chain.conv, conv);
     // dL/dx = conv_backward_data(dL/d(conv out), w) with dL/d(conv out) = dL/d(bn out) * s
     // equals conv_backward_data(dL/d(bn out), w * s). dL/d(conv out) is the output of one of the
-    // batch norm's backward data nodes, whose dy takes its place.
+    // batch norm's backward data nodes (for an expert conv, gated by 1 after it), whose dy takes
+    // its place.
     for (int d : chain.conv_backward) {
       Node backward = graph.node(d);
-      const Node& bn_backward = graph.node(graph.value(backward.inputs[0]).producer);
-      backward.inputs = {bn_backward.inputs[0], folded[0].id};
+      ValueId d_bn_in = backward.inputs[0];
+      if (expert) d_bn_in = graph.node(graph.value(d_bn_in).producer).inputs[0];
+      const Node& bn_backward = graph.node(graph.value(d_bn_in).producer);
+      backward.inputs[0] = bn_backward.inputs[0];
+      backward.inputs[1] = folded[0].id;
       g.replace_node(d, backward);
     }
     placed[static_cast<size_t>(chain.batch_norm)] = true;
     for (int r : chain.bn_backward) placed[static_cast<size_t>(r)] = true;
+    if (chain.gate >= 0) placed[static_cast<size_t>(chain.gate)] = true;
+    for (int r : chain.gate_backward) placed[static_cast<size_t>(r)] = true;
     if (chain.relu >= 0) {
       placed[static_cast<size_t>(chain.relu)] = true;
       ++result.fused_relus;

@@ -17,8 +17,14 @@
 // runs (persistent, or computed earlier, like Sparse-CNN's masked gamma and beta), nothing
 // but the batch norm (and its backward data) may read the conv's output, and no live node may
 // take a gradient w.r.t. the conv's weights or bias or the batch norm's parameters (those
-// gradients need the unfused values). Expert convs (expert_conv -> channel_gate -> batch_norm)
-// are not folded: the gate sits between them.
+// gradients need the unfused values).
+//
+// Expert convs fold too: expert_conv -> channel_gate -> batch_norm [-> relu]. The channel gate
+// multiplies by top1's straight-through gate, exactly 1 in forward, so it is dropped (with its
+// backward-data twin) when its own gradient is not live, as in every attack Plan (the router
+// input is detached). The expert weight's E banks of c filters each take the batch norm's c
+// scales; the expert conv gains the folded bias [c] and the ReLU, which its kernels apply in
+// the copy that scatters each expert's rows back.
 #pragma once
 
 #include <memory>

@@ -70,6 +70,10 @@ struct ExpertConvAttrs {
   int experts = 1;
   bool dense = false;
   Shape result_shape;  // backward nodes: shape of dx or dw
+  // expert_conv only: y = max(conv + bias, 0), set with a bias input [o] by the eval-mode fusion
+  // pass (compile/eval_fusion.h) when it folds the batch norm after the expert conv and a ReLU
+  // was that batch norm's sole reader; model code never sets it.
+  bool relu = false;
 };
 
 // pgd_step: the attack's radius and step size, in the norm the attack uses.

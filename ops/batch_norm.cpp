@@ -95,12 +95,18 @@ void register_batch_norm_ops(OpTable& t) {
         const Shape& w = in_shape(g, n, 0);
         ADVMOE_CHECK(w.rank() == 4, "fold_batch_norm '"
                                         << n.name << "': weight must be [O, kh, kw, C], got " << w);
-        for (size_t i = 1; i < n.inputs.size(); ++i)
-          ADVMOE_CHECK(in_shape(g, n, static_cast<int>(i)) == Shape{w[0]},
-                       "fold_batch_norm '" << n.name << "': input " << i << " must be [" << w[0]
+        // An expert conv's weight holds E filter banks of the batch norm's c channels each.
+        const int64_t c = in_shape(g, n, 1).rank() == 1 ? in_shape(g, n, 1)[0] : -1;
+        ADVMOE_CHECK(c >= 1 && w[0] % c == 0, "fold_batch_norm '" << n.name << "': gamma "
+                                                                  << in_shape(g, n, 1)
+                                                                  << " does not divide the " << w[0]
+                                                                  << " filters of weight " << w);
+        for (size_t i = 2; i < n.inputs.size(); ++i)
+          ADVMOE_CHECK(in_shape(g, n, static_cast<int>(i)) == Shape{c},
+                       "fold_batch_norm '" << n.name << "': input " << i << " must be [" << c
                                            << "], got " << in_shape(g, n, static_cast<int>(i)));
         DType dt = in_dtype(g, n, 0);
-        return std::vector<ValueSpec>{{w, dt}, {Shape{w[0]}, dt}};
+        return std::vector<ValueSpec>{{w, dt}, {Shape{c}, dt}};
       },
       nullptr};
 }

@@ -23,8 +23,10 @@ std::vector<Val> batch_norm_backward_params(Val dy, Val x, Val saved_mean, Val s
 // An eval-mode batch norm folded into the convolution before it (compile/eval_fusion.h): with
 // s = gamma / sqrt(running_var + eps) per output channel, returns {w * s (each output channel's
 // filter scaled), (bias - running_mean) * s + beta}; `bias` may be invalid (no conv bias, i.e.
-// zero). w is [O, kh, kw, C] and every vector [O]. Not differentiated: the pass runs after
-// autodiff, on Plans that take no gradient w.r.t. these parameters.
+// zero). w is [O, kh, kw, C] and every vector [c] with O a multiple of c: c = O for a conv, and
+// for an expert conv's E banks of c filters each, filter o takes channel o % c's scale. Not
+// differentiated: the pass runs after autodiff, on Plans that take no gradient w.r.t. these
+// parameters.
 std::vector<Val> fold_batch_norm(Val w, Val gamma, Val beta, Val running_mean, Val running_var,
                                  Val bias, BatchNormAttrs attrs, const std::string& name = "");
 

@@ -14,7 +14,7 @@ Route top1(Val logits, const std::string& name) {
 Val expert_conv(Val x, Val w, Val route, int experts, int stride, int padding, bool dense,
                 const std::string& name) {
   return emit1(*x.graph, Op::ExpertConv, name, {x, w, route},
-               ExpertConvAttrs{stride, padding, experts, dense, {}});
+               ExpertConvAttrs{stride, padding, experts, dense, {}, false});
 }
 
 Val channel_gate(Val y, Val gate, const std::string& name) {
@@ -80,12 +80,22 @@ void register_moe_ops(OpTable& t) {
   row(t, Op::ExpertConv) = {
       "expert_conv",
       [](const Graph& g, const Node& n) {
-        expect_inputs(g, n, 3, 3);
+        // A fourth input, a bias [o], comes only from the eval-mode fusion (folded batch norm).
+        expect_inputs(g, n, 3, 4);
         expect_dtype(g, n, 2, DType::I32);
         Shape y = expert_output_shape(n, in_shape(g, n, 0), in_shape(g, n, 1), in_shape(g, n, 2));
+        if (n.inputs.size() == 4)
+          ADVMOE_CHECK(in_shape(g, n, 3) == Shape{y[3]},
+                       "expert_conv '" << n.name << "': bias must be [" << y[3] << "], got "
+                                       << in_shape(g, n, 3));
         return std::vector<ValueSpec>{{y, in_dtype(g, n, 0)}};
       },
       [](GradRequest& r) {
+        ADVMOE_CHECK(r.node.inputs.size() == 3 && !std::get<ExpertConvAttrs>(r.node.attrs).relu,
+                     "expert_conv '"
+                         << r.node.name
+                         << "': an expert conv with a folded batch norm is not "
+                            "differentiated (the eval-mode fusion runs after autodiff)");
         std::vector<ValueId> grads(3, kNoValue);
         if (r.needs(0))
           grads[0] = emit1(r.graph, Op::ExpertConvBackwardData, r.backward_name("backward_data"),

@@ -4,7 +4,9 @@
 // 32, 48, ... N (created at compile time); a group of g samples runs on the smallest bucket >= g,
 // the padding rows zeroed. The dense mode instead convolves every sample with all experts and
 // selects: the reference code's behaviour, kept as a parity oracle. In mixed precision a reorder
-// rounds the staged inputs to bf16 before each conv.
+// rounds the staged inputs to bf16 before each conv. A forward with a folded batch norm
+// (compile/eval_fusion.h) adds its bias, and applies the ReLU, in the scatter (or select) copy:
+// the one pass over y the op makes anyway.
 #include <cstring>
 
 #include "backends/cpu/conv_primitives.h"
@@ -63,6 +65,8 @@ class ExpertConvKernel : public Kernel {
     x_ = x.data<float>();
     w_ = w.data<float>();
     y_ = io_.y.data<float>();
+    bias_ = io_.bias.defined() ? io_.bias.data<float>() : nullptr;
+    relu_ = attrs_.relu;
     route_ = io_.route.data<int32_t>();
     experts_ = attrs_.experts;
     node_name_ = node_label(a.node);
@@ -218,10 +222,25 @@ class ExpertConvKernel : public Kernel {
 #pragma omp parallel for
       for (int64_t r = 0; r < g; ++r) {
         int64_t i = members[r];
-        if (pass_ == Pass::Forward) std::memcpy(y_ + i * e_.y_row, sy + r * e_.y_row, yb);
+        if (pass_ == Pass::Forward) copy_output(y_ + i * e_.y_row, sy + r * e_.y_row, e_.y_row);
         if (pass_ == Pass::BackwardData) std::memcpy(x_ + i * e_.x_row, sx + r * e_.x_row, xb);
       }
     }
+  }
+
+  // y = conv, or max(conv + bias, 0) with a folded batch norm: `count` values, a whole number of
+  // pixels (channels innermost, NHWC).
+  void copy_output(float* y, const float* conv, int64_t count) const {
+    if (!bias_ && !relu_) {
+      std::memcpy(y, conv, sizeof(float) * static_cast<size_t>(count));
+      return;
+    }
+    const int64_t c = e_.width;
+    for (int64_t p = 0; p < count; p += c)
+      for (int64_t k = 0; k < c; ++k) {
+        float v = conv[p + k] + (bias_ ? bias_[k] : 0.0f);
+        y[p + k] = relu_ && v < 0.0f ? 0.0f : v;
+      }
   }
 
   // Every expert for every sample, then select (forward) or expand (backward) the route's slice.
@@ -246,9 +265,8 @@ class ExpertConvKernel : public Kernel {
 #pragma omp parallel for
       for (int64_t i = 0; i < e_.n; ++i)
         for (int64_t p = 0; p < pixels; ++p)
-          std::memcpy(y_ + (i * pixels + p) * e_.width,
-                      sy + (i * pixels + p) * all + route_[i] * e_.width,
-                      sizeof(float) * static_cast<size_t>(e_.width));
+          copy_output(y_ + (i * pixels + p) * e_.width,
+                      sy + (i * pixels + p) * all + route_[i] * e_.width, e_.width);
     }
     if (pass_ == Pass::BackwardData)
       std::memcpy(x_, sx, sizeof(float) * static_cast<size_t>(e_.n * e_.x_row));
@@ -262,6 +280,8 @@ class ExpertConvKernel : public Kernel {
       e_;  // per-sample and per-expert sizes, one expert's conv, the bucket batch sizes
   ExpertGroups groups_;
   float *x_, *w_, *y_;  // x/dx, w/dw, y/dy depending on the pass
+  const float* bias_;   // forward with a folded batch norm, else null
+  bool relu_;
   const int32_t* route_;
   int experts_;
   std::string node_name_;

@@ -206,16 +206,18 @@ class ScratchKernel : public Kernel {
 };
 
 // fold_batch_norm (compile/eval_fusion.h): one thread per filter element, the scale in double
-// as in backends/host/fold_loops.cpp; threads [0, O) also write the folded bias.
+// as in backends/host/fold_loops.cpp (filter o takes channel o % channels' scale: an expert conv
+// has E banks of `channels` filters); threads [0, channels) also write the folded bias.
 template <typename T>
 __global__ void fold_batch_norm_kernel(const T* w, const T* gamma, const T* beta, const T* mean,
                                        const T* var, const T* bias, double eps, T* folded_w,
-                                       T* folded_b, int64_t out_channels, int64_t filter) {
-  ADVMOE_GRID_STRIDE(i, out_channels * filter) {
-    const int64_t o = i / filter;
+                                       T* folded_b, int64_t filters, int64_t channels,
+                                       int64_t filter) {
+  ADVMOE_GRID_STRIDE(i, filters * filter) {
+    const int64_t o = (i / filter) % channels;
     const double s = static_cast<double>(gamma[o]) / sqrt(static_cast<double>(var[o]) + eps);
     folded_w[i] = static_cast<T>(w[i] * s);
-    if (i < out_channels) {
+    if (i < channels) {
       const double b = bias ? static_cast<double>(bias[i]) : 0.0;
       const double si = static_cast<double>(gamma[i]) / sqrt(static_cast<double>(var[i]) + eps);
       folded_b[i] = static_cast<T>((b - mean[i]) * si + beta[i]);
@@ -229,17 +231,17 @@ void add_cuda_batch_norm(KernelTable& t) {
   add_cuda_float(t, Op::FoldBatchNorm, 0, [](auto tag, const KernelArgs& a) {
     using T = decltype(tag);
     const double eps = std::get<BatchNormAttrs>(a.node.attrs).eps;
-    const int64_t out_channels = a.inputs[0].shape()[0];
-    const int64_t filter = a.inputs[0].numel() / out_channels;
+    const int64_t filters = a.inputs[0].shape()[0], channels = a.inputs[1].shape()[0];
+    const int64_t filter = a.inputs[0].numel() / filters;
     const T *w = a.inputs[0].data<T>(), *gamma = a.inputs[1].data<T>(),
             *beta = a.inputs[2].data<T>(), *mean = a.inputs[3].data<T>(),
             *var = a.inputs[4].data<T>();
     const T* bias = a.inputs.size() == 6 ? a.inputs[5].data<T>() : nullptr;
     T *folded_w = a.outputs[0].data<T>(), *folded_b = a.outputs[1].data<T>();
-    const int64_t n = out_channels * filter;
+    const int64_t n = filters * filter;
     return stream_kernel(a, [=](cudaStream_t s) {
       fold_batch_norm_kernel<<<blocks_for(n), kThreads, 0, s>>>(
-          w, gamma, beta, mean, var, bias, eps, folded_w, folded_b, out_channels, filter);
+          w, gamma, beta, mean, var, bias, eps, folded_w, folded_b, filters, channels, filter);
     });
   });
   add_cuda_float(t, Op::BatchNorm, 0, [](auto tag, const KernelArgs& a) {

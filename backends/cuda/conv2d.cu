@@ -9,17 +9,6 @@ namespace advmoe {
 
 namespace {
 
-// The forward's epilogue: the bias (may be null), then the ReLU compile/eval_fusion.h folded in.
-template <typename T>
-__global__ void conv_epilogue_kernel(T* y, const T* bias, bool relu, int64_t total, int64_t c) {
-  ADVMOE_GRID_STRIDE(i, total) {
-    T v = y[i];
-    if (bias) v += bias[i % c];
-    if (relu) v = v > T(0) ? v : T(0);
-    y[i] = v;
-  }
-}
-
 template <typename T>
 class CudnnConv : public Kernel {
  public:

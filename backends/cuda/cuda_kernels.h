@@ -77,6 +77,18 @@ __device__ inline double block_sum(double value) {
   }
   return partial[0];
 }
+
+// A forward conv's epilogue, y [.., c] channels innermost: the bias (may be null), then the ReLU
+// the eval-mode fusion folded in (compile/eval_fusion.h). conv2d and expert_conv use it.
+template <typename T>
+__global__ void conv_epilogue_kernel(T* y, const T* bias, bool relu, int64_t total, int64_t c) {
+  ADVMOE_GRID_STRIDE(i, total) {
+    T v = y[i];
+    if (bias) v += bias[i % c];
+    if (relu) v = v > T(0) ? v : T(0);
+    y[i] = v;
+  }
+}
 #endif
 
 inline std::unique_ptr<Kernel> stream_kernel(const KernelArgs& a,

@@ -5,7 +5,8 @@
 // back. cuDNN calls exist for bucket batch sizes 1, 2, 4, 8, 16, 32, 48, ... N, set up when the
 // Plan is compiled; a group of g samples runs on the smallest bucket >= g with the padding rows
 // zeroed (so they add nothing to dw). The dense mode convolves every sample with all experts and
-// selects: the parity oracle, with no host round trip.
+// selects: the parity oracle, with no host round trip. A forward with a folded batch norm
+// (compile/eval_fusion.h) ends with the bias-and-ReLU epilogue over y.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -78,6 +79,7 @@ class CudaExpertConv : public Kernel {
     x_ = x.data<T>();
     w_ = io_.w.data<T>();
     y_ = io_.y.data<T>();
+    if (io_.bias.defined()) bias_ = io_.bias.data<T>();
     route_ = io_.route.data<int32_t>();
     experts_ = attrs_.experts;
     pixels_ = e_.conv.ho * e_.conv.wo;
@@ -119,6 +121,12 @@ class CudaExpertConv : public Kernel {
       run_dense();
     else
       run_sparse();
+    if (bias_ || attrs_.relu) {
+      const int64_t total = e_.n * e_.y_row;
+      conv_epilogue_kernel<<<blocks_for(total), kThreads, 0, stream()>>>(y_, bias_, attrs_.relu,
+                                                                         total, e_.width);
+      ADVMOE_CUDA_CHECK(cudaGetLastError());
+    }
   }
 
  private:
@@ -206,6 +214,7 @@ class CudaExpertConv : public Kernel {
       e_;  // per-sample and per-expert sizes, one expert's conv, the bucket batch sizes
   ExpertGroups groups_;
   T *x_ = nullptr, *w_ = nullptr, *y_ = nullptr;  // x/dx, w/dw, y/dy depending on the pass
+  const T* bias_ = nullptr;                       // forward with a folded batch norm
   const int32_t* route_ = nullptr;
   int64_t pixels_ = 0;
   int experts_ = 1;

@@ -37,18 +37,22 @@ void add_reference_moe(KernelTable& t) {
     return by_float_type(a.inputs[0].dtype(), [&](auto tag) {
       using T = decltype(tag);
       ExpertConvTensors io = expert_conv_tensors(a, ExpertPass::Forward);
-      ExpertProblem p =
-          problem(io.x.shape(), io.w.shape(), std::get<ExpertConvAttrs>(a.node.attrs));
+      const ExpertConvAttrs& attrs = std::get<ExpertConvAttrs>(a.node.attrs);
+      ExpertProblem p = problem(io.x.shape(), io.w.shape(), attrs);
       const int64_t n = p.e.n, experts = p.e.experts;
       const T *x = io.x.data<T>(), *w = io.w.data<T>();
+      const T* bias = io.bias.defined() ? io.bias.data<T>() : nullptr;
+      const bool relu = attrs.relu;
       const int32_t* route = io.route.data<int32_t>();
       T* y = io.y.data<T>();
       std::string node = node_label(a.node);
       return loop_kernel([=] {
         check_routes(node, route, n, static_cast<int>(experts));
         for (int64_t i = 0; i < n; ++i)
-          conv_forward(p.one, x + i * p.e.x_row, w + route[i] * p.e.w_slice,
-                       static_cast<const T*>(nullptr), y + i * p.e.y_row);
+          conv_forward(p.one, x + i * p.e.x_row, w + route[i] * p.e.w_slice, bias,
+                       y + i * p.e.y_row);
+        if (relu)
+          for (int64_t k = 0; k < n * p.e.y_row; ++k) y[k] = y[k] > T(0) ? y[k] : T(0);
       });
     });
   });

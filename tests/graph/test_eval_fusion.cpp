@@ -31,18 +31,57 @@ BOOST_AUTO_TEST_CASE(resnet18_attack_plan_folds_every_batch_norm_exactly_in_f64)
 }
 
 BOOST_AUTO_TEST_CASE(onednn_fused_plans_match_unfused_in_f32) {
-  for (const char* arch : {"resnet18", "smallcnn", "vgg16-bn"}) {
-    ModelConfig mc = small_model(arch, "dense", DType::F32);
-    if (std::string(arch) == "vgg16-bn") mc.image = Shape{32, 32, 3};  // five 2x2 max-pools
+  const std::vector<std::pair<std::string, std::string>> models = {{"resnet18", "dense"},
+                                                                   {"smallcnn", "dense"},
+                                                                   {"vgg16-bn", "dense"},
+                                                                   {"resnet18", "moe"},
+                                                                   {"smallcnn", "moe"}};
+  for (const auto& [arch, variant] : models) {
+    ModelConfig mc = small_model(arch, variant, DType::F32);
+    if (arch == "vgg16-bn") mc.image = Shape{32, 32, 3};  // five 2x2 max-pools
+    if (variant == "moe") mc.batch = 16;                  // both experts get samples
     FusionFixture f(mc, "onednn");
     auto fused = expect_parity(f, 2e-5);
-    BOOST_TEST(fused->folded_batch_norms() > 0, arch);
-    BOOST_TEST(count(*fused, Op::BatchNorm) == 0, arch << ": every batch norm follows a conv");
+    BOOST_TEST(fused->folded_batch_norms() > 0, arch << "/" << variant);
+    BOOST_TEST(count(*fused, Op::BatchNorm) == 0,
+               arch << "/" << variant << ": every batch norm follows a conv");
+    BOOST_TEST(count(*fused, Op::ChannelGate) == 0, arch << "/" << variant);
   }
 }
 
+// ResNet-18 MoE: 16 expert convs (two per block) each gated before its batch norm; the gates
+// (1 in forward) go, with their backward-data twins, and every conv's batch norm folds: 16, the
+// stem's, and four shortcuts' (the MoE stem stays 64 wide, so layer1's first block projects
+// too).
+BOOST_AUTO_TEST_CASE(moe_expert_convs_fold_through_their_gates_exactly_in_f64) {
+  FusionFixture f(small_model("resnet18", "moe", DType::F64), "reference");
+  auto unfused = f.plan(false);
+  auto fused = expect_parity(f, 1e-12);
+  BOOST_TEST(count(*unfused, Op::ExpertConv) == 16);
+  BOOST_TEST(count(*unfused, Op::ChannelGate) == 32);
+  BOOST_TEST(fused->folded_batch_norms() == 21);
+  BOOST_TEST(fused->fused_relus() == 9);
+  BOOST_TEST(count(*fused, Op::ChannelGate) == 0);
+  BOOST_TEST(count(*fused, Op::BatchNorm) == 0);
+  BOOST_TEST(count(*fused, Op::ExpertConv) == 16);
+  BOOST_TEST(count(*fused, Op::ExpertConvBackwardData) == 16);
+  BOOST_TEST(count(*fused, Op::Top1) == 16);
+}
+
+// With the router input attached (the dissection's router-only attack) the input gradient also
+// flows through each gate into its router: channel_gate_backward reads the expert conv's output,
+// so the expert convs stay unfused; the stem and the four shortcuts still fold.
+BOOST_AUTO_TEST_CASE(expert_convs_whose_gate_gradient_is_live_are_not_folded) {
+  ModelConfig mc = small_model("resnet18", "moe", DType::F64);
+  mc.detach_router_input = false;
+  FusionFixture f(mc, "reference");
+  auto fused = expect_parity(f, 1e-12);
+  BOOST_TEST(count(*fused, Op::ChannelGateBackward) == 16);
+  BOOST_TEST(fused->folded_batch_norms() == 5);
+  BOOST_TEST(count(*fused, Op::ChannelGate) == 32);
+}
+
 BOOST_AUTO_TEST_CASE(moe_and_sparse_models_fold_what_they_can) {
-  // MoE: expert convs are gated before their batch norm and stay unfused; the stem folds.
   // Sparse-CNN: masked weights are computed in the Plan, before the fold that reads them.
   for (const char* variant : {"moe", "sdense", "sparse"}) {
     ModelConfig mc = small_model("resnet18", variant, DType::F64);

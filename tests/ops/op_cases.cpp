@@ -54,14 +54,30 @@ OpCase fused_relu_conv(const std::string& name, Shape x, Shape w, int stride, in
           false};
 }
 
+// An expert conv with its folded batch norm's bias and ReLU; routes from top1 over a Buffer.
+OpCase fused_expert_conv(const std::string& name, Shape x, int experts, int64_t width, bool dense) {
+  return {name,
+          [=](Graph& g) {
+            Route r = top1(Val{&g, g.buffer("router_logits", Shape{x[0], experts})});
+            std::vector<ValueId> inputs{g.buffer("x", x),
+                                        g.buffer("w", Shape{experts * width, 3, 3, x[3]}),
+                                        r.index.id, g.buffer("b", Shape{width})};
+            ExpertConvAttrs attrs{1, 1, experts, dense, {}, /*relu=*/true};
+            return Val{&g, add_op(g, Op::ExpertConv, "experts", inputs, attrs).at(0)};
+          },
+          {Mode::Train, Mode::Eval},
+          false};
+}
+
 // A batch norm folded into the conv before it: the scaled filters (and the folded bias, marked).
-OpCase fold(const std::string& name, bool bias) {
+// `experts` > 1: an expert conv's weight, E banks of the batch norm's channels.
+OpCase fold(const std::string& name, bool bias, int64_t experts = 1) {
   return {name,
           [=](Graph& g) {
             auto buffer = [&](const char* n, const Shape& s) { return Val{&g, g.buffer(n, s)}; };
             const int64_t o = 6;
             std::vector<Val> out = fold_batch_norm(
-                buffer("w", {o, 3, 3, 4}), buffer("gamma", {o}), buffer("beta", {o}),
+                buffer("w", {experts * o, 3, 3, 4}), buffer("gamma", {o}), buffer("beta", {o}),
                 buffer("running_mean", {o}), buffer("running_var", {o}),
                 bias ? buffer("b", {o}) : Val{}, BatchNormAttrs{}, "fold");
             g.mark_output(out[1].id, "fold.bias");
@@ -254,6 +270,7 @@ std::vector<OpCase> make_cases() {
       fused_relu_conv("conv2d_fused_relu_wide", {4, 9, 9, 32}, {64, 3, 3, 32}, 2, 1, false),
       fold("fold_batch_norm", false),
       fold("fold_batch_norm_bias", true),
+      fold("fold_batch_norm_experts", false, 3),
       bn("batch_norm_nhwc", {3, 4, 4, 5}),
       bn("batch_norm_rows", {6, 4}),
       bn("batch_norm_wide", {8, 6, 6, 64}, false),
@@ -341,6 +358,9 @@ std::vector<OpCase> make_cases() {
       moe("expert_conv_stride2", {5, 7, 7, 2}, 2, 3, 2, 0, false),
       moe("expert_conv_wide", {16, 8, 8, 16}, 4, 16, 1, 1, false, false),
       moe("expert_conv_wide_dense_mode", {16, 8, 8, 16}, 4, 16, 1, 1, true, false),
+      fused_expert_conv("expert_conv_folded_bias_relu", {6, 5, 5, 3}, 3, 4, false),
+      fused_expert_conv("expert_conv_folded_bias_relu_wide", {16, 8, 8, 16}, 4, 16, false),
+      fused_expert_conv("expert_conv_folded_bias_relu_dense_mode", {6, 5, 5, 3}, 3, 4, true),
       {"balance_loss",
        [](Graph& g) {
          // Routes from a separate Buffer: fixed while the logits are perturbed.
