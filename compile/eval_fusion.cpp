@@ -46,14 +46,15 @@ class ChainFinder {
       return chain;
     ValueId conv_out = c.outputs[0];
     if (g_.value(conv_out).persistent()) return chain;
-    // An expert conv's only reader is its straight-through channel gate, which multiplies by
-    // top1's gate: exactly 1 in forward (ops/moe.h), so dropping it changes no value. With the
-    // gate's own gradient live (channel_gate_backward reads the conv output) nothing folds.
+    // A routed expert conv's only reader is its straight-through channel gate, which multiplies
+    // by top1's gate: exactly 1 in forward (ops/moe.h), so dropping it changes no value. With the
+    // gate's own gradient live (channel_gate_backward also reads the conv output) nothing folds.
+    // Fixed routes (given as an input, forced) have no gate: the batch norm reads the conv.
     ValueId bn_in = conv_out;
-    if (expert) {
-      const std::vector<int>& r = readers(conv_out);
-      if (r.size() != 1 || !is_unit_gate_of(r[0], conv_out)) return chain;
-      chain.gate = r[0];
+    const std::vector<int>& conv_readers = readers(conv_out);
+    if (expert && conv_readers.size() == 1 && g_.node(conv_readers[0]).op == Op::ChannelGate) {
+      if (!is_unit_gate_of(conv_readers[0], conv_out)) return chain;
+      chain.gate = conv_readers[0];
       bn_in = g_.node(chain.gate).outputs[0];
       if (g_.value(bn_in).persistent()) return chain;
     }
@@ -91,7 +92,7 @@ class ChainFinder {
       ValueId dx = g_.node(r).outputs[0];
       if (g_.value(dx).persistent()) return chain;
       std::vector<ValueId> conv_dy{dx};
-      if (expert) {
+      if (chain.gate >= 0) {
         conv_dy.clear();
         for (int d : readers(dx)) {
           const Node& n = g_.node(d);
@@ -213,7 +214,7 @@ EvalFusion fuse_eval_batch_norms(const Graph& graph, const std::vector<int>& liv
     for (int d : chain.conv_backward) {
       Node backward = graph.node(d);
       ValueId d_bn_in = backward.inputs[0];
-      if (expert) d_bn_in = graph.node(graph.value(d_bn_in).producer).inputs[0];
+      if (chain.gate >= 0) d_bn_in = graph.node(graph.value(d_bn_in).producer).inputs[0];
       const Node& bn_backward = graph.node(graph.value(d_bn_in).producer);
       backward.inputs[0] = bn_backward.inputs[0];
       backward.inputs[1] = folded[0].id;

@@ -81,6 +81,25 @@ BOOST_AUTO_TEST_CASE(expert_convs_whose_gate_gradient_is_live_are_not_folded) {
   BOOST_TEST(count(*fused, Op::ChannelGate) == 32);
 }
 
+// Routes given as inputs (route studies, the bench's balanced routing) come without a gate: the
+// batch norm reads the expert conv directly, and it folds all the same.
+BOOST_AUTO_TEST_CASE(expert_convs_with_given_routes_fold_without_a_gate) {
+  ModelConfig mc = small_model("resnet18", "moe", DType::F64);
+  mc.route_source = "input";
+  mc.batch = 4;
+  FusionFixture f(mc, "reference");
+  for (const auto& [module, route] : f.model.routes) {
+    Tensor r = Tensor::zeros(route.shape(), DType::I32);
+    for (int64_t i = 0; i < r.numel(); ++i) r.data<int32_t>()[i] = static_cast<int32_t>(i % 2);
+    f.vars->set(f.model.graph->value(route.id).name, r);
+  }
+  auto unfused = f.plan(false);
+  auto fused = expect_parity(f, 1e-12);
+  BOOST_TEST(count(*unfused, Op::ChannelGate) == 0);
+  BOOST_TEST(fused->folded_batch_norms() == 21);
+  BOOST_TEST(count(*fused, Op::BatchNorm) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(moe_and_sparse_models_fold_what_they_can) {
   // Sparse-CNN: masked weights are computed in the Plan, before the fold that reads them.
   for (const char* variant : {"moe", "sdense", "sparse"}) {
