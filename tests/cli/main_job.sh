@@ -2,7 +2,7 @@
 # The README's main job (configs/main-job.ini: one epoch of AdvMoE on the real Fashion-MNIST),
 # run exactly as scripts/main.sh runs it, into a temporary run directory. Passes when the clean
 # accuracy (SA) reaches 70% and the PGD-50 robust accuracy (RA) 45% on the 10k test images
-# (measured: SA 77.54%, RA 53.05%), the run directory holds the per-epoch robust accuracy, and no
+# (measured: SA 75.55%, RA 53.16%), the run directory holds the per-epoch robust accuracy, and no
 # MoE layer collapsed: final.json's busiest-expert share of every layer is at most 90% on the clean
 # and on the PGD-50 test images (the definition of docs/moe.md).
 # usage: main_job.sh ADVMOE CONFIG
