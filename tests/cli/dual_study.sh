@@ -44,7 +44,12 @@ load = lambda name: json.load(open(os.path.join(d, name)))
 comp = {c: load(f"component-{c}.json") for c in ("model", "experts", "router")}
 for c, doc in comp.items():
     assert doc["component"] == c, doc
-    assert 0 <= doc["robust_accuracy"] <= doc["clean_accuracy"] + 1e-12 or c == "router", doc
+    assert 0 <= doc["robust_accuracy"] <= 1, doc
+    # A sample counts as robust when its attacked prediction is right, and the attack's uniform
+    # random start moves every input: on a model at chance (these 4-step runs can be) that turns
+    # some wrong predictions right, so RA <= SA holds only above chance.
+    if doc["clean_accuracy"] >= 0.2 and c != "router":
+        assert doc["robust_accuracy"] <= doc["clean_accuracy"] + 1e-12, doc
 # The components differ only under attack: the same clean accuracy.
 assert len({doc["clean_accuracy"] for doc in comp.values()}) == 1, comp
 # The dual model's ends are the single models, numbers exactly equal.
