@@ -85,34 +85,7 @@ class ChainFinder {
       for (int r : readers(b.outputs[k]))
         if (!contains(chain.bn_backward, r)) return chain;
     }
-    // Each backward data's result, the gradient w.r.t. the conv output (through the gate's
-    // backward, a channel_gate by the same gate, for an expert conv), only feeds the conv's
-    // backward data (no weight or bias gradient of this conv in the Plan).
-    for (int r : chain.bn_backward) {
-      ValueId dx = g_.node(r).outputs[0];
-      if (g_.value(dx).persistent()) return chain;
-      std::vector<ValueId> conv_dy{dx};
-      if (chain.gate >= 0) {
-        conv_dy.clear();
-        for (int d : readers(dx)) {
-          const Node& n = g_.node(d);
-          if (n.op != Op::ChannelGate || n.inputs[0] != dx ||
-              n.inputs[1] != g_.node(chain.gate).inputs[1] || g_.value(n.outputs[0]).persistent())
-            return chain;
-          chain.gate_backward.push_back(d);
-          conv_dy.push_back(n.outputs[0]);
-        }
-      }
-      const Op backward = expert ? Op::ExpertConvBackwardData : Op::Conv2dBackwardData;
-      for (ValueId dy : conv_dy)
-        for (int d : readers(dy)) {
-          const Node& n = g_.node(d);
-          if (n.op != backward || n.inputs[0] != dy || n.inputs[1] != c.inputs[1] ||
-              (expert && n.inputs[2] != c.inputs[2]))
-            return chain;
-          chain.conv_backward.push_back(d);
-        }
-    }
+    if (!collect_conv_backward(c, chain)) return chain;
     // The ReLU joins when it is the batch norm output's only reader.
     ValueId bn_out = b.outputs[0];
     const std::vector<int>& out_readers = readers(bn_out);
@@ -143,6 +116,39 @@ class ChainFinder {
     for (ValueId input : n.inputs)
       if (!available_before(input, node, hoisted, depth + 1)) return false;
     hoisted.push_back(producer);  // after the nodes it reads
+    return true;
+  }
+  // Each backward data's result, the gradient w.r.t. the batch norm input, must feed only the
+  // conv's backward data (no weight or bias gradient of this conv in the Plan); for a gated
+  // expert conv it passes the gate's backward first, a channel_gate by the same gate. Fills
+  // chain.gate_backward and chain.conv_backward; false when anything else reads those values.
+  bool collect_conv_backward(const Node& c, Chain& chain) const {
+    const bool expert = c.op == Op::ExpertConv;
+    for (int r : chain.bn_backward) {
+      ValueId dx = g_.node(r).outputs[0];
+      if (g_.value(dx).persistent()) return false;
+      std::vector<ValueId> conv_dy{dx};
+      if (chain.gate >= 0) {
+        conv_dy.clear();
+        for (int d : readers(dx)) {
+          const Node& n = g_.node(d);
+          if (n.op != Op::ChannelGate || n.inputs[0] != dx ||
+              n.inputs[1] != g_.node(chain.gate).inputs[1] || g_.value(n.outputs[0]).persistent())
+            return false;
+          chain.gate_backward.push_back(d);
+          conv_dy.push_back(n.outputs[0]);
+        }
+      }
+      const Op backward = expert ? Op::ExpertConvBackwardData : Op::Conv2dBackwardData;
+      for (ValueId dy : conv_dy)
+        for (int d : readers(dy)) {
+          const Node& n = g_.node(d);
+          if (n.op != backward || n.inputs[0] != dy || n.inputs[1] != c.inputs[1] ||
+              (expert && n.inputs[2] != c.inputs[2]))
+            return false;
+          chain.conv_backward.push_back(d);
+        }
+    }
     return true;
   }
   // channel_gate(y, gate) with y = `conv_out` and the gate top1's second output (1 in forward).
