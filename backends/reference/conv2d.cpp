@@ -37,8 +37,7 @@ void add_reference_conv(KernelTable& t) {
       const int64_t n = a.outputs[0].numel();
       return loop_kernel([=] {
         conv_forward(g, x, w, b, y);
-        if (relu)
-          for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+        if (relu) relu_in_place(y, n);
       });
     });
   });

@@ -9,6 +9,13 @@
 
 namespace advmoe {
 
+// The ReLU the eval-mode fusion (compile/eval_fusion.h) folds into a conv's forward, over its
+// `count` outputs.
+template <typename T>
+void relu_in_place(T* y, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+}
+
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   for (int64_t n = 0; n < g.n; ++n)

@@ -51,8 +51,7 @@ void add_reference_moe(KernelTable& t) {
         for (int64_t i = 0; i < n; ++i)
           conv_forward(p.one, x + i * p.e.x_row, w + route[i] * p.e.w_slice, bias,
                        y + i * p.e.y_row);
-        if (relu)
-          for (int64_t k = 0; k < n * p.e.y_row; ++k) y[k] = y[k] > T(0) ? y[k] : T(0);
+        if (relu) relu_in_place(y, n * p.e.y_row);
       });
     });
   });
